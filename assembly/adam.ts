@@ -1,0 +1,71 @@
+// Adam (Keras 3, epsilon added to sqrt(v) before the bias correction, which is folded into alpha):
+//   m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2); [amsgrad: vh = max(vh, v), used instead of v]
+//   w -= m*alpha / (sqrt(v) + eps),  alpha = lr * sqrt(1 - b2^t) / (1 - b1^t)   (computed in TS).
+// AdamW uses this same kernel: its decoupled decay is the base class's weight decay.
+import { simdEnd } from './simd';
+
+export function adam(p: usize, g: usize, m: usize, v: usize, n: i32, omb1: f32, omb2: f32, alpha: f32, eps: f32): void {
+  const c1 = f32x4.splat(omb1);
+  const c2 = f32x4.splat(omb2);
+  const va = f32x4.splat(alpha);
+  const ve = f32x4.splat(eps);
+  const e = simdEnd(n);
+  let i = 0;
+  for (; i < e; i += 4) {
+    const o = <usize>i << 2;
+    const gi = v128.load(g + o);
+    let mi = v128.load(m + o);
+    let vi = v128.load(v + o);
+    mi = f32x4.add(mi, f32x4.mul(f32x4.sub(gi, mi), c1));
+    vi = f32x4.add(vi, f32x4.mul(f32x4.sub(f32x4.mul(gi, gi), vi), c2));
+    v128.store(m + o, mi);
+    v128.store(v + o, vi);
+    v128.store(p + o, f32x4.sub(v128.load(p + o), f32x4.div(f32x4.mul(mi, va), f32x4.add(f32x4.sqrt(vi), ve))));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const gi = load<f32>(g + o);
+    let mi = load<f32>(m + o);
+    let vi = load<f32>(v + o);
+    mi += (gi - mi) * omb1;
+    vi += (gi * gi - vi) * omb2;
+    store<f32>(m + o, mi);
+    store<f32>(v + o, vi);
+    store<f32>(p + o, load<f32>(p + o) - (mi * alpha) / (sqrt<f32>(vi) + eps));
+  }
+}
+
+export function adamAmsgrad(p: usize, g: usize, m: usize, v: usize, vh: usize, n: i32, omb1: f32, omb2: f32, alpha: f32, eps: f32): void {
+  const c1 = f32x4.splat(omb1);
+  const c2 = f32x4.splat(omb2);
+  const va = f32x4.splat(alpha);
+  const ve = f32x4.splat(eps);
+  const e = simdEnd(n);
+  let i = 0;
+  for (; i < e; i += 4) {
+    const o = <usize>i << 2;
+    const gi = v128.load(g + o);
+    let mi = v128.load(m + o);
+    let vi = v128.load(v + o);
+    mi = f32x4.add(mi, f32x4.mul(f32x4.sub(gi, mi), c1));
+    vi = f32x4.add(vi, f32x4.mul(f32x4.sub(f32x4.mul(gi, gi), vi), c2));
+    const hi = f32x4.max(v128.load(vh + o), vi);
+    v128.store(m + o, mi);
+    v128.store(v + o, vi);
+    v128.store(vh + o, hi);
+    v128.store(p + o, f32x4.sub(v128.load(p + o), f32x4.div(f32x4.mul(mi, va), f32x4.add(f32x4.sqrt(hi), ve))));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const gi = load<f32>(g + o);
+    let mi = load<f32>(m + o);
+    let vi = load<f32>(v + o);
+    mi += (gi - mi) * omb1;
+    vi += (gi * gi - vi) * omb2;
+    const hi = max<f32>(load<f32>(vh + o), vi);
+    store<f32>(m + o, mi);
+    store<f32>(v + o, vi);
+    store<f32>(vh + o, hi);
+    store<f32>(p + o, load<f32>(p + o) - (mi * alpha) / (sqrt<f32>(hi) + eps));
+  }
+}

@@ -1,0 +1,177 @@
+// Elementwise primitives shared by the optimizer base class (clipping, decay, EMA, accumulation,
+// sparse densification) and exported to users as `kernels.*`. Pointers are byte offsets into the
+// imported linear memory; n counts float32 elements. Nothing here allocates.
+import { simdEnd } from './simd';
+
+/** dst[i] = a * src[i] (dst may equal src). */
+export function scaleCopy(dst: usize, src: usize, n: i32, a: f32): void {
+  const va = f32x4.splat(a);
+  const e = simdEnd(n);
+  let i = 0;
+  for (; i < e; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(dst + o, f32x4.mul(v128.load(src + o), va));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(dst + o, load<f32>(src + o) * a);
+  }
+}
+
+/** y[i] += a * x[i]. */
+export function axpy(y: usize, x: usize, n: i32, a: f32): void {
+  const va = f32x4.splat(a);
+  const e = simdEnd(n);
+  let i = 0;
+  for (; i < e; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(y + o, f32x4.add(v128.load(y + o), f32x4.mul(v128.load(x + o), va)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, load<f32>(y + o) + load<f32>(x + o) * a);
+  }
+}
+
+/** y[i] = (y[i] + x[i]) * a: folds the current micro-batch gradient into the accumulator mean. */
+export function addScale(y: usize, x: usize, n: i32, a: f32): void {
+  const va = f32x4.splat(a);
+  const e = simdEnd(n);
+  let i = 0;
+  for (; i < e; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(y + o, f32x4.mul(f32x4.add(v128.load(y + o), v128.load(x + o)), va));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, (load<f32>(y + o) + load<f32>(x + o)) * a);
+  }
+}
+
+/** x[i] = v. */
+export function fill(x: usize, n: i32, v: f32): void {
+  const vv = f32x4.splat(v);
+  const e = simdEnd(n);
+  let i = 0;
+  for (; i < e; i += 4) v128.store(x + (<usize>i << 2), vv);
+  for (; i < n; i++) store<f32>(x + (<usize>i << 2), v);
+}
+
+/** Copies n floats (memmove semantics). */
+export function copy(dst: usize, src: usize, n: i32): void {
+  memory.copy(dst, src, <usize>n << 2);
+}
+
+/**
+ * Sum of squares accumulated in f64 so the norm used for clipping does not depend on the path
+ * (SIMD or scalar) or on the tensor size.
+ */
+export function sumSquares(x: usize, n: i32): f64 {
+  let acc0 = f64x2.splat(0);
+  let acc1 = f64x2.splat(0);
+  const e = simdEnd(n);
+  let i = 0;
+  for (; i < e; i += 4) {
+    const v = v128.load(x + (<usize>i << 2));
+    const lo = f64x2.promote_low_f32x4(v);
+    const hi = f64x2.promote_low_f32x4(v128.swizzle(v, i8x16(8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7)));
+    acc0 = f64x2.add(acc0, f64x2.mul(lo, lo));
+    acc1 = f64x2.add(acc1, f64x2.mul(hi, hi));
+  }
+  const s = f64x2.add(acc0, acc1);
+  let acc = f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
+  for (; i < n; i++) {
+    const v = <f64>load<f32>(x + (<usize>i << 2));
+    acc += v * v;
+  }
+  return acc;
+}
+
+/** 1 when every element is finite, 0 otherwise (x - x is 0 only for finite x). */
+export function allFinite(x: usize, n: i32): i32 {
+  const zero = f32x4.splat(0);
+  let bad = i32x4.splat(0);
+  const e = simdEnd(n);
+  let i = 0;
+  for (; i < e; i += 4) {
+    const v = v128.load(x + (<usize>i << 2));
+    bad = v128.or(bad, f32x4.ne(f32x4.sub(v, v), zero));
+  }
+  if (v128.any_true(bad)) return 0;
+  for (; i < n; i++) {
+    const v = load<f32>(x + (<usize>i << 2));
+    if (v - v != 0) return 0;
+  }
+  return 1;
+}
+
+/** x[i] = clamp(x[i], -c, c) (clipvalue). */
+export function clipByValue(x: usize, n: i32, c: f32): void {
+  const hi = f32x4.splat(c);
+  const lo = f32x4.splat(-c);
+  const e = simdEnd(n);
+  let i = 0;
+  for (; i < e; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(x + o, f32x4.min(f32x4.max(v128.load(x + o), lo), hi));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(x + o, min(max(load<f32>(x + o), -c), c));
+  }
+}
+
+/** w[i] -= w[i] * c: decoupled weight decay with c = weightDecay * lr. */
+export function decay(w: usize, n: i32, c: f32): void {
+  const vc = f32x4.splat(c);
+  const e = simdEnd(n);
+  let i = 0;
+  for (; i < e; i += 4) {
+    const o = <usize>i << 2;
+    const v = v128.load(w + o);
+    v128.store(w + o, f32x4.sub(v, f32x4.mul(v, vc)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const v = load<f32>(w + o);
+    store<f32>(w + o, v - v * c);
+  }
+}
+
+/** avg[i] = m * avg[i] + (1 - m) * x[i] (exponential moving average of the weights). */
+export function ema(avg: usize, x: usize, n: i32, m: f32): void {
+  const vm = f32x4.splat(m);
+  const om: f32 = 1 - m;
+  const vom = f32x4.splat(om);
+  const e = simdEnd(n);
+  let i = 0;
+  for (; i < e; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(avg + o, f32x4.add(f32x4.mul(vm, v128.load(avg + o)), f32x4.mul(vom, v128.load(x + o))));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(avg + o, m * load<f32>(avg + o) + om * load<f32>(x + o));
+  }
+}
+
+/**
+ * dst[rows[r] * rowSize + j] += a * src[r * rowSize + j] for r < nRows. Densifies, sums duplicate
+ * rows and scatters sparse updates. Row indices are validated in TypeScript before this runs.
+ */
+export function scatterAddRows(dst: usize, rows: usize, src: usize, nRows: i32, rowSize: i32, a: f32): void {
+  const rowBytes = <usize>rowSize << 2;
+  for (let r = 0; r < nRows; r++) {
+    const row = <usize>load<i32>(rows + (<usize>r << 2));
+    axpy(dst + row * rowBytes, src + <usize>r * rowBytes, rowSize, a);
+  }
+}
+
+/** dst[r * rowSize + j] = src[rows[r] * rowSize + j]: gathers rows into a packed buffer. */
+export function gatherRows(dst: usize, rows: usize, src: usize, nRows: i32, rowSize: i32): void {
+  const rowBytes = <usize>rowSize << 2;
+  for (let r = 0; r < nRows; r++) {
+    const row = <usize>load<i32>(rows + (<usize>r << 2));
+    memory.copy(dst + <usize>r * rowBytes, src + row * rowBytes, rowBytes);
+  }
+}

@@ -1,0 +1,9 @@
+// The kernel module: every optimizer kernel plus the shared primitives, compiled against an
+// imported memory with no runtime and no data segments, so one .wasm serves the library's own
+// arena and a foreign heap (the tfjs wasm backend) alike.
+export { setSimd } from './simd';
+export * from './common';
+export * from './sgd';
+export * from './adam';
+export * from './adamax';
+export * from './nadam';

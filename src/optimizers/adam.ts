@@ -1,0 +1,64 @@
+import { Optimizer, type OptimizerOptions } from '../optimizer.js';
+import { type Config, registerClass } from '../registry.js';
+import { checkBoolean, checkNumber } from '../validate.js';
+import { type Variable } from '../variable.js';
+
+export interface AdamOptions extends OptimizerOptions {
+  /** Default 0.9, in [0, 1). */
+  beta1?: number;
+  /** Default 0.999, in [0, 1). */
+  beta2?: number;
+  /** Default 1e-7; added to sqrt(v) before the bias correction (Keras), not after (PyTorch). */
+  epsilon?: number;
+  /** Use the running maximum of v (the raw second moment). */
+  amsgrad?: boolean;
+}
+
+/** Adam, as Keras 3's: one fused kernel pass per variable. */
+export class Adam extends Optimizer {
+  static override readonly className: string = 'Adam';
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+  readonly amsgrad: boolean;
+
+  constructor(options: AdamOptions = {}) {
+    super(options);
+    const name = this.getClassName();
+    this.beta1 = checkNumber(`${name}: beta1`, options.beta1 ?? 0.9, { min: 0, max: 1, maxExclusive: true });
+    this.beta2 = checkNumber(`${name}: beta2`, options.beta2 ?? 0.999, { min: 0, max: 1, maxExclusive: true });
+    this.epsilon = checkNumber(`${name}: epsilon`, options.epsilon ?? 1e-7, { min: 0 });
+    this.amsgrad = checkBoolean(`${name}: amsgrad`, options.amsgrad ?? false);
+  }
+
+  override build(variables: readonly Variable[]): void {
+    for (const v of variables) {
+      this.addVariableFromReference(v, 'm');
+      this.addVariableFromReference(v, 'v');
+      if (this.amsgrad) this.addVariableFromReference(v, 'vhat');
+    }
+  }
+
+  override updateStep(gradient: Float32Array, variable: Variable, lr: number): void {
+    const t = this.iterations + 1;
+    // Bias corrections folded into one step size (float32 powers, as Keras computes them).
+    const b1t = Math.fround(Math.pow(Math.fround(this.beta1), t));
+    const b2t = Math.fround(Math.pow(Math.fround(this.beta2), t));
+    const alpha = (lr * Math.sqrt(1 - b2t)) / (1 - b1t);
+    const K = variable.heap.kernels;
+    const m = this.getSlot(variable, 'm').ptr;
+    const v = this.getSlot(variable, 'v').ptr;
+    const omb1 = 1 - this.beta1;
+    const omb2 = 1 - this.beta2;
+    if (this.amsgrad) {
+      K.adamAmsgrad(variable.ptr, gradient.byteOffset, m, v, this.getSlot(variable, 'vhat').ptr, variable.size, omb1, omb2, alpha, this.epsilon);
+    } else {
+      K.adam(variable.ptr, gradient.byteOffset, m, v, variable.size, omb1, omb2, alpha, this.epsilon);
+    }
+  }
+
+  override getConfig(): Config {
+    return { ...super.getConfig(), beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, amsgrad: this.amsgrad };
+  }
+}
+registerClass(Adam);

@@ -1,0 +1,99 @@
+// A float32 tensor whose values live in a kernel module's linear memory, so kernels update it in
+// place. Slots (moments, accumulators) are Variables too.
+import { type Heap } from './arena.js';
+import { checkShape, sizeOf } from './validate.js';
+import { defaultHeap } from './wasm.js';
+
+export interface VariableOptions {
+  /** Used to key optimizer state and to match `excludeFromWeightDecay({ names })`. */
+  name?: string;
+  /** Defaults to `[values.length]`; its product must equal the number of values. */
+  shape?: readonly number[];
+}
+
+let unnamed = 0;
+
+export class Variable {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly size: number;
+  /** The memory and allocator this variable lives in. */
+  readonly heap: Heap;
+  private _ptr: number;
+  private view: Float32Array;
+
+  /** Copies `values` into wasm memory. Requires `await ready()` first. */
+  constructor(values: ArrayLike<number>, options: VariableOptions = {}, heap: Heap = defaultHeap()) {
+    if (values === null || typeof values !== 'object' || typeof values.length !== 'number') {
+      throw new TypeError('Variable: values must be an array-like of numbers (e.g. a Float32Array)');
+    }
+    const shape = options.shape === undefined ? [values.length] : checkShape('Variable: options.shape', options.shape);
+    const size = sizeOf(shape);
+    if (size !== values.length || size === 0) {
+      throw new RangeError(
+        `Variable: options.shape ${JSON.stringify(shape)} holds ${size} values but ${values.length} were given (at least 1 needed)`,
+      );
+    }
+    if (options.name !== undefined && (typeof options.name !== 'string' || options.name === '')) {
+      throw new TypeError('Variable: options.name must be a non-empty string');
+    }
+    this.name = options.name ?? (unnamed++ === 0 ? 'variable' : `variable_${unnamed - 1}`);
+    this.shape = Object.freeze([...shape]);
+    this.size = size;
+    this.heap = heap;
+    this._ptr = heap.alloc(size * 4);
+    this.view = new Float32Array(heap.memory.buffer, this._ptr, size);
+    this.view.set(values);
+  }
+
+  /** A zero-filled variable of the given shape. */
+  static zeros(shape: readonly number[], options: Omit<VariableOptions, 'shape'> = {}, heap?: Heap): Variable {
+    const s = checkShape('Variable.zeros: shape', shape);
+    return new Variable(new Float32Array(sizeOf(s)), { ...options, shape: s }, heap);
+  }
+
+  /**
+   * Live view of the values in wasm memory, updated in place by optimizers. Re-derived when the
+   * memory grows, so it is never a detached view; do not keep it across allocations.
+   */
+  get value(): Float32Array {
+    if (this._ptr < 0) throw this.disposedError();
+    if (this.view.buffer !== this.heap.memory.buffer) {
+      this.view = new Float32Array(this.heap.memory.buffer, this._ptr, this.size);
+    }
+    return this.view;
+  }
+
+  /** Byte offset of the first value in wasm memory (what kernels take). */
+  get ptr(): number {
+    if (this._ptr < 0) throw this.disposedError();
+    return this._ptr;
+  }
+
+  get disposed(): boolean {
+    return this._ptr < 0;
+  }
+
+  /** Copies `values` (same size) into the variable. */
+  assign(values: ArrayLike<number>): void {
+    const view = this.value;
+    if (values === null || typeof values !== 'object' || values.length !== this.size) {
+      throw new RangeError(
+        `Variable '${this.name}'.assign: values must hold ${this.size} numbers, got ${values === null || typeof values !== 'object' ? String(values) : values.length}`,
+      );
+    }
+    view.set(values);
+  }
+
+  /** Returns the memory to the heap; any later use throws. Idempotent. */
+  dispose(): void {
+    if (this._ptr < 0) return;
+    this.heap.free(this._ptr);
+    this._ptr = -1;
+    this.view = new Float32Array(0);
+  }
+
+  private disposedError(): Error {
+    return new Error(`Variable '${this.name}' was disposed and cannot be used`);
+  }
+}
