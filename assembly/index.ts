@@ -7,3 +7,5 @@ export * from './sgd';
 export * from './adam';
 export * from './adamax';
 export * from './nadam';
+// keras-optimizers kernels
+// extra-optimizers kernels

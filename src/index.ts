@@ -20,3 +20,7 @@ export { Adam, type AdamOptions } from './optimizers/adam.js';
 export { AdamW, type AdamWOptions } from './optimizers/adamw.js';
 export { Adamax, type AdamaxOptions } from './optimizers/adamax.js';
 export { Nadam, type NadamOptions } from './optimizers/nadam.js';
+// keras-optimizers exports
+// extra-optimizers exports
+// schedules exports
+// reliability exports

@@ -196,11 +196,14 @@ export abstract class Optimizer {
 
   // ---------------------------------------------------------------- helpers for subclasses
 
-  /** A zero-filled (or `initialValue`-filled) slot shaped like `reference`, named `<reference.name>/<name>`. */
-  protected addVariableFromReference(reference: Variable, name: string, initialValue = 0): Variable {
+  /**
+   * A slot of `reference` named `<reference.name>/<name>`, filled with `initialValue`. Its shape is
+   * the reference's unless `shape` is given (factored moments, per-row statistics).
+   */
+  protected addVariableFromReference(reference: Variable, name: string, initialValue = 0, shape: readonly number[] = reference.shape): Variable {
     const rec = this.recordOf(reference);
     if (rec.slots.has(name)) throw new Error(`${this.getClassName()}: slot '${name}' of '${reference.name}' already exists`);
-    const slot = this.newVariable(reference.heap, reference.shape, `${reference.name}/${name}`, initialValue);
+    const slot = this.newVariable(reference.heap, checkShape('addVariableFromReference: shape', shape), `${reference.name}/${name}`, initialValue);
     rec.slots.set(name, slot);
     return slot;
   }

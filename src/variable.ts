@@ -22,8 +22,13 @@ export class Variable {
   private _ptr: number;
   private view: Float32Array;
 
-  /** Copies `values` into wasm memory. Requires `await ready()` first. */
-  constructor(values: ArrayLike<number>, options: VariableOptions = {}, heap: Heap = defaultHeap()) {
+  private readonly owned: boolean;
+
+  /**
+   * Copies `values` into wasm memory. Requires `await ready()` first. `heap` defaults to the
+   * library's arena; `external` is for integrations (see `Variable.wrap`).
+   */
+  constructor(values: ArrayLike<number>, options: VariableOptions = {}, heap: Heap = defaultHeap(), external?: { ptr: number }) {
     if (values === null || typeof values !== 'object' || typeof values.length !== 'number') {
       throw new TypeError('Variable: values must be an array-like of numbers (e.g. a Float32Array)');
     }
@@ -41,9 +46,28 @@ export class Variable {
     this.shape = Object.freeze([...shape]);
     this.size = size;
     this.heap = heap;
-    this._ptr = heap.alloc(size * 4);
+    this.owned = external === undefined;
+    this._ptr = external ? checkPtr(heap, external.ptr, size) : heap.alloc(size * 4);
     this.view = new Float32Array(heap.memory.buffer, this._ptr, size);
-    this.view.set(values);
+    if (this.owned) this.view.set(values);
+  }
+
+  /**
+   * A variable over memory it does not own (a tensor of an integration such as the tfjs wasm
+   * backend): no copy is made, `dispose()` does not free it, and `rebind()` moves it when the
+   * owner relocates the data.
+   */
+  static wrap(heap: Heap, ptr: number, shape: readonly number[], options: Omit<VariableOptions, 'shape'> = {}): Variable {
+    const s = checkShape('Variable.wrap: shape', shape);
+    return new Variable({ length: sizeOf(s) }, { ...options, shape: s }, heap, { ptr });
+  }
+
+  /** Points a wrapped variable at new memory (its owner moved the data). */
+  rebind(ptr: number): void {
+    if (this.owned) throw new Error(`Variable '${this.name}'.rebind: only wrapped variables can be rebound`);
+    if (this._ptr < 0) throw this.disposedError();
+    this._ptr = checkPtr(this.heap, ptr, this.size);
+    this.view = new Float32Array(this.heap.memory.buffer, this._ptr, this.size);
   }
 
   /** A zero-filled variable of the given shape. */
@@ -88,7 +112,7 @@ export class Variable {
   /** Returns the memory to the heap; any later use throws. Idempotent. */
   dispose(): void {
     if (this._ptr < 0) return;
-    this.heap.free(this._ptr);
+    if (this.owned) this.heap.free(this._ptr);
     this._ptr = -1;
     this.view = new Float32Array(0);
   }
@@ -96,4 +120,12 @@ export class Variable {
   private disposedError(): Error {
     return new Error(`Variable '${this.name}' was disposed and cannot be used`);
   }
+}
+
+/** Wasm memory is unchecked: a pointer must be 4-byte aligned and the whole range inside memory. */
+function checkPtr(heap: Heap, ptr: number, size: number): number {
+  if (!Number.isInteger(ptr) || ptr <= 0 || ptr % 4 !== 0 || ptr + size * 4 > heap.memory.buffer.byteLength) {
+    throw new RangeError(`Variable: pointer ${ptr} (+${size * 4} bytes) is not an aligned range inside wasm memory`);
+  }
+  return ptr;
 }

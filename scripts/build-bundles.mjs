@@ -1,0 +1,1 @@
+// Placeholder until the bundles (browser/edge ESM, inline entry) are built here.
