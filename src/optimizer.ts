@@ -84,6 +84,9 @@ export abstract class Optimizer {
   readonly gradientAccumulationSteps: number | null;
 
   private lr: LearningRate = 0.001;
+  // Typed as unions on purpose: V8 then keeps the boxed numbers as they are (see currentLearningRate).
+  private lrSource: number | null = null;
+  private lrRounded: number | null = null;
   private rawIterations = 0;
   private heap: Heap | null = null;
   private readonly records = new Map<Variable, Record_>();
@@ -97,6 +100,8 @@ export abstract class Optimizer {
   private readonly active: Record_[] = [];
   private readonly activeVars: Variable[] = [];
   private readonly activeGrads: Gradient[] = [];
+  /** Byte offset of each active dense gradient that lies in wasm memory, else -1. */
+  private readonly activePtr: number[] = [];
 
   constructor(options: OptimizerOptions = {}) {
     if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
@@ -288,11 +293,11 @@ export abstract class Optimizer {
     const inv = this.lossScaleFactor ? 1 / this.lossScaleFactor : 1;
     if (N) {
       const isUpdate = (this.rawIterations + 1) % N === 0;
-      for (let i = 0; i < n; i++) this.accumulate(this.active[i], this.activeGrads[i], inv, isUpdate ? 1 / N : 0);
+      for (let i = 0; i < n; i++) this.accumulate(this.active[i], this.activeGrads[i], this.activePtr[i], inv, isUpdate ? 1 / N : 0);
       if (!isUpdate) return this.finishStep();
     } else {
       const transform = inv !== 1 || this.clipnorm !== null || this.clipvalue !== null || this.globalClipnorm !== null;
-      for (let i = 0; i < n; i++) this.prepareGradient(this.active[i], this.activeGrads[i], inv, transform);
+      for (let i = 0; i < n; i++) this.prepareGradient(this.active[i], this.activeGrads[i], this.activePtr[i], inv, transform);
     }
     this.clip(n);
     if (this.weightDecay !== null) {
@@ -393,39 +398,49 @@ export abstract class Optimizer {
 
   // ---------------------------------------------------------------- internals
 
-  /** Validates every pair (throws before any write) and fills this.active / this.activeGrads. */
+  /** Validates every pair (throws before any write) and fills the active-step arrays. */
   private collect(pairs: readonly GradientVariablePair[]): number {
-    const where = `${this.getClassName()}.applyGradients`;
-    if (!Array.isArray(pairs)) throw new TypeError(`${where}: expected an array of [gradient, variable] pairs`);
+    // Messages are built only when throwing: a step must not allocate strings.
+    if (!Array.isArray(pairs)) throw new TypeError(`${this.where()}: expected an array of [gradient, variable] pairs`);
     let n = 0;
     for (let i = 0; i < pairs.length; i++) {
       const pair = pairs[i];
       if (!Array.isArray(pair) || pair.length !== 2) {
-        throw new TypeError(`${where}: pairs[${i}] must be a [gradient, variable] pair`);
+        throw new TypeError(`${this.where()}: pairs[${i}] must be a [gradient, variable] pair`);
       }
       const g = pair[0];
       const v = pair[1];
-      this.checkVariable(v, `${where}: pairs[${i}][1]`);
+      if (!(v instanceof Variable) || v.disposed || (this.heap !== null && v.heap !== this.heap)) {
+        this.checkVariable(v, `${this.where()}: pairs[${i}][1]`);
+      }
       for (let j = 0; j < i; j++) {
-        if (pairs[j][1] === v) throw new Error(`${where}: variable '${v.name}' appears twice (pairs[${j}] and pairs[${i}])`);
+        if (pairs[j][1] === v) throw new Error(`${this.where()}: variable '${v.name}' appears twice (pairs[${j}] and pairs[${i}])`);
       }
       if (g === null || g === undefined) continue;
       if (g instanceof Float32Array) {
         if (g.length !== v.size) {
-          throw new RangeError(`${where}: the gradient for '${v.name}' has ${g.length} values, expected ${v.size} (shape ${JSON.stringify(v.shape)})`);
+          throw new RangeError(`${this.where()}: the gradient for '${v.name}' has ${g.length} values, expected ${v.size} (shape ${JSON.stringify(v.shape)})`);
         }
+        // Remember where a wasm-resident gradient lies now: building slots below may grow the
+        // memory and detach the caller's view.
+        this.activePtr[n] = g.buffer === v.heap.memory.buffer ? g.byteOffset : -1;
       } else if (isSparse(g)) {
-        validateSparse(g, v, where);
+        validateSparse(g, v, this.where());
+        this.activePtr[n] = -1;
       } else {
-        throw new TypeError(`${where}: the gradient for '${v.name}' must be a Float32Array, a { indices, values } sparse gradient or null`);
+        throw new TypeError(`${this.where()}: the gradient for '${v.name}' must be a Float32Array, a { indices, values } sparse gradient or null`);
       }
       this.active[n] = this.records.get(v) as Record_; // undefined for a new variable: set in registerNew
       this.activeVars[n] = v;
       this.activeGrads[n] = g;
       n++;
     }
-    if (n === 0) throw new Error(`${where}: no gradients provided for any variable`);
+    if (n === 0) throw new Error(`${this.where()}: no gradients provided for any variable`);
     return n;
+  }
+
+  private where(): string {
+    return `${this.getClassName()}.applyGradients`;
   }
 
   private checkVariable(v: unknown, where: string): asserts v is Variable {
@@ -496,18 +511,18 @@ export abstract class Optimizer {
   }
 
   /** Puts this step's gradient into rec.dense or rec.unique, unscaled by the loss scale. */
-  private prepareGradient(rec: Record_, g: Gradient, inv: number, transform: boolean): void {
+  private prepareGradient(rec: Record_, g: Gradient, ptr: number, inv: number, transform: boolean): void {
     const v = rec.variable;
     const K = v.heap.kernels;
     if (g instanceof Float32Array) {
       rec.unique = null;
-      const inWasm = g.buffer === v.heap.memory.buffer;
-      if (inWasm && !transform) {
-        rec.dense = g; // read in place: kernels never write the gradient
+      if (ptr >= 0 && !transform) {
+        // Read in place (kernels never write the gradient); re-view it if memory grew since validation.
+        rec.dense = g.buffer === v.heap.memory.buffer ? g : new Float32Array(v.heap.memory.buffer, ptr, v.size);
         return;
       }
       const buf = (rec.grad ??= this.scratch(v));
-      if (inWasm) K.scaleCopy(buf.ptr, g.byteOffset, v.size, inv);
+      if (ptr >= 0) K.scaleCopy(buf.ptr, ptr, v.size, inv);
       else {
         buf.value.set(g);
         if (inv !== 1) K.scaleCopy(buf.ptr, buf.ptr, v.size, inv);
@@ -523,13 +538,13 @@ export abstract class Optimizer {
   }
 
   /** Gradient accumulation: acc += g / lossScale; on the update call acc becomes the mean gradient. */
-  private accumulate(rec: Record_, g: Gradient, inv: number, mean: number): void {
+  private accumulate(rec: Record_, g: Gradient, ptr: number, inv: number, mean: number): void {
     const v = rec.variable;
     const K = v.heap.kernels;
     const acc = rec.acc as Variable;
     if (g instanceof Float32Array) {
-      let src = g.byteOffset;
-      if (g.buffer !== v.heap.memory.buffer) {
+      let src = ptr;
+      if (src < 0) {
         const buf = (rec.grad ??= this.scratch(v));
         buf.value.set(g);
         src = buf.ptr;
@@ -590,6 +605,7 @@ export abstract class Optimizer {
       }
     }
     this.rawIterations++;
+    this.activeGrads.fill(null); // do not keep the caller's gradients alive
     return this.iterations;
   }
 
@@ -599,7 +615,13 @@ export abstract class Optimizer {
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
       throw new RangeError(`${this.getClassName()}: the learning-rate schedule returned ${String(value)} at step ${this.rawIterations}; expected a finite number >= 0`);
     }
-    return Math.fround(value);
+    // Hand out the same boxed number while the rate is constant: passing a fresh double to
+    // updateStep would allocate a heap number every step.
+    if (value !== this.lrSource) {
+      this.lrSource = value;
+      this.lrRounded = Math.fround(value);
+    }
+    return this.lrRounded as number;
   }
 
   private checkAlive(what: string): void {

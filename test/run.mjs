@@ -2,7 +2,7 @@
 // ("N passed, N failed") that CI reads, and exits non-zero on any failure.
 import { spawn } from 'node:child_process';
 
-const args = ['node_modules/uvu/bin.js', 'test', '\\.test\\.mjs$', ...process.argv.slice(2)];
+const args = ['--expose-gc', 'node_modules/uvu/bin.js', 'test', '\\.test\\.mjs$', ...process.argv.slice(2)];
 const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
 let out = '';
 child.stdout.on('data', (d) => {
