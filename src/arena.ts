@@ -5,6 +5,7 @@
 const ALIGN = 16;
 const PAGE = 65536;
 const MAX_PAGES = 65536; // 4 GiB: the wasm32 limit
+const GUARD = 0xa5;
 
 /** Where variables live: a linear memory, its kernels, and an allocator over it. */
 export interface Heap {
@@ -29,15 +30,37 @@ export class Arena implements Heap {
   peakBytes = 0;
   private readonly freeStart: number[] = [];
   private readonly freeSize: number[] = [];
+  /** Live allocations: user pointer -> block size (guards included). */
   private readonly sizes = new Map<number, number>();
+  /** Guard bytes on each side of allocations made while `guardBytes` > 0 (debug builds). */
+  private guardBytes = 0;
+  private readonly guards = new Map<number, number>();
 
   constructor(readonly memory: WebAssembly.Memory, readonly kernels: RawKernels, base = 64) {
     const end = memory.buffer.byteLength;
     if (end > base) this.insertFree(base, end - base);
   }
 
+  /**
+   * Debug aid: from now on, surround every allocation with `bytes` (a multiple of 16) of a known
+   * pattern, checked on free and by `checkGuards()`, so a write past any block's end is caught.
+   */
+  setGuards(bytes: number): void {
+    if (!Number.isInteger(bytes) || bytes < 0 || bytes % ALIGN !== 0) {
+      throw new RangeError(`Arena.setGuards: bytes must be a non-negative multiple of ${ALIGN}, got ${bytes}`);
+    }
+    this.guardBytes = bytes;
+  }
+
+  /** Throws if any guard region of a live allocation was overwritten. */
+  checkGuards(): void {
+    for (const [ptr, g] of this.guards) this.checkGuard(ptr, g);
+  }
+
   alloc(bytes: number): number {
-    const size = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
+    const g = this.guardBytes;
+    const payload = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
+    const size = payload + 2 * g;
     let best = -1;
     for (let i = 0; i < this.freeStart.length; i++) {
       if (this.freeSize[i] >= size && (best < 0 || this.freeSize[i] < this.freeSize[best])) best = i;
@@ -51,23 +74,46 @@ export class Arena implements Heap {
       this.freeStart[best] += size;
       this.freeSize[best] -= size;
     }
-    this.sizes.set(ptr, size);
     this.liveBytes += size;
     if (this.liveBytes > this.peakBytes) this.peakBytes = this.liveBytes;
-    return ptr;
+    if (g) {
+      const bytesView = new Uint8Array(this.memory.buffer);
+      bytesView.fill(GUARD, ptr, ptr + g);
+      bytesView.fill(GUARD, ptr + g + payload, ptr + size);
+      this.guards.set(ptr + g, g);
+    }
+    this.sizes.set(ptr + g, size);
+    return ptr + g;
   }
 
   free(ptr: number): void {
     const size = this.sizes.get(ptr);
     if (size === undefined) throw new Error(`wasm-optim: free of pointer ${ptr} that is not allocated (double dispose?)`);
+    const g = this.guards.get(ptr) ?? 0;
+    if (g) {
+      this.checkGuard(ptr, g);
+      this.guards.delete(ptr);
+    }
     this.sizes.delete(ptr);
     this.liveBytes -= size;
-    this.insertFree(ptr, size);
+    this.insertFree(ptr - g, size);
   }
 
-  /** Size in bytes of the block at ptr, or undefined when ptr is not a live allocation. */
+  /** Size in bytes of the block at ptr (guards included), or undefined when ptr is not live. */
   sizeOf(ptr: number): number | undefined {
     return this.sizes.get(ptr);
+  }
+
+  private checkGuard(ptr: number, g: number): void {
+    const size = this.sizes.get(ptr) as number;
+    const bytesView = new Uint8Array(this.memory.buffer);
+    for (const [from, to] of [[ptr - g, ptr], [ptr - g + size - g, ptr - g + size]]) {
+      for (let i = from; i < to; i++) {
+        if (bytesView[i] !== GUARD) {
+          throw new Error(`wasm-optim: memory corruption: guard byte at ${i} around the block at ${ptr} was overwritten`);
+        }
+      }
+    }
   }
 
   /** Number of free blocks (fragmentation indicator). */

@@ -6,6 +6,7 @@ import { type Heap } from './arena.js';
 import { type Config, type ConfigValue, deserialize, isSerializedObject } from './registry.js';
 import { LearningRateSchedule } from './schedules/schedule.js';
 import { isSparse, type SparseGradient, SparseScratch, type UniqueSparseGradient, validateSparse } from './sparse.js';
+import { decodeState, encodeState } from './state.js';
 import { checkBoolean, checkNumber, checkShape, optionalNumber } from './validate.js';
 import { Variable } from './variable.js';
 
@@ -40,6 +41,11 @@ export interface OptimizerOptions {
   lossScaleFactor?: number | null;
   /** Sum gradients over this many calls (>= 2) and update with their mean on the last one. */
   gradientAccumulationSteps?: number | null;
+  /**
+   * Skip (and count, see `nonFiniteSkips`) any call whose gradients hold NaN or Infinity: nothing
+   * changes, not even `iterations`. Off by default: as in Keras, NaNs then propagate into the weights.
+   */
+  skipNonFinite?: boolean;
   name?: string;
 }
 
@@ -66,6 +72,14 @@ interface Record_ {
   unique: UniqueSparseGradient | null;
 }
 
+function finiteArray(a: Float32Array): boolean {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    if (x - x !== 0) return false; // NaN and +-Infinity give NaN
+  }
+  return true;
+}
+
 const snake = (s: string): string => s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
 
 export abstract class Optimizer {
@@ -82,6 +96,7 @@ export abstract class Optimizer {
   readonly emaOverwriteFrequency: number | null;
   readonly lossScaleFactor: number | null;
   readonly gradientAccumulationSteps: number | null;
+  readonly skipNonFinite: boolean;
 
   private lr: LearningRate = 0.001;
   // Typed as unions on purpose: V8 then keeps the boxed numbers as they are (see currentLearningRate).
@@ -96,6 +111,7 @@ export abstract class Optimizer {
   private readonly excludedVars = new Set<Variable>();
   private excludedNames: RegExp | null = null;
   private isDisposed = false;
+  private skips = 0;
   // Reused each step so the steady-state step allocates nothing.
   private readonly active: Record_[] = [];
   private readonly activeVars: Variable[] = [];
@@ -131,6 +147,7 @@ export abstract class Optimizer {
       min: 2,
       integer: true,
     });
+    this.skipNonFinite = o.skipNonFinite === undefined ? false : checkBoolean(`${name}: skipNonFinite`, o.skipNonFinite);
   }
 
   // ---------------------------------------------------------------- the contract for subclasses
@@ -188,6 +205,7 @@ export abstract class Optimizer {
       emaOverwriteFrequency: this.emaOverwriteFrequency,
       lossScaleFactor: this.lossScaleFactor,
       gradientAccumulationSteps: this.gradientAccumulationSteps,
+      skipNonFinite: this.skipNonFinite,
     };
   }
 
@@ -220,6 +238,11 @@ export abstract class Optimizer {
   }
 
   // ---------------------------------------------------------------- public API
+
+  /** Calls skipped because their gradients were not finite (with `skipNonFinite`). */
+  get nonFiniteSkips(): number {
+    return this.skips;
+  }
 
   /** Real updates so far (under gradient accumulation, micro-steps are not counted). */
   get iterations(): number {
@@ -288,6 +311,11 @@ export abstract class Optimizer {
     this.checkAlive('applyGradients');
     const n = this.collect(pairs);
     const lr = this.currentLearningRate();
+    if (this.skipNonFinite && !this.allFinite(n)) {
+      this.skips++;
+      this.activeGrads.fill(null);
+      return this.iterations;
+    }
     this.registerNew(n);
     const N = this.gradientAccumulationSteps;
     const inv = this.lossScaleFactor ? 1 / this.lossScaleFactor : 1;
@@ -315,6 +343,13 @@ export abstract class Optimizer {
     }
     if (N) for (const rec of this.all) if (rec.acc) rec.acc.heap.kernels.fill(rec.acc.ptr, rec.acc.size, 0);
     return this.finishStep();
+  }
+
+  /** Throws exactly as applyGradients would for these pairs, and changes nothing (for wrappers). */
+  validateGradients(pairs: readonly GradientVariablePair[]): void {
+    this.checkAlive('applyGradients');
+    this.collect(pairs);
+    this.activeGrads.fill(null);
   }
 
   /** Copies the moving averages into the variables (call at the end of training with useEma). */
@@ -383,6 +418,32 @@ export abstract class Optimizer {
     }
     for (const v of this.own) v.assign(state.variables[v.name].values);
     this.rawIterations = state.iterations;
+  }
+
+  /**
+   * A binary checkpoint (docs/state-format.md): format version, class, config, iterations and
+   * every optimizer variable by name, with a CRC-32.
+   */
+  saveState(): Uint8Array {
+    return encodeState({ ...this.getState(), config: this.getConfig() });
+  }
+
+  /**
+   * Restores `saveState()` bytes (pass `variables` to build a fresh optimizer for them first).
+   * Corrupt, truncated, other-version, other-class or mismatched bytes throw and change nothing.
+   */
+  loadState(bytes: Uint8Array, variables?: readonly Variable[]): void {
+    this.checkAlive('loadState');
+    const s = decodeState(bytes, `${this.getClassName()}.loadState`);
+    this.setState({ className: s.className, iterations: s.iterations, variables: s.variables }, variables);
+  }
+
+  /** Rebuilds the saved optimizer (class from the registry, config, state) for `variables`. */
+  static fromCheckpoint(bytes: Uint8Array, variables: readonly Variable[]): Optimizer {
+    const s = decodeState(bytes, 'Optimizer.fromCheckpoint');
+    const opt = deserialize({ className: s.className, config: s.config }, 'optimizer') as Optimizer;
+    opt.setState({ className: s.className, iterations: s.iterations, variables: s.variables }, variables);
+    return opt;
   }
 
   /** Frees every slot and buffer. Any later use throws. */
@@ -510,6 +571,29 @@ export abstract class Optimizer {
     return !this.excludedVars.has(v) && !(this.excludedNames?.test(v.name) ?? false);
   }
 
+  /**
+   * True when every active gradient is finite. Reads only: a JS-heap gradient of a known variable
+   * is copied into its private buffer (not state) and checked there by the SIMD kernel, and the
+   * copy is then reused as the gradient.
+   */
+  private allFinite(n: number): boolean {
+    for (let i = 0; i < n; i++) {
+      const g = this.activeGrads[i];
+      const v = this.activeVars[i];
+      const K = v.heap.kernels;
+      if (g instanceof Float32Array) {
+        if (this.activePtr[i] < 0 && this.active[i] !== undefined) {
+          const buf = (this.active[i].grad ??= this.scratch(v));
+          buf.value.set(g);
+          this.activePtr[i] = buf.ptr;
+        }
+        const ptr = this.activePtr[i];
+        if (ptr >= 0 ? K.allFinite(ptr, v.size) === 0 : !finiteArray(g)) return false;
+      } else if (!finiteArray((g as SparseGradient).values)) return false;
+    }
+    return true;
+  }
+
   /** Puts this step's gradient into rec.dense or rec.unique, unscaled by the loss scale. */
   private prepareGradient(rec: Record_, g: Gradient, ptr: number, inv: number, transform: boolean): void {
     const v = rec.variable;
@@ -518,7 +602,8 @@ export abstract class Optimizer {
       rec.unique = null;
       if (ptr >= 0 && !transform) {
         // Read in place (kernels never write the gradient); re-view it if memory grew since validation.
-        rec.dense = g.buffer === v.heap.memory.buffer ? g : new Float32Array(v.heap.memory.buffer, ptr, v.size);
+        const mem = v.heap.memory.buffer;
+        rec.dense = g.buffer === mem && g.byteOffset === ptr ? g : rec.grad?.ptr === ptr ? rec.grad.value : new Float32Array(mem, ptr, v.size);
         return;
       }
       const buf = (rec.grad ??= this.scratch(v));

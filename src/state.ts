@@ -1,0 +1,103 @@
+// Binary checkpoints of optimizer state (docs/state-format.md). Layout, little-endian:
+//   0  'WOPT' magic          4  u16 format version     6  u16 reserved (0)
+//   8  u32 header length H  12  header: UTF-8 JSON { className, config, iterations, variables: [{ name, shape }] }
+//   12+H padded to 4: the float32 values of every variable, in header order
+//   last 4 bytes: CRC-32 of everything before them
+// A reader checks magic, version, lengths and CRC before parsing anything, so corrupt or
+// truncated bytes are refused with a clear error and nothing is touched.
+import { type Config } from './registry.js';
+
+export const STATE_FORMAT_VERSION = 1;
+const MAGIC = 0x54504f57; // 'WOPT' read as a little-endian u32
+
+/** What a checkpoint holds: getState() plus the optimizer's config. */
+export interface StateSnapshot {
+  className: string;
+  config: Config;
+  iterations: number;
+  variables: Record<string, { shape: number[]; values: Float32Array | number[] }>;
+}
+
+let table: Uint32Array | null = null;
+function crc32(bytes: Uint8Array): number {
+  if (!table) {
+    table = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      table[n] = c >>> 0;
+    }
+  }
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) c = table[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+export function encodeState(s: StateSnapshot): Uint8Array {
+  const names = Object.keys(s.variables);
+  const header = new TextEncoder().encode(
+    JSON.stringify({
+      className: s.className,
+      config: s.config,
+      iterations: s.iterations,
+      variables: names.map((name) => ({ name, shape: s.variables[name].shape })),
+    }),
+  );
+  const dataStart = (12 + header.length + 3) & ~3;
+  const floats = names.reduce((a, n) => a + s.variables[n].values.length, 0);
+  const out = new Uint8Array(dataStart + floats * 4 + 4);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, MAGIC, true);
+  dv.setUint16(4, STATE_FORMAT_VERSION, true);
+  dv.setUint32(8, header.length, true);
+  out.set(header, 12);
+  let off = dataStart;
+  for (const n of names) {
+    for (const x of s.variables[n].values) {
+      dv.setFloat32(off, x, true);
+      off += 4;
+    }
+  }
+  dv.setUint32(off, crc32(out.subarray(0, off)), true);
+  return out;
+}
+
+export function decodeState(bytes: Uint8Array, where: string): StateSnapshot {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`${where}: bytes must be a Uint8Array (from saveState())`);
+  const fail = (why: string): never => {
+    throw new Error(`${where}: not a valid wasm-optim checkpoint: ${why}`);
+  };
+  if (bytes.length < 16) fail(`only ${bytes.length} bytes (truncated?)`);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (dv.getUint32(0, true) !== MAGIC) fail('wrong magic number (expected "WOPT")');
+  const version = dv.getUint16(4, true);
+  if (version !== STATE_FORMAT_VERSION) {
+    throw new Error(`${where}: checkpoint format version ${version} is not supported (this build reads version ${STATE_FORMAT_VERSION})`);
+  }
+  const end = bytes.length - 4;
+  if (dv.getUint32(end, true) !== crc32(bytes.subarray(0, end))) fail('checksum mismatch (corrupt or truncated)');
+  const hlen = dv.getUint32(8, true);
+  if (12 + hlen > end) fail('header length past the end');
+  let header: { className?: unknown; config?: unknown; iterations?: unknown; variables?: unknown };
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + hlen)));
+  } catch {
+    return fail('unreadable header');
+  }
+  const vars = header.variables;
+  if (typeof header.className !== 'string' || typeof header.config !== 'object' || !Array.isArray(vars)) fail('malformed header');
+  let off = (12 + hlen + 3) & ~3;
+  const variables: StateSnapshot['variables'] = {};
+  for (const v of vars as { name?: unknown; shape?: unknown }[]) {
+    const shape = v?.shape;
+    if (typeof v?.name !== 'string' || !Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d > 0)) fail('malformed variable entry');
+    const n = (shape as number[]).reduce((a, b) => a * b, 1);
+    if (off + n * 4 > end) fail(`data of '${String(v.name)}' runs past the end`);
+    const values = new Float32Array(n);
+    for (let i = 0; i < n; i++) values[i] = dv.getFloat32(off + i * 4, true);
+    off += n * 4;
+    variables[v.name as string] = { shape: shape as number[], values };
+  }
+  if (off !== end) fail(`${end - off} unexpected bytes after the data`);
+  return { className: header.className as string, config: header.config as Config, iterations: header.iterations as number, variables };
+}
