@@ -23,4 +23,12 @@ export { Nadam, type NadamOptions } from './optimizers/nadam.js';
 // keras-optimizers exports
 // extra-optimizers exports
 // schedules exports
+export { ExponentialDecay, type ExponentialDecayOptions } from './schedules/exponential-decay.js';
+export { PiecewiseConstantDecay, type PiecewiseConstantDecayOptions } from './schedules/piecewise-constant-decay.js';
+export { PolynomialDecay, type PolynomialDecayOptions } from './schedules/polynomial-decay.js';
+export { InverseTimeDecay, type InverseTimeDecayOptions } from './schedules/inverse-time-decay.js';
+export { CosineDecay, type CosineDecayOptions } from './schedules/cosine-decay.js';
+export { CosineDecayRestarts, type CosineDecayRestartsOptions } from './schedules/cosine-decay-restarts.js';
 // reliability exports
+export { LossScaleOptimizer, type LossScaleOptimizerOptions } from './optimizers/loss-scale-optimizer.js';
+export { STATE_FORMAT_VERSION, type StateSnapshot } from './state.js';

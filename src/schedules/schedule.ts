@@ -4,13 +4,28 @@ import { type Config } from '../registry.js';
  * Base class of learning-rate schedules. An optimizer given a schedule as `learningRate` calls
  * `call(step)` once per `applyGradients`, with step = the number of applyGradients calls so far
  * (0 on the first update; micro-steps count under gradient accumulation, as in Keras).
- * Subclass it with a static `className`, `call` and `getConfig`, then `registerClass` it.
+ * `call` may compute in float64: the optimizer rounds its result to float32, and throws if it is
+ * not a finite number >= 0.
+ *
+ * Subclass it with a static `className`, `call` and `getConfig`, then `registerClass` it, so that
+ * an optimizer config holding the schedule (`{ className, config }`) can be rebuilt:
+ * ```ts
+ * class Halving extends LearningRateSchedule {
+ *   static override readonly className = 'Halving';
+ *   constructor(readonly options: { initialLearningRate: number; every: number }) { super(); }
+ *   call(step: number): number { return this.options.initialLearningRate / 2 ** Math.floor(step / this.options.every); }
+ *   getConfig(): Config { return { ...this.options }; }
+ * }
+ * registerClass(Halving);
+ * ```
  */
 export abstract class LearningRateSchedule {
   static readonly className: string = 'LearningRateSchedule';
 
+  /** The learning rate at `step` (an integer >= 0). Must not allocate: it runs every step. */
   abstract call(step: number): number;
 
+  /** The constructor's options as a JSON-able object: `fromConfig(getConfig())` rebuilds an equal schedule. */
   abstract getConfig(): Config;
 
   /** Default: `new this(config)`. */

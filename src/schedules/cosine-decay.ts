@@ -1,0 +1,69 @@
+import { type Config, registerClass } from '../registry.js';
+import { checkNumber, optionalNumber } from '../validate.js';
+import { LearningRateSchedule } from './schedule.js';
+
+export interface CosineDecayOptions {
+  /** The learning rate at step 0 (the warmup's start when `warmupTarget` is set); >= 0. */
+  initialLearningRate: number;
+  /** Length of the cosine decay in steps; > 0. */
+  decaySteps: number;
+  /** The rate at the end of the decay, as a fraction of the decay's starting rate; >= 0. Default 0. */
+  alpha?: number;
+  /** Rate reached by a linear warmup from `initialLearningRate`; null (default) means no warmup. */
+  warmupTarget?: number | null;
+  /** Length of the warmup in steps; >= 0. Ignored when `warmupTarget` is null. Default 0. */
+  warmupSteps?: number;
+}
+
+/**
+ * Keras' CosineDecay, with optional linear warmup. With `c(x) = (1 - alpha) * (1 + cos(pi * x /
+ * decaySteps)) / 2 + alpha`:
+ * - no warmupTarget: `initialLearningRate * c(min(step, decaySteps))`;
+ * - with warmupTarget: s = min(step, warmupSteps + decaySteps); while s < warmupSteps the rate
+ *   goes linearly from initialLearningRate to warmupTarget, then it is `warmupTarget * c(s - warmupSteps)`.
+ * Computed in float64 (Keras uses float32); the optimizer rounds the result to float32.
+ */
+export class CosineDecay extends LearningRateSchedule {
+  static override readonly className: string = 'CosineDecay';
+  readonly initialLearningRate: number;
+  readonly decaySteps: number;
+  readonly alpha: number;
+  readonly warmupTarget: number | null;
+  readonly warmupSteps: number;
+
+  constructor(options: CosineDecayOptions) {
+    super();
+    const where = this.getClassName();
+    if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options must be an object`);
+    this.initialLearningRate = checkNumber(`${where}: initialLearningRate`, options.initialLearningRate, { min: 0 });
+    this.decaySteps = checkNumber(`${where}: decaySteps`, options.decaySteps, { min: 0, minExclusive: true });
+    this.alpha = checkNumber(`${where}: alpha`, options.alpha ?? 0, { min: 0 });
+    this.warmupTarget = optionalNumber(`${where}: warmupTarget`, options.warmupTarget, { min: 0 });
+    this.warmupSteps = checkNumber(`${where}: warmupSteps`, options.warmupSteps ?? 0, { min: 0 });
+  }
+
+  override call(step: number): number {
+    const target = this.warmupTarget;
+    if (target === null) return this.initialLearningRate * this.decayed(Math.min(step, this.decaySteps));
+    const w = this.warmupSteps;
+    const s = Math.min(step, w + this.decaySteps);
+    if (s < w) return (target - this.initialLearningRate) * (s / w) + this.initialLearningRate;
+    return target * this.decayed(s - w);
+  }
+
+  override getConfig(): Config {
+    return {
+      initialLearningRate: this.initialLearningRate,
+      decaySteps: this.decaySteps,
+      alpha: this.alpha,
+      warmupTarget: this.warmupTarget,
+      warmupSteps: this.warmupSteps,
+    };
+  }
+
+  /** The cosine factor after x of decaySteps steps, from 1 down to alpha. */
+  private decayed(x: number): number {
+    return (1 - this.alpha) * 0.5 * (1 + Math.cos((Math.PI * x) / this.decaySteps)) + this.alpha;
+  }
+}
+registerClass(CosineDecay);

@@ -1,0 +1,53 @@
+import { type Config, registerClass } from '../registry.js';
+import { checkBoolean, checkNumber } from '../validate.js';
+import { LearningRateSchedule } from './schedule.js';
+
+export interface ExponentialDecayOptions {
+  /** The learning rate at step 0; >= 0. */
+  initialLearningRate: number;
+  /** Steps over which the rate is multiplied by `decayRate` once; > 0. */
+  decaySteps: number;
+  /** Factor applied every `decaySteps` steps; >= 0 (above 1 the rate grows). */
+  decayRate: number;
+  /** Decay in whole periods (floor(step / decaySteps)) instead of continuously. Default false. */
+  staircase?: boolean;
+}
+
+/**
+ * Keras' ExponentialDecay: `initialLearningRate * decayRate ** (step / decaySteps)`, with the
+ * exponent floored when `staircase` is set. Computed in float64 (Keras uses float32); the
+ * optimizer rounds the result to float32.
+ */
+export class ExponentialDecay extends LearningRateSchedule {
+  static override readonly className: string = 'ExponentialDecay';
+  readonly initialLearningRate: number;
+  readonly decaySteps: number;
+  readonly decayRate: number;
+  readonly staircase: boolean;
+
+  constructor(options: ExponentialDecayOptions) {
+    super();
+    const where = this.getClassName();
+    if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options must be an object`);
+    this.initialLearningRate = checkNumber(`${where}: initialLearningRate`, options.initialLearningRate, { min: 0 });
+    this.decaySteps = checkNumber(`${where}: decaySteps`, options.decaySteps, { min: 0, minExclusive: true });
+    this.decayRate = checkNumber(`${where}: decayRate`, options.decayRate, { min: 0 });
+    this.staircase = checkBoolean(`${where}: staircase`, options.staircase ?? false);
+  }
+
+  override call(step: number): number {
+    const p = step / this.decaySteps;
+    return this.initialLearningRate * Math.pow(this.decayRate, this.staircase ? Math.floor(p) : p);
+  }
+
+  override getConfig(): Config {
+    return {
+      initialLearningRate: this.initialLearningRate,
+      decaySteps: this.decaySteps,
+      decayRate: this.decayRate,
+      staircase: this.staircase,
+    };
+  }
+}
+registerClass(ExponentialDecay);
+

@@ -1,0 +1,57 @@
+import { type Config, registerClass } from '../registry.js';
+import { checkNumber } from '../validate.js';
+import { LearningRateSchedule } from './schedule.js';
+
+export interface PiecewiseConstantDecayOptions {
+  /** Strictly increasing step numbers where the rate changes. */
+  boundaries: readonly number[];
+  /** One more value than boundaries, each >= 0. */
+  values: readonly number[];
+}
+
+/**
+ * Keras' PiecewiseConstantDecay: `values[0]` while step <= boundaries[0], `values[i]` while
+ * boundaries[i-1] < step <= boundaries[i], and the last value once step > the last boundary.
+ * (Keras casts the boundaries to the integer step type; for integer steps, comparing with the
+ * boundary itself selects the same value.)
+ */
+export class PiecewiseConstantDecay extends LearningRateSchedule {
+  static override readonly className: string = 'PiecewiseConstantDecay';
+  readonly boundaries: readonly number[];
+  readonly values: readonly number[];
+
+  constructor(options: PiecewiseConstantDecayOptions) {
+    super();
+    const where = this.getClassName();
+    if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options must be an object`);
+    const { boundaries, values } = options;
+    if (!Array.isArray(boundaries) || boundaries.length === 0) {
+      throw new TypeError(`${where}: boundaries must be a non-empty array of step numbers, got ${JSON.stringify(boundaries)}`);
+    }
+    if (!Array.isArray(values) || values.length !== boundaries.length + 1) {
+      throw new RangeError(
+        `${where}: values must be an array with one more element than boundaries (${boundaries.length + 1}), got ${Array.isArray(values) ? `${values.length} elements` : JSON.stringify(values)}`,
+      );
+    }
+    boundaries.forEach((b, i) => {
+      checkNumber(`${where}: boundaries[${i}]`, b);
+      if (i > 0 && !(b > boundaries[i - 1])) {
+        throw new RangeError(`${where}: boundaries must be strictly increasing, got ${boundaries[i - 1]} then ${b} at index ${i}`);
+      }
+    });
+    values.forEach((v, i) => checkNumber(`${where}: values[${i}]`, v, { min: 0 }));
+    this.boundaries = Object.freeze([...boundaries]);
+    this.values = Object.freeze([...values]);
+  }
+
+  override call(step: number): number {
+    const b = this.boundaries;
+    for (let i = 0; i < b.length; i++) if (step <= b[i]) return this.values[i];
+    return this.values[b.length];
+  }
+
+  override getConfig(): Config {
+    return { boundaries: [...this.boundaries], values: [...this.values] };
+  }
+}
+registerClass(PiecewiseConstantDecay);
