@@ -27,6 +27,23 @@ test('docs/custom-optimizer.md: the tested example runs verbatim and prints what
   assert.equal(logs[1], [1]);
 });
 
+test('README.md: the example runs verbatim', async () => {
+  const md = readFileSync(repoFile('README.md'), 'utf8');
+  const m = md.match(/## Example\s*```ts\n([\s\S]*?)```/);
+  assert.ok(m, 'the README example exists');
+  const logs = [];
+  const orig = console.log;
+  console.log = (...a) => logs.push(a);
+  try {
+    await importTs(m[1], 'readme-example');
+  } finally {
+    console.log = orig;
+  }
+  const [w, iterations] = logs[0];
+  assert.is(iterations, 100);
+  assert.ok(w.every((x) => Number.isFinite(x)) && w[0] < 1, `weights moved: ${Array.from(w)}`);
+});
+
 const ex = {
   signum: await importTs(readFileSync(repoFile('examples/custom-optimizers/signum.ts'), 'utf8'), 'signum'),
   dampened: await importTs(readFileSync(repoFile('examples/custom-optimizers/dampened-momentum.ts'), 'utf8'), 'dampened'),
