@@ -8,4 +8,9 @@ export * from './adam';
 export * from './adamax';
 export * from './nadam';
 // keras-optimizers kernels
+export * from './rmsprop';
+export * from './adagrad';
+export * from './adadelta';
+export * from './ftrl';
+export * from './lion';
 // extra-optimizers kernels

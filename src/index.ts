@@ -21,6 +21,11 @@ export { AdamW, type AdamWOptions } from './optimizers/adamw.js';
 export { Adamax, type AdamaxOptions } from './optimizers/adamax.js';
 export { Nadam, type NadamOptions } from './optimizers/nadam.js';
 // keras-optimizers exports
+export { RMSprop, type RMSpropOptions } from './optimizers/rmsprop.js';
+export { Adagrad, type AdagradOptions } from './optimizers/adagrad.js';
+export { Adadelta, type AdadeltaOptions } from './optimizers/adadelta.js';
+export { Ftrl, type FtrlOptions } from './optimizers/ftrl.js';
+export { Lion, type LionOptions } from './optimizers/lion.js';
 // extra-optimizers exports
 // schedules exports
 export { ExponentialDecay, type ExponentialDecayOptions } from './schedules/exponential-decay.js';

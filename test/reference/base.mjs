@@ -65,7 +65,12 @@ export class RefOptimizer {
       live = live.map(([g, v]) => [g.map((x, i) => (x + this.state(v).acc[i]) / N), v]);
     }
     if (o.clipvalue) live = live.map(([g, v]) => [g.map((x) => Math.min(Math.max(x, -o.clipvalue), o.clipvalue)), v]);
-    if (o.clipnorm) live = live.map(([g, v]) => [g.map((x) => (x * o.clipnorm) / Math.max(norm(g), o.clipnorm)), v]);
+    if (o.clipnorm) {
+      live = live.map(([g, v]) => {
+        const n = norm(g);
+        return [g.map((x) => (x * o.clipnorm) / Math.max(n, o.clipnorm)), v];
+      });
+    }
     if (o.globalClipnorm) {
       const n = Math.sqrt(live.reduce((s, [g]) => s + g.reduce((a, x) => a + x * x, 0), 0));
       live = live.map(([g, v]) => [g.map((x) => (x * o.globalClipnorm) / Math.max(n, o.globalClipnorm)), v]);

@@ -1,0 +1,38 @@
+// Lion (Keras 3): c = b1*m + (1-b1)*g;  w -= lr * sign(c);  m = b2*m + (1-b2)*g.
+// sign(0) is 0 and sign(NaN) is NaN (as ops.sign), so a NaN gradient is not silently dropped.
+import { simdEnd } from './simd';
+
+export function lion(p: usize, g: usize, m: usize, n: i32, b1: f32, omb1: f32, b2: f32, omb2: f32, lr: f32): void {
+  const vb1 = f32x4.splat(b1);
+  const vomb1 = f32x4.splat(omb1);
+  const vb2 = f32x4.splat(b2);
+  const vomb2 = f32x4.splat(omb2);
+  const vlr = f32x4.splat(lr);
+  const zero = f32x4.splat(0);
+  const one = f32x4.splat(1);
+  const minusOne = f32x4.splat(-1);
+  const e = simdEnd(n);
+  let i = 0;
+  for (; i < e; i += 4) {
+    const o = <usize>i << 2;
+    const gi = v128.load(g + o);
+    const mi = v128.load(m + o);
+    const c = f32x4.add(f32x4.mul(vb1, mi), f32x4.mul(vomb1, gi));
+    // +1 / -1 / 0 from the comparison masks; a NaN lane gets all bits set, which is a NaN.
+    const s = v128.or(
+      v128.or(v128.and(f32x4.gt(c, zero), one), v128.and(f32x4.lt(c, zero), minusOne)),
+      f32x4.ne(c, c),
+    );
+    v128.store(p + o, f32x4.sub(v128.load(p + o), f32x4.mul(vlr, s)));
+    v128.store(m + o, f32x4.add(f32x4.mul(vb2, mi), f32x4.mul(vomb2, gi)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const gi = load<f32>(g + o);
+    const mi = load<f32>(m + o);
+    const c = b1 * mi + omb1 * gi;
+    const s: f32 = c > 0 ? 1 : c < 0 ? -1 : c == 0 ? 0 : c;
+    store<f32>(p + o, load<f32>(p + o) - lr * s);
+    store<f32>(m + o, b2 * mi + omb2 * gi);
+  }
+}

@@ -1,0 +1,50 @@
+import { Optimizer, type OptimizerOptions, type UniqueSparseGradient } from '../optimizer.js';
+import { type Config, registerClass } from '../registry.js';
+import { checkNumber } from '../validate.js';
+import { type Variable } from '../variable.js';
+
+export interface AdagradOptions extends OptimizerOptions {
+  /** Starting value of every accumulator. Default 0.1, >= 0. */
+  initialAccumulatorValue?: number;
+  /** Default 1e-7; added INSIDE the sqrt (to the accumulator), as in Keras. */
+  epsilon?: number;
+}
+
+/** Adagrad, as Keras 3's. Sparse gradients update only their rows (variable and accumulator). */
+export class Adagrad extends Optimizer {
+  static override readonly className: string = 'Adagrad';
+  readonly initialAccumulatorValue: number;
+  readonly epsilon: number;
+
+  constructor(options: AdagradOptions = {}) {
+    super(options);
+    const name = this.getClassName();
+    this.initialAccumulatorValue = checkNumber(`${name}: initialAccumulatorValue`, options.initialAccumulatorValue ?? 0.1, { min: 0 });
+    this.epsilon = checkNumber(`${name}: epsilon`, options.epsilon ?? 1e-7, { min: 0 });
+  }
+
+  override build(variables: readonly Variable[]): void {
+    for (const v of variables) this.addVariableFromReference(v, 'accumulator', this.initialAccumulatorValue);
+  }
+
+  override updateStep(gradient: Float32Array, variable: Variable, lr: number): void {
+    variable.heap.kernels.adagrad(variable.ptr, gradient.byteOffset, this.getSlot(variable, 'accumulator').ptr, variable.size, lr, this.epsilon);
+  }
+
+  /**
+   * A row scatter, in time proportional to the rows touched: rows without a gradient would not
+   * change in the dense update either (their accumulator gains 0 and their step is 0).
+   */
+  override updateStepSparse(gradient: UniqueSparseGradient, variable: Variable, lr: number): void {
+    const rowSize = variable.size / variable.shape[0];
+    variable.heap.kernels.adagradRows(
+      variable.ptr, this.getSlot(variable, 'accumulator').ptr, gradient.indices.byteOffset, gradient.values.byteOffset,
+      gradient.indices.length, rowSize, lr, this.epsilon,
+    );
+  }
+
+  override getConfig(): Config {
+    return { ...super.getConfig(), initialAccumulatorValue: this.initialAccumulatorValue, epsilon: this.epsilon };
+  }
+}
+registerClass(Adagrad);

@@ -1,0 +1,56 @@
+import { Optimizer, type OptimizerOptions } from '../optimizer.js';
+import { type Config, registerClass } from '../registry.js';
+import { checkBoolean, checkNumber } from '../validate.js';
+import { type Variable } from '../variable.js';
+
+export interface RMSpropOptions extends OptimizerOptions {
+  /** Decay of the moving average of squared gradients. Default 0.9, in [0, 1). */
+  rho?: number;
+  /** Plain (not Nesterov) momentum on the scaled step. Default 0 (no momentum slot), in [0, 1]. */
+  momentum?: number;
+  /** Default 1e-7; added INSIDE the sqrt (to the average of squares), as in Keras. */
+  epsilon?: number;
+  /** Divide by the estimated variance (subtracting the squared mean gradient) instead of the raw second moment. */
+  centered?: boolean;
+}
+
+/** RMSprop, as Keras 3's: no bias correction, one fused kernel pass per variable. */
+export class RMSprop extends Optimizer {
+  static override readonly className: string = 'RMSprop';
+  readonly rho: number;
+  readonly momentum: number;
+  readonly epsilon: number;
+  readonly centered: boolean;
+
+  constructor(options: RMSpropOptions = {}) {
+    super(options);
+    const name = this.getClassName();
+    this.rho = checkNumber(`${name}: rho`, options.rho ?? 0.9, { min: 0, max: 1, maxExclusive: true });
+    this.momentum = checkNumber(`${name}: momentum`, options.momentum ?? 0, { min: 0, max: 1 });
+    this.epsilon = checkNumber(`${name}: epsilon`, options.epsilon ?? 1e-7, { min: 0 });
+    this.centered = checkBoolean(`${name}: centered`, options.centered ?? false);
+  }
+
+  override build(variables: readonly Variable[]): void {
+    for (const v of variables) {
+      this.addVariableFromReference(v, 'velocity');
+      if (this.momentum > 0) this.addVariableFromReference(v, 'momentum');
+      if (this.centered) this.addVariableFromReference(v, 'average_gradient');
+    }
+  }
+
+  override updateStep(gradient: Float32Array, variable: Variable, lr: number): void {
+    // Absent slots are passed as pointer 0, which the kernel reads as "option off".
+    const avg = this.centered ? this.getSlot(variable, 'average_gradient').ptr : 0;
+    const mom = this.momentum > 0 ? this.getSlot(variable, 'momentum').ptr : 0;
+    variable.heap.kernels.rmsprop(
+      variable.ptr, gradient.byteOffset, this.getSlot(variable, 'velocity').ptr, avg, mom, variable.size,
+      this.rho, 1 - this.rho, lr, this.epsilon, this.momentum,
+    );
+  }
+
+  override getConfig(): Config {
+    return { ...super.getConfig(), rho: this.rho, momentum: this.momentum, epsilon: this.epsilon, centered: this.centered };
+  }
+}
+registerClass(RMSprop);
