@@ -1,5 +1,11 @@
 // Loading the kernel module. `ready()` instantiates optim.wasm once against a fresh memory and
 // creates the default arena; every Variable created without an explicit heap lives there.
+//
+// Where the module comes from depends on the runtime (docs/runtimes.md):
+// - Node, Deno, Bun, browsers: `ready()` finds optim.wasm next to this file via import.meta.url.
+// - Cloudflare workerd, Vercel Edge: compiling wasm from bytes is forbidden and import.meta.url is
+//   not a URL, so the app imports optim.wasm as a module binding and calls `ready(module)`.
+// - Bundlers that cannot copy assets: the `wasm-optim/inline` entry passes embedded bytes.
 import { Arena, type Heap, type RawKernels } from './arena.js';
 
 /** Anything `ready()` can load the kernels from. */
@@ -13,66 +19,116 @@ export type WasmSource =
 
 let defaultArena: Arena | undefined;
 let loading: Promise<void> | undefined;
+let compiledModule: WebAssembly.Module | undefined;
+
+const MODULE_HINT =
+  'import optim.wasm as a module (Cloudflare: `import wasm from "wasm-optim/optim.wasm"`, ' +
+  'Vercel Edge: `import wasm from "wasm-optim/optim.wasm?module"`) and call ready(wasm)';
+
+// instanceof fails for objects from another realm (edge-runtime VMs, iframes); the tag does not.
+const tagOf = (x: unknown): string => Object.prototype.toString.call(x);
 
 // Not a type guard: WebAssembly.Module has no members, so narrowing on it would erase every object type.
-const isModule = (x: unknown): boolean =>
-  // instanceof fails for a Module from another realm (edge-runtime VMs), the tag does not.
-  Object.prototype.toString.call(x) === '[object WebAssembly.Module]';
+const isModule = (x: unknown): boolean => tagOf(x) === '[object WebAssembly.Module]';
+
+const isBytes = (x: unknown): x is BufferSource => ArrayBuffer.isView(x) || tagOf(x) === '[object ArrayBuffer]';
 
 const isResponse = (x: unknown): x is Response =>
   typeof x === 'object' && x !== null && typeof (x as Response).arrayBuffer === 'function' && 'status' in x;
 
-async function toModule(input: WasmSource): Promise<WebAssembly.Module> {
-  const source = input as object | string;
-  if (isModule(source)) return source as WebAssembly.Module;
-  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return WebAssembly.compile(source as BufferSource);
-  if (typeof source === 'string' || source instanceof URL) {
-    const url = source instanceof URL ? source : new URL(source, import.meta.url);
-    const nodeVersion = (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
-    if (url.protocol === 'file:' && nodeVersion) {
-      // Node's fetch cannot read file: URLs. Dynamic import keeps node:* out of browser bundles.
-      const fs = await import('node:fs/promises');
-      return WebAssembly.compile((await fs.readFile(url)) as Uint8Array<ArrayBuffer>);
-    }
-    return toModule(await fetch(url));
+/** Compiles bytes, explaining the error of runtimes that forbid it (workerd, Vercel Edge). */
+async function compile(bytes: BufferSource): Promise<WebAssembly.Module> {
+  try {
+    return await WebAssembly.compile(bytes);
+  } catch (e) {
+    throw explain(e);
   }
+}
+
+function explain(e: unknown): unknown {
+  const message = String((e as { message?: unknown } | null)?.message ?? '');
+  if (!/code generation disallowed|disallowed by embedder/i.test(message)) return e;
+  return new Error(`wasm-optim: this runtime forbids compiling WebAssembly from bytes (${message}); ${MODULE_HINT}`, {
+    cause: e,
+  });
+}
+
+/** The optim.wasm next to this module. Throws (with the fix) where there is no module URL. */
+function besideThisModule(): URL {
+  try {
+    // This literal form is what Vite and webpack 5 recognise to emit optim.wasm as an asset.
+    return new URL('./optim.wasm', import.meta.url);
+  } catch (e) {
+    // import.meta.url is undefined in workerd, and in IIFE/CommonJS bundles where esbuild empties import.meta.
+    throw new Error(`wasm-optim: ready() cannot locate optim.wasm here (import.meta.url is not set); ${MODULE_HINT}, or use 'wasm-optim/inline'`, {
+      cause: e,
+    });
+  }
+}
+
+// A specifier bundlers do not follow: browser builds must not try to resolve node:fs.
+const NODE_FS = 'node:fs/promises';
+
+async function fromUrl(url: URL): Promise<WebAssembly.Module> {
+  const proc = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  if (url.protocol === 'file:' && proc?.versions?.node) {
+    // Node's fetch cannot read file: URLs (Deno and Bun also take this path, which they support).
+    const fs = (await import(/* webpackIgnore: true */ /* @vite-ignore */ NODE_FS)) as {
+      readFile(path: URL): Promise<Uint8Array>;
+    };
+    return compile((await fs.readFile(url)) as Uint8Array<ArrayBuffer>);
+  }
+  return fromResponse(await fetch(url));
+}
+
+async function fromResponse(res: Response): Promise<WebAssembly.Module> {
+  if (!res.ok) throw new Error(`wasm-optim: fetching the kernels failed with HTTP ${res.status}${res.url ? ` (${res.url})` : ''}`);
+  return compile(await res.arrayBuffer());
+}
+
+async function toModule(source: WasmSource | undefined): Promise<WebAssembly.Module> {
+  if (source === undefined) return fromUrl(besideThisModule());
+  if (isModule(source)) return source as WebAssembly.Module;
+  if (isBytes(source)) return compile(source);
+  if (typeof source === 'string') return fromUrl(new URL(source, (import.meta as { url?: string }).url || undefined));
+  if (tagOf(source) === '[object URL]') return fromUrl(source as URL);
   const res: unknown = await (source as PromiseLike<unknown>);
-  if (!isResponse(res)) throw new TypeError('ready(source): expected a WebAssembly.Module, bytes, a URL or a Response');
-  if (!res.ok) throw new Error(`ready(source): fetching the kernels failed with HTTP ${res.status}`);
-  return WebAssembly.compile(await res.arrayBuffer());
+  if (!isResponse(res)) {
+    throw new TypeError('ready(source): expected a WebAssembly.Module, bytes (ArrayBuffer or a view), a URL, a Response or a Promise of one');
+  }
+  return fromResponse(res);
 }
 
 /** Instantiates the kernel module against `memory` (the default arena's, or a foreign heap's). */
 export function instantiateKernels(module: WebAssembly.Module, memory: WebAssembly.Memory): RawKernels {
+  // Instantiating an already compiled module is allowed everywhere, workerd and Vercel Edge included.
   const inst = new WebAssembly.Instance(module, { env: { memory } });
   return inst.exports as unknown as RawKernels;
 }
 
 function install(module: WebAssembly.Module): void {
+  if (defaultArena) return; // readySync() won while ready() was loading: keep the first arena
   const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536 });
-  defaultArena = new Arena(memory, instantiateKernels(module, memory));
+  const arena = new Arena(memory, instantiateKernels(module, memory));
+  compiledModule = module;
+  defaultArena = arena;
 }
 
-let compiledModule: WebAssembly.Module | undefined;
-
 /**
- * Loads and instantiates the kernels. Idempotent: later calls resolve at once. With no argument
- * the `optim.wasm` next to this module is used; pass a `WebAssembly.Module` (Cloudflare / Vercel
- * Edge module bindings), bytes, a URL or a Response to choose the source.
+ * Loads and instantiates the kernels. Idempotent: once it has succeeded, later calls resolve at
+ * once (and ignore their argument); after a failure the next call tries again.
+ *
+ * - no argument: the `optim.wasm` next to this module (Node, Deno, Bun, browsers);
+ * - a `WebAssembly.Module`: the way for Cloudflare workerd and Vercel Edge (a wasm module binding);
+ * - bytes, a URL (a string is resolved against this module) or a `Response` / `Promise<Response>`.
  */
 export function ready(source?: WasmSource): Promise<void> {
   if (defaultArena) return Promise.resolve();
   if (!loading) {
-    loading = toModule(source ?? new URL('./optim.wasm', import.meta.url)).then(
-      (m) => {
-        compiledModule = m;
-        install(m);
-      },
-      (e: unknown) => {
-        loading = undefined;
-        throw e;
-      },
-    );
+    loading = toModule(source).then(install, (e: unknown) => {
+      loading = undefined;
+      throw e;
+    });
   }
   return loading;
 }
@@ -80,9 +136,15 @@ export function ready(source?: WasmSource): Promise<void> {
 /** Synchronous `ready()` for a Module or bytes already at hand. Idempotent. */
 export function readySync(source: WebAssembly.Module | BufferSource): void {
   if (defaultArena) return;
-  const m = isModule(source) ? (source as WebAssembly.Module) : new WebAssembly.Module(source as BufferSource);
-  compiledModule = m;
-  install(m);
+  if (isModule(source)) return install(source as WebAssembly.Module);
+  if (!isBytes(source)) throw new TypeError('readySync(source): expected a WebAssembly.Module or bytes (ArrayBuffer or a view)');
+  let module: WebAssembly.Module;
+  try {
+    module = new WebAssembly.Module(source);
+  } catch (e) {
+    throw explain(e);
+  }
+  install(module);
 }
 
 /** True once `ready()` has finished. */

@@ -1,0 +1,7 @@
+// Bun (JavaScriptCore) runs the conformance subset from the built package and must report Node's numbers.
+import { test } from 'uvu';
+import { sameAsNode } from './runtimes/same-as-node.mjs';
+
+sameAsNode('bun', (entry) => ['test/runtimes/subset-main.mjs', entry]);
+
+test.run();

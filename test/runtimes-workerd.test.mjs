@@ -1,0 +1,59 @@
+// Cloudflare workerd: the worker of test/runtimes/workerd/ imports optim.wasm as a wasm module
+// binding and wasm-optim's edge bundle, and fine-tunes a linear model per request on 127.0.0.1.
+// The loss must fall and the weights must equal Node's bit for bit.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as lib from 'wasm-optim';
+import { bin, ensureBundles, freePort, start, stop, waitForHttp } from './runtimes/harness.mjs';
+import { fineTune } from './runtimes/linear.mjs';
+
+const workerd = bin('workerd');
+if (!workerd) {
+  console.log('skip: workerd is not installed (node_modules/.bin/workerd missing); the workerd suite does not run');
+  test.skip('workerd: module binding, fine-tuning per request', () => {});
+} else {
+  let server;
+  let base;
+  test.before(async () => {
+    await lib.ready();
+    ensureBundles();
+    const port = await freePort();
+    server = start(workerd, ['serve', 'test/runtimes/workerd/config.capnp', '--socket-addr', `http=127.0.0.1:${port}`]);
+    base = `http://127.0.0.1:${port}`;
+    await waitForHttp(`${base}/?steps=1`, server);
+  });
+  test.after(() => stop(server));
+
+  test('workerd: fine-tunes with the module binding; loss falls; weights equal Node bit for bit', async () => {
+    const steps = 300;
+    const node = fineTune(lib, { steps });
+    // Two requests: the second reuses the loaded kernels in the same isolate.
+    for (let request = 0; request < 2; request++) {
+      const res = await fetch(`${base}/?steps=${steps}`, { signal: AbortSignal.timeout(20000) });
+      assert.is(res.status, 200, await res.clone().text());
+      const body = await res.json();
+      assert.ok(body.moduleIsModule, 'the wasm binding is a WebAssembly.Module');
+      assert.is(body.importMetaUrl, 'undefined');
+      for (const [name, r] of Object.entries(node)) {
+        const w = body.results[name];
+        assert.ok(w.finalLoss < w.loss0 / 100, `${name}: loss ${w.loss0} -> ${w.finalLoss} should fall 100x`);
+        assert.is(w.iterations, steps);
+        assert.is(w.digest, r.digest, `${name}: weights differ from Node's`);
+        assert.equal(w.weights, r.weights);
+        assert.is(w.finalLoss, r.finalLoss);
+      }
+      if (request === 0) {
+        const a = body.results.Adam;
+        console.log(`  workerd: Adam loss ${a.loss0.toFixed(4)} -> ${a.finalLoss.toFixed(6)} in ${steps} steps, 4 optimizers bit-identical to Node`);
+      }
+    }
+  });
+
+  test('workerd: loading without a module binding fails with an error that says what to do', async () => {
+    const body = await (await fetch(`${base}/?steps=1`)).json();
+    assert.match(body.refusals.default, /import\.meta\.url is not set.*ready\(wasm\)/);
+    assert.match(body.refusals.bytes, /forbids compiling WebAssembly from bytes.*disallowed.*ready\(wasm\)/);
+  });
+}
+
+test.run();

@@ -1,0 +1,35 @@
+// A Vercel-Edge-style function: wasm-optim's edge bundle, and optim.wasm as a module binding. On
+// Vercel that is `import wasm from 'wasm-optim/optim.wasm?module'`; edge-runtime cannot bundle,
+// so host.mjs compiles the module outside the VM and passes it in as the global OPTIM_WASM.
+import * as lib from '../../../build/bundle/wasm-optim.edge.js';
+import { fineTune } from '../linear.mjs';
+
+const EMPTY_MODULE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);
+
+async function attempt(fn) {
+  try {
+    await fn();
+    return 'ok';
+  } catch (e) {
+    return String(e.message);
+  }
+}
+
+async function handle(request) {
+  const url = new URL(request.url);
+  const checks = {
+    // A Module made in another realm is not `instanceof` this realm's WebAssembly.Module.
+    moduleInstanceof: OPTIM_WASM instanceof WebAssembly.Module,
+    // Code generation from bytes is off, as in production.
+    rawCompile: await attempt(() => WebAssembly.compile(EMPTY_MODULE)),
+    readyDefault: await attempt(() => lib.ready()),
+    readyBytes: await attempt(() => lib.ready(EMPTY_MODULE)),
+  };
+  await lib.ready(OPTIM_WASM);
+  const steps = Number(url.searchParams.get('steps') ?? 300);
+  return new Response(JSON.stringify({ runtime: 'edge-runtime, wasm code generation off', checks, results: fineTune(lib, { steps }) }), {
+    headers: { 'content-type': 'application/json' },
+  });
+}
+
+addEventListener('fetch', (event) => event.respondWith(handle(event.request)));

@@ -1,0 +1,41 @@
+// A Cloudflare-style worker: wasm-optim's edge bundle plus optim.wasm as a module binding.
+// Each request fine-tunes the linear model of ../linear.mjs and answers with the weights.
+import wasm from './optim.wasm';
+import * as lib from './wasm-optim.js';
+import { fineTune } from './linear.mjs';
+
+// What the unsupported ways of loading report here (checked once, before the module binding loads).
+async function refusal(source) {
+  try {
+    await lib.ready(source);
+    return 'loaded';
+  } catch (e) {
+    return String(e.message);
+  }
+}
+
+let refusals;
+
+export default {
+  async fetch(request) {
+    const url = new URL(request.url);
+    if (!lib.isReady()) {
+      refusals = {
+        // No argument: looks for optim.wasm beside the module, but import.meta.url is undefined here.
+        default: await refusal(),
+        // Bytes: compiling at runtime is forbidden. (An empty module: the 8-byte header.)
+        bytes: await refusal(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])),
+      };
+      await lib.ready(wasm);
+    }
+    const steps = Number(url.searchParams.get('steps') ?? 300);
+    const results = fineTune(lib, { steps });
+    return Response.json({
+      runtime: 'workerd',
+      moduleIsModule: wasm instanceof WebAssembly.Module,
+      importMetaUrl: typeof import.meta.url,
+      refusals,
+      results,
+    });
+  },
+};
