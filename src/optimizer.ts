@@ -67,9 +67,12 @@ interface Record_ {
   avg: Variable | null;
   sparse: SparseScratch | null;
   decays: boolean;
-  // This step's prepared gradient: exactly one of the two is set.
-  dense: Float32Array | null;
-  unique: UniqueSparseGradient | null;
+  // This step's prepared gradient, as a pointer: any allocation later in the step (another
+  // variable's buffer, a subclass's scratch) may grow the memory and detach views, so views are
+  // derived only where used (gradientView / sparse.result()), from a cache.
+  densePtr: number;
+  denseView: Float32Array;
+  sparseStep: boolean;
 }
 
 function finiteArray(a: Float32Array): boolean {
@@ -79,6 +82,8 @@ function finiteArray(a: Float32Array): boolean {
   }
   return true;
 }
+
+const EMPTY = new Float32Array(0);
 
 const snake = (s: string): string => s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
 
@@ -179,7 +184,9 @@ export abstract class Optimizer {
     const K = variable.heap.kernels;
     const rowSize = variable.size / variable.shape[0];
     K.fill(buf.ptr, variable.size, 0);
-    K.scatterAddRows(buf.ptr, gradient.indices.byteOffset, gradient.values.byteOffset, gradient.indices.length, rowSize, 1);
+    // Allocating buf may have grown the memory and detached the given views: re-derive them then.
+    const g = gradient.values.buffer === variable.heap.memory.buffer ? gradient : (rec.sparse as SparseScratch).result();
+    K.scatterAddRows(buf.ptr, g.indices.byteOffset, g.values.byteOffset, g.indices.length, rowSize, 1);
     this.updateStep(buf.value, variable, learningRate);
   }
 
@@ -338,8 +345,8 @@ export abstract class Optimizer {
     this.beforeUpdateSteps(lr);
     for (let i = 0; i < n; i++) {
       const rec = this.active[i];
-      if (rec.unique) this.updateStepSparse(rec.unique, rec.variable, lr);
-      else this.updateStep(rec.dense as Float32Array, rec.variable, lr);
+      if (rec.sparseStep) this.updateStepSparse((rec.sparse as SparseScratch).result(), rec.variable, lr);
+      else this.updateStep(this.gradientView(rec, this.activeGrads[i]), rec.variable, lr);
     }
     if (N) for (const rec of this.all) if (rec.acc) rec.acc.heap.kernels.fill(rec.acc.ptr, rec.acc.size, 0);
     return this.finishStep();
@@ -487,7 +494,7 @@ export abstract class Optimizer {
         this.activePtr[n] = g.buffer === v.heap.memory.buffer ? g.byteOffset : -1;
       } else if (isSparse(g)) {
         validateSparse(g, v, this.where());
-        this.activePtr[n] = -1;
+        this.activePtr[n] = g.values.buffer === v.heap.memory.buffer ? g.values.byteOffset : -1;
       } else {
         throw new TypeError(`${this.where()}: the gradient for '${v.name}' must be a Float32Array, a { indices, values } sparse gradient or null`);
       }
@@ -528,7 +535,7 @@ export abstract class Optimizer {
     for (const v of variables) {
       const rec: Record_ = {
         variable: v, slots: new Map(), grad: null, acc: null, avg: null, sparse: null,
-        decays: this.decays(v), dense: null, unique: null,
+        decays: this.decays(v), densePtr: -1, denseView: EMPTY, sparseStep: false,
       };
       this.records.set(v, rec);
       this.all.push(rec);
@@ -589,21 +596,23 @@ export abstract class Optimizer {
         }
         const ptr = this.activePtr[i];
         if (ptr >= 0 ? K.allFinite(ptr, v.size) === 0 : !finiteArray(g)) return false;
-      } else if (!finiteArray((g as SparseGradient).values)) return false;
+      } else {
+        const ptr = this.activePtr[i];
+        const values = (g as SparseGradient).values;
+        if (ptr >= 0 ? K.allFinite(ptr, values.length) === 0 : !finiteArray(values)) return false;
+      }
     }
     return true;
   }
 
-  /** Puts this step's gradient into rec.dense or rec.unique, unscaled by the loss scale. */
+  /** Puts this step's gradient (unscaled by the loss scale) at rec.densePtr or in rec.sparse. */
   private prepareGradient(rec: Record_, g: Gradient, ptr: number, inv: number, transform: boolean): void {
     const v = rec.variable;
     const K = v.heap.kernels;
     if (g instanceof Float32Array) {
-      rec.unique = null;
+      rec.sparseStep = false;
       if (ptr >= 0 && !transform) {
-        // Read in place (kernels never write the gradient); re-view it if memory grew since validation.
-        const mem = v.heap.memory.buffer;
-        rec.dense = g.buffer === mem && g.byteOffset === ptr ? g : rec.grad?.ptr === ptr ? rec.grad.value : new Float32Array(mem, ptr, v.size);
+        rec.densePtr = ptr; // read in place: kernels never write the gradient
         return;
       }
       const buf = (rec.grad ??= this.scratch(v));
@@ -612,14 +621,25 @@ export abstract class Optimizer {
         buf.value.set(g);
         if (inv !== 1) K.scaleCopy(buf.ptr, buf.ptr, v.size, inv);
       }
-      rec.dense = buf.value;
+      rec.densePtr = buf.ptr;
     } else {
-      const sparse = g as SparseGradient;
-      rec.dense = null;
-      const u = (rec.sparse ??= new SparseScratch(v.heap, v.shape[0])).dedup(sparse, v.size / v.shape[0]);
-      if (inv !== 1) K.scaleCopy(u.values.byteOffset, u.values.byteOffset, u.values.length, inv);
-      rec.unique = u;
+      rec.sparseStep = true;
+      const sparse = (rec.sparse ??= new SparseScratch(v.heap, v.shape[0]));
+      sparse.dedup(g as SparseGradient, v.size / v.shape[0], ptr);
+      if (inv !== 1) K.scaleCopy(sparse.valuesPtr, sparse.valuesPtr, sparse.valuesLength, inv);
     }
+  }
+
+  /** A view of rec's dense gradient for updateStep: the caller's own array or a cached view. */
+  private gradientView(rec: Record_, g: Gradient): Float32Array {
+    const mem = rec.variable.heap.memory.buffer;
+    const ptr = rec.densePtr;
+    if (g instanceof Float32Array && g.buffer === mem && g.byteOffset === ptr) return g;
+    let view = rec.denseView;
+    if (view.buffer !== mem || view.byteOffset !== ptr || view.length !== rec.variable.size) {
+      view = rec.denseView = new Float32Array(mem, ptr, rec.variable.size);
+    }
+    return view;
   }
 
   /** Gradient accumulation: acc += g / lossScale; on the update call acc becomes the mean gradient. */
@@ -638,13 +658,13 @@ export abstract class Optimizer {
     } else {
       const s = (rec.sparse ??= new SparseScratch(v.heap, v.shape[0]));
       const rowSize = v.size / v.shape[0];
-      const rows = s.raw(g as SparseGradient, rowSize);
-      K.scatterAddRows(acc.ptr, rows, s.valuesPtr, (g as SparseGradient).indices.length, rowSize, inv);
+      const rows = s.raw(g as SparseGradient, rowSize, ptr);
+      K.scatterAddRows(acc.ptr, rows, s.rawValuesPtr, (g as SparseGradient).indices.length, rowSize, inv);
     }
     if (mean) {
       K.scaleCopy(acc.ptr, acc.ptr, v.size, mean);
-      rec.dense = acc.value;
-      rec.unique = null;
+      rec.densePtr = acc.ptr;
+      rec.sparseStep = false;
     }
   }
 
@@ -655,12 +675,13 @@ export abstract class Optimizer {
     for (let i = 0; i < n; i++) {
       const rec = this.active[i];
       const K = rec.variable.heap.kernels;
-      const g = rec.dense ?? (rec.unique as UniqueSparseGradient).values;
-      if (clipvalue !== null) K.clipByValue(g.byteOffset, g.length, clipvalue);
+      const ptr = rec.sparseStep ? (rec.sparse as SparseScratch).valuesPtr : rec.densePtr;
+      const len = rec.sparseStep ? (rec.sparse as SparseScratch).valuesLength : rec.variable.size;
+      if (clipvalue !== null) K.clipByValue(ptr, len, clipvalue);
       else if (clipnorm !== null) {
-        const norm = Math.sqrt(K.sumSquares(g.byteOffset, g.length));
-        if (!(norm <= clipnorm)) K.scaleCopy(g.byteOffset, g.byteOffset, g.length, clipnorm / norm);
-      } else total += K.sumSquares(g.byteOffset, g.length);
+        const norm = Math.sqrt(K.sumSquares(ptr, len));
+        if (!(norm <= clipnorm)) K.scaleCopy(ptr, ptr, len, clipnorm / norm);
+      } else total += K.sumSquares(ptr, len);
     }
     if (globalClipnorm === null) return;
     const norm = Math.sqrt(total);
@@ -669,8 +690,9 @@ export abstract class Optimizer {
     const factor = Number.isFinite(norm) ? globalClipnorm / norm : NaN;
     for (let i = 0; i < n; i++) {
       const rec = this.active[i];
-      const g = rec.dense ?? (rec.unique as UniqueSparseGradient).values;
-      rec.variable.heap.kernels.scaleCopy(g.byteOffset, g.byteOffset, g.length, factor);
+      const ptr = rec.sparseStep ? (rec.sparse as SparseScratch).valuesPtr : rec.densePtr;
+      const len = rec.sparseStep ? (rec.sparse as SparseScratch).valuesLength : rec.variable.size;
+      rec.variable.heap.kernels.scaleCopy(ptr, ptr, len, factor);
     }
   }
 

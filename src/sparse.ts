@@ -94,6 +94,8 @@ export class SparseScratch {
   private readonly vals: Scratch;
   private readonly input: Scratch;
   private out: { indices: Int32Array; values: Float32Array } = { indices: new Int32Array(0), values: new Float32Array(0) };
+  private count = 0;
+  private rowSize = 1;
 
   constructor(private readonly heap: Heap, rows: number) {
     this.mark = new Int32Array(rows);
@@ -104,14 +106,18 @@ export class SparseScratch {
     this.input = new Scratch(heap);
   }
 
-  /** De-duplicates g (already validated) into wasm memory; returns views of the result. */
-  dedup(g: SparseGradient, rowSize: number): UniqueSparseGradient {
+  /**
+   * De-duplicates g (already validated) into wasm memory. `valuesPtr` is where g.values lies in
+   * wasm memory (read before any allocation of this step), or -1 when it is on the JS heap.
+   * The result is read through `result()`, `valuesPtr` and `valuesLength`.
+   */
+  dedup(g: SparseGradient, rowSize: number, valuesPtr: number): void {
     const idx = g.indices;
     const n = idx.length;
     this.uniq.reserve(n);
     this.map.reserve(n);
     this.vals.reserve(n * rowSize);
-    this.copyIn(g, rowSize);
+    this.copyIn(g, rowSize, valuesPtr);
     if (++this.stamp === 0x7fffffff) {
       this.mark.fill(0);
       this.stamp = 1;
@@ -133,38 +139,57 @@ export class SparseScratch {
     const K = this.heap.kernels;
     K.fill(this.vals.ptr, k * rowSize, 0);
     K.scatterAddRows(this.vals.ptr, this.map.ptr, this.input.ptr, n, rowSize, 1);
+    this.count = k;
+    this.rowSize = rowSize;
+  }
+
+  /** Views of the last de-duplicated gradient, re-derived only when memory grew or sizes changed. */
+  result(): UniqueSparseGradient {
     const o = this.out;
     const buf = this.heap.memory.buffer;
+    const k = this.count;
     if (o.indices.buffer !== buf || o.indices.byteOffset !== this.uniq.ptr || o.indices.length !== k) {
       o.indices = new Int32Array(buf, this.uniq.ptr, k);
     }
-    if (o.values.buffer !== buf || o.values.byteOffset !== this.vals.ptr || o.values.length !== k * rowSize) {
-      o.values = new Float32Array(buf, this.vals.ptr, k * rowSize);
+    if (o.values.buffer !== buf || o.values.byteOffset !== this.vals.ptr || o.values.length !== k * this.rowSize) {
+      o.values = new Float32Array(buf, this.vals.ptr, k * this.rowSize);
     }
     return o;
+  }
+
+  /** Pointer to the summed rows of the last de-duplicated gradient. */
+  get valuesPtr(): number {
+    return this.vals.ptr;
+  }
+
+  /** Number of floats in the summed rows of the last de-duplicated gradient. */
+  get valuesLength(): number {
+    return this.count * this.rowSize;
   }
 
   /**
    * Copies the raw (validated, possibly duplicated) indices and values into wasm memory, for
    * scatter-adding straight into a dense buffer. Returns the pointer to the row indices;
-   * `valuesPtr` holds the rows.
+   * `rawValuesPtr` holds the rows.
    */
-  raw(g: SparseGradient, rowSize: number): number {
+  raw(g: SparseGradient, rowSize: number, valuesPtr: number): number {
     this.map.reserve(g.indices.length);
-    this.copyIn(g, rowSize);
+    this.copyIn(g, rowSize, valuesPtr);
     this.map.ints().set(g.indices);
     return this.map.ptr;
   }
 
-  get valuesPtr(): number {
+  get rawValuesPtr(): number {
     return this.input.ptr;
   }
 
-  private copyIn(g: SparseGradient, rowSize: number): void {
-    const n = g.indices.length;
-    this.input.reserve(n * rowSize);
-    // Values may live on the JS heap; kernels only see wasm memory.
-    this.input.floats().set(g.values);
+  private copyIn(g: SparseGradient, rowSize: number, valuesPtr: number): void {
+    const n = g.indices.length * rowSize;
+    this.input.reserve(n);
+    // Kernels only see wasm memory; a wasm-resident source is copied by pointer (its view may
+    // have been detached by an allocation since it was validated).
+    if (valuesPtr >= 0) this.heap.kernels.copy(this.input.ptr, valuesPtr, n);
+    else this.input.floats().set(g.values);
   }
 
   dispose(): void {

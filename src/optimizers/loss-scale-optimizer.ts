@@ -34,6 +34,8 @@ export class LossScaleOptimizer extends Optimizer {
   private counter = 0;
   private readonly unscaled = new Map<Variable, Unscaled>();
   private readonly pairs: [Gradient, Variable][] = [];
+  private readonly ptrs: number[] = [];
+  private readonly lens: number[] = [];
 
   constructor(inner: Optimizer, options: LossScaleOptimizerOptions = {}) {
     super({ name: options?.name });
@@ -69,6 +71,19 @@ export class LossScaleOptimizer extends Optimizer {
   override applyGradients(pairs: readonly GradientVariablePair[]): number {
     this.inner.validateGradients(pairs);
     const inv = 1 / this.scale;
+    // Where each wasm-resident gradient lies, read before our buffers are allocated: an
+    // allocation may grow the memory and detach the caller's views.
+    const ptrs = this.ptrs;
+    for (let i = 0; i < pairs.length; i++) {
+      const g = pairs[i][0];
+      const values = g === null || g === undefined ? null : g instanceof Float32Array ? g : (g as SparseGradient).values;
+      ptrs[i] = values !== null && values.buffer === pairs[i][1].heap.memory.buffer ? values.byteOffset : -1;
+      this.lens[i] = values === null ? 0 : values.length;
+    }
+    for (let i = 0; i < pairs.length; i++) {
+      const g = pairs[i][0];
+      if (g !== null && g !== undefined) this.bufferFor(pairs[i][1], g);
+    }
     let finite = true;
     this.pairs.length = 0;
     for (let i = 0; i < pairs.length; i++) {
@@ -78,14 +93,13 @@ export class LossScaleOptimizer extends Optimizer {
         this.pairs.push(pairs[i] as [Gradient, Variable]);
         continue;
       }
-      const u = this.bufferFor(v, g);
+      const u = this.unscaled.get(v) as Unscaled;
       const K = v.heap.kernels;
       // Unscale into our own wasm buffer (the caller's gradient is never written), then check it.
-      const values = g instanceof Float32Array ? g : (g as SparseGradient).values;
-      const n = values.length;
-      if (values.buffer === v.heap.memory.buffer) K.scaleCopy(u.buf.ptr, values.byteOffset, n, inv);
+      const n = this.lens[i];
+      if (ptrs[i] >= 0) K.scaleCopy(u.buf.ptr, ptrs[i], n, inv);
       else {
-        u.buf.value.set(values);
+        u.buf.value.set(g instanceof Float32Array ? g : (g as SparseGradient).values);
         K.scaleCopy(u.buf.ptr, u.buf.ptr, n, inv);
       }
       if (finite && K.allFinite(u.buf.ptr, n) === 0) finite = false;
