@@ -1,0 +1,663 @@
+// A core optimizer as a tf.Optimizer. On the wasm backend the core's kernels update the tfjs
+// variables in place inside the backend's heap (zero-copy); on cpu and any other backend the values
+// are copied into mirror variables in the library's arena and back. Slots are keyed by variable
+// name (never by position), and state round-trips through getWeights/setWeights and model.save.
+import * as tf from '@tensorflow/tfjs-core';
+import { type Config, type Gradient, INNER_STATE_PREFIX, Optimizer as CoreOptimizer, OptimizerWrapper, Variable, defaultHeap } from '../index.js';
+import { withHeap } from '../kernels.js';
+import { type TfjsWasmHeap, cpuValues, isCpuBackend, warnOnce, wasmHeapFor } from './backend.js';
+import { canonicalName, decodeConfig, encodeConfig, tfjsClassName } from './config.js';
+
+/** `{ name, tensor }`, as tf.Optimizer's getWeights/setWeights use. */
+export type NamedTensor = Awaited<ReturnType<tf.Optimizer['getWeights']>>[number];
+
+/** How an optimizer reaches the weights: in place in the wasm heap, or by copies (cpu: through its live arrays). */
+export type TfjsBindingMode = 'zero-copy' | 'cpu' | 'copy';
+
+/** A core optimizer class usable with `toTfjs` (a subclass of the core `Optimizer` with its own `className`). */
+export interface CoreOptimizerClass<C extends CoreOptimizer = CoreOptimizer, A extends unknown[] = never[]> {
+  new (...args: A): C;
+  readonly className: string;
+  /** The core's static fromConfig (typed loosely: it is generic over `this` in the core). */
+  fromConfig(config: Config): CoreOptimizer;
+}
+
+/** What `toTfjs` returns: a tf.Optimizer class registered with tf.serialization. */
+export interface TfjsOptimizerClass<C extends CoreOptimizer = CoreOptimizer, A extends unknown[] = never[]> {
+  /** Wraps a fresh core optimizer of exactly this class. */
+  new (optimizer: C): TfjsOptimizer<C>;
+  /** Builds the core optimizer from the core constructor's arguments (options; a wrapper's inner optimizer and options). */
+  new (...args: A): TfjsOptimizer<C>;
+  /** The name in saved models: 'wasm-optim.' + the core class name. */
+  readonly className: string;
+  readonly coreClass: CoreOptimizerClass<C, A>;
+}
+
+let zeroCopyEnabled = true;
+
+/**
+ * Allows (default) or forbids the zero-copy path on the wasm backend. Optimizers decide at their
+ * first step (or setWeights); a change does not affect optimizers already bound to a backend.
+ */
+export function setZeroCopyEnabled(enabled: boolean): void {
+  if (typeof enabled !== 'boolean') throw new TypeError(`setZeroCopyEnabled: enabled must be a boolean, got ${String(enabled)}`);
+  zeroCopyEnabled = enabled;
+}
+
+/** One tfjs variable (by name) and the core Variable standing for it. */
+interface Entry {
+  readonly name: string;
+  /** Wraps the tfjs data (zero-copy) or mirrors it in the arena (copy modes). */
+  readonly core: Variable;
+  readonly shape: readonly number[];
+  readonly size: number;
+  /** The tfjs variable seen at the last sync, null when it has vanished. */
+  tf: tf.Variable | null;
+  /** Zero-copy: the C++ tensor id at the last sync. */
+  tfId: number;
+  /** Zero-copy: cached view of the last gradient (re-made when the gradient moves). */
+  grad: Float32Array | null;
+  /** Zero-copy: a private buffer the core variable points at while its tfjs variable is gone. */
+  park: number;
+  /** Step counter value of the last sync. */
+  synced: number;
+  /** Has been in a step: whatever the optimizer allocates lazily for it exists. */
+  stepped: boolean;
+}
+
+type Pair = [Gradient, Variable];
+
+const wrappedCores = new WeakSet<CoreOptimizer>();
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+/** Core variables need a non-empty shape: a tfjs scalar is one element. */
+const coreShape = (shape: readonly number[]): number[] => (shape.length === 0 ? [1] : [...shape]);
+
+/**
+ * A tf.Optimizer that runs a wasm-optim core optimizer. Build one with a factory (`adam(...)`),
+ * `toTfjs(CoreClass)` or `fromCore(instance)`; the core optimizer is `optimizer.core`.
+ */
+export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.Optimizer {
+  static get className(): string {
+    return 'TfjsOptimizer';
+  }
+
+  // tf.Optimizer's instanceof is duck-typed (any object with minimize/applyGradients passes);
+  // restore the ordinary prototype check for this class and its subclasses.
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    return Function.prototype[Symbol.hasInstance].call(this, x);
+  }
+
+  /** The wasm-optim optimizer doing the work (its options, slots, `excludeFromWeightDecay`, ...). */
+  readonly core: C;
+  private bindingMode: TfjsBindingMode | null = null;
+  private boundBackend: tf.KernelBackend | null = null;
+  private boundName = '';
+  private heap: TfjsWasmHeap | null = null;
+  /** EMA and wrappers (Lookahead's sync) read and write every known variable, not only the step's. */
+  private readonly touchesAll: boolean;
+  /** Under gradient accumulation the core's `iterations` counts real updates, not calls. */
+  private readonly accumulates: boolean;
+  private readonly entries = new Map<string, Entry>();
+  private readonly entryList: Entry[] = [];
+  // Per-step scratch, reused so a steady-state step allocates nothing.
+  private readonly stepVars: tf.Variable[] = [];
+  private readonly stepGrads: tf.Tensor[] = [];
+  private readonly stepEntries: Entry[] = [];
+  private readonly synced: Entry[] = [];
+  private syncedCount = 0;
+  private stepId = 0;
+  private readonly pairs: Pair[] = [];
+  private readonly runCore = (): number => this.core.applyGradients(this.pairs);
+  private readonly runFinalize = (): void => this.core.finalizeVariableValues();
+  /** Saved slots not yet matched to a variable (setWeights before the variables are seen). */
+  private pending: Map<string, { shape: number[]; values: Float32Array }> | null = null;
+  /** True until the first step after setWeights has checked that the saved slots match something. */
+  private pendingUnchecked = false;
+  private exported: tf.Tensor[] = [];
+  private isDisposed = false;
+
+  protected constructor(core: C) {
+    super();
+    if (!(core instanceof CoreOptimizer)) throw new TypeError('wasm-optim/tfjs: expected a wasm-optim Optimizer instance');
+    if (core.disposed) throw new Error(`wasm-optim/tfjs: the ${core.getClassName()} optimizer was disposed`);
+    if (wrappedCores.has(core)) throw new Error(`wasm-optim/tfjs: this ${core.getClassName()} optimizer is already wrapped; wrap each core optimizer once`);
+    // A used optimizer is tied to other variables (and heap); its counter would not match them either.
+    if (core.variables.length > 0 || core.getState().iterations > 0) {
+      throw new Error(`wasm-optim/tfjs: this ${core.getClassName()} optimizer has already been used; wrap a fresh one`);
+    }
+    wrappedCores.add(core);
+    this.core = core;
+    this.touchesAll = touchesAllVariables(core);
+    this.accumulates = chain(core).some((o) => o.gradientAccumulationSteps !== null);
+  }
+
+  /**
+   * Counted `applyGradients` calls, as tfjs counts them and saves them ('iter'): the core's raw
+   * counter, so steps the core skips (skipNonFinite, a LossScaleOptimizer's overflow) are not counted.
+   */
+  override get iterations(): number {
+    return this.accumulates ? this.core.getState().iterations : this.core.iterations;
+  }
+
+  override async saveIterations(): Promise<NamedTensor> {
+    return { name: 'iter', tensor: tf.scalar(this.iterations, 'int32') };
+  }
+
+  /** How the weights are reached, decided at the first step; null before. */
+  get mode(): TfjsBindingMode | null {
+    return this.bindingMode;
+  }
+
+  /**
+   * One step. Takes the named map `minimize()` passes or the `{ name, tensor }[]` list `model.fit`
+   * passes; null gradients are skipped. Everything is validated before anything is written.
+   */
+  applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
+    this.checkAlive('applyGradients');
+    const n = this.collect(variableGradients);
+    if (n === 0) return; // nothing to update, nothing counted
+    this.bind();
+    // Saved slots can only belong to variables not seen yet (or to all, right after setWeights).
+    if (this.pending && (this.pendingUnchecked || this.hasNewVariable(n))) this.restorePending(n);
+    this.prepareEntries(n);
+    const id = ++this.stepId;
+    this.syncedCount = 0;
+    for (let i = 0; i < n; i++) this.sync(this.stepEntries[i], this.stepVars[i], id);
+    if (this.touchesAll) this.syncRest(id);
+    this.loadGradients(n);
+    this.run(this.runCore);
+    for (let i = 0; i < n; i++) {
+      this.pairs[i][0] = null; // do not keep gradient memory alive between steps
+      this.stepEntries[i].stepped = true;
+    }
+    this.writeBack();
+  }
+
+  /** With `useEma`: copies the moving averages into the tfjs variables (end of training). */
+  finalizeVariableValues(): void {
+    this.checkAlive('finalizeVariableValues');
+    if (this.bindingMode === null || !this.touchesAll) return; // no averages anywhere
+    this.bind();
+    this.syncedCount = 0;
+    this.syncRest(++this.stepId);
+    this.run(this.runFinalize);
+    this.writeBack();
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return encodeConfig(this.core.getConfig());
+  }
+
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
+    const C = cls as unknown as TfjsOptimizerClass<CoreOptimizer, unknown[]>;
+    if (typeof C.coreClass?.fromConfig !== 'function') {
+      throw new TypeError(`fromConfig: ${String(C.className)} is not a class made by wasm-optim/tfjs toTfjs()`);
+    }
+    return new C(C.coreClass.fromConfig(decodeConfig(config))) as unknown as T; // the constructor checks the class
+  }
+
+  /**
+   * `[iter, ...every optimizer variable]`, named `<variable>/<slot>` (unique). The tensors belong to
+   * the optimizer: they stay valid until the next getWeights() or dispose() (so repeated
+   * model.save calls do not leak them); clone them to keep them longer.
+   */
+  override async getWeights(): Promise<NamedTensor[]> {
+    this.checkAlive('getWeights');
+    tf.dispose(this.exported);
+    this.exported = [];
+    const state = this.core.getState();
+    const out: NamedTensor[] = [{ name: 'iter', tensor: tf.scalar(state.iterations, 'int32') }];
+    for (const name of Object.keys(state.variables)) {
+      if (this.pending?.has(name)) continue; // set by setWeights, not yet applied: the saved value wins
+      const { shape, values } = state.variables[name];
+      out.push({ name, tensor: tf.tensor(Float32Array.from(values), shape, 'float32') });
+    }
+    if (this.pending) {
+      for (const [name, p] of this.pending) out.push({ name, tensor: tf.tensor(p.values.slice(), p.shape, 'float32') });
+    }
+    for (const w of out) this.exported.push(tf.keep(w.tensor));
+    return out;
+  }
+
+  /**
+   * Restores `getWeights()` output (as loadLayersModel does with a saved optimizer). The values are
+   * copied at once (the caller may dispose the tensors); slots are matched to variables by name at
+   * the next step, allowing for tfjs-layers' '_<k>' renaming of a reloaded model's variables. If
+   * none of the saved slots matches a variable being trained, that step throws.
+   */
+  override async setWeights(weightValues: NamedTensor[]): Promise<void> {
+    this.checkAlive('setWeights');
+    const where = `${this.getClassName()}.setWeights`;
+    if (!Array.isArray(weightValues) || weightValues.length === 0) {
+      throw new TypeError(`${where}: expected [{ name: 'iter', tensor }, ...{ name, tensor }] as getWeights() returns`);
+    }
+    const read = async (i: number): Promise<{ name: string; tensor: tf.Tensor; values: tf.TypedArray }> => {
+      const w = weightValues[i];
+      if (w === null || typeof w !== 'object' || typeof w.name !== 'string' || w.name === '' || !(w.tensor instanceof tf.Tensor)) {
+        throw new TypeError(`${where}: weightValues[${i}] must be { name, tensor } with a non-empty name and a tf.Tensor`);
+      }
+      if (w.tensor.isDisposed) throw new Error(`${where}: the tensor of '${w.name}' was already disposed`);
+      return { name: w.name, tensor: w.tensor, values: (await w.tensor.data()) as tf.TypedArray };
+    };
+    const iter = await read(0);
+    const iterations = iter.values.length === 1 ? iter.values[0] : NaN; // int32 as saved: exact beyond 2^24
+    if (iter.name !== 'iter' || !Number.isInteger(iterations) || iterations < 0) {
+      throw new TypeError(`${where}: weightValues[0] must be the iteration count { name: 'iter', tensor: scalar int >= 0 }, got '${iter.name}'`);
+    }
+    const slots = new Map<string, { shape: number[]; values: Float32Array }>();
+    for (let i = 1; i < weightValues.length; i++) {
+      const w = await read(i);
+      if (w.tensor.dtype !== 'float32') throw new TypeError(`${where}: '${w.name}' has dtype ${w.tensor.dtype}, expected float32`);
+      if (w.name === 'iter' || slots.has(w.name)) throw new Error(`${where}: the name '${w.name}' appears twice`);
+      slots.set(w.name, { shape: coreShape(w.tensor.shape), values: Float32Array.from(w.values) }); // a copy: the caller disposes
+    }
+    this.core.setState({ ...this.core.getState(), iterations });
+    this.pending = slots.size > 0 ? slots : null;
+    this.pendingUnchecked = slots.size > 0;
+  }
+
+  /** Frees the slots (in the tfjs heap or the arena) and the tensors getWeights returned. */
+  override dispose(): void {
+    if (this.isDisposed) return;
+    this.isDisposed = true;
+    tf.dispose(this.exported);
+    this.exported = [];
+    this.core.dispose();
+    for (const e of this.entryList) {
+      if (e.park) this.heap?.free(e.park);
+      e.core.dispose();
+    }
+    this.entries.clear();
+    this.entryList.length = 0;
+    super.dispose();
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private checkAlive(what: string): void {
+    if (this.isDisposed) throw new Error(`${this.getClassName()}.${what}: the optimizer was disposed`);
+  }
+
+  /** Validates the step's input and fills stepVars/stepGrads. Throws before anything is written. */
+  private collect(vg: tf.NamedTensorMap | NamedTensor[]): number {
+    const where = `${this.getClassName()}.applyGradients`;
+    let n = 0;
+    if (Array.isArray(vg)) {
+      for (let i = 0; i < vg.length; i++) {
+        const item = vg[i];
+        if (item === null || typeof item !== 'object' || typeof item.name !== 'string') {
+          throw new TypeError(`${where}: element ${i} must be a { name, tensor } object`);
+        }
+        n = this.collectOne(item.name, item.tensor, n, where);
+      }
+    } else if (vg !== null && typeof vg === 'object') {
+      for (const name in vg) n = this.collectOne(name, vg[name], n, where);
+    } else {
+      throw new TypeError(`${where}: expected a { [variableName]: gradient } map or a { name, tensor }[] list`);
+    }
+    return n;
+  }
+
+  private collectOne(name: string, g: tf.Tensor | null | undefined, n: number, where: string): number {
+    if (g === null || g === undefined) return n;
+    const v = tf.engine().registeredVariables[name];
+    if (v === undefined || v.isDisposed) throw new Error(`${where}: there is no live tf.Variable named '${name}' (was it disposed?)`);
+    if (v.dtype !== 'float32') throw new TypeError(`${where}: variable '${name}' has dtype ${v.dtype}; only float32 variables can be trained`);
+    if (!(g instanceof tf.Tensor)) throw new TypeError(`${where}: the gradient for '${name}' must be a tf.Tensor or null`);
+    if (g.isDisposed) throw new Error(`${where}: the gradient for '${name}' was already disposed`);
+    if (g.dtype !== 'float32') throw new TypeError(`${where}: the gradient for '${name}' has dtype ${g.dtype}, expected float32`);
+    if (!sameShape(g.shape, v.shape)) {
+      throw new RangeError(`${where}: the gradient for '${name}' has shape ${JSON.stringify(g.shape)}, the variable ${JSON.stringify(v.shape)}`);
+    }
+    const e = this.entries.get(name);
+    if (e && !sameShape(e.shape, v.shape)) {
+      throw new RangeError(`${where}: variable '${name}' changed shape from ${JSON.stringify(e.shape)} to ${JSON.stringify(v.shape)}; its slots no longer fit (use a new optimizer)`);
+    }
+    for (let j = 0; j < n; j++) if (this.stepVars[j] === v) throw new Error(`${where}: variable '${name}' appears twice`);
+    if (v.size === 0) return n; // nothing to update
+    this.stepVars[n] = v;
+    this.stepGrads[n] = g;
+    return n + 1;
+  }
+
+  /** Chooses the mode on first use; afterwards insists on the same backend (the state lives there). */
+  private bind(): void {
+    const b = tf.backend();
+    if (b === this.boundBackend) return;
+    const name = tf.getBackend();
+    if (this.boundBackend !== null) {
+      throw new Error(
+        `${this.getClassName()}: this optimizer's state lives with the '${this.boundName}' backend and tfjs now runs on '${name}'; ` +
+          'move it with getWeights() / setWeights() into a new optimizer',
+      );
+    }
+    defaultHeap(); // throws the clear "call ready() first" error before anything is decided
+    let mode: TfjsBindingMode = name === 'cpu' && isCpuBackend(b) ? 'cpu' : 'copy';
+    if (name === 'wasm' && zeroCopyEnabled) {
+      const heap = wasmHeapFor(b);
+      if (typeof heap === 'string') warnOnce(`wasm-optim/tfjs: zero-copy is unavailable on the wasm backend (${heap}); using the copy path`);
+      else {
+        this.heap = heap;
+        mode = 'zero-copy';
+      }
+    }
+    this.boundBackend = b;
+    this.boundName = name;
+    this.bindingMode = mode;
+  }
+
+  private hasNewVariable(n: number): boolean {
+    for (let i = 0; i < n; i++) if (!this.entries.has(this.stepVars[i].name)) return true;
+    return false;
+  }
+
+  /** The entries of this step's variables, created (and built in the core) for names seen first. */
+  private prepareEntries(n: number): void {
+    let fresh: Variable[] | null = null;
+    for (let i = 0; i < n; i++) {
+      const v = this.stepVars[i];
+      let e = this.entries.get(v.name);
+      if (!e) {
+        e = this.createEntry(v);
+        (fresh ??= []).push(e.core);
+      }
+      this.stepEntries[i] = e;
+    }
+    // Slots are allocated before any gradient view is made: an allocation may grow (and detach) memory.
+    if (fresh) this.core.prepare(fresh);
+  }
+
+  private createEntry(v: tf.Variable): Entry {
+    const shape = coreShape(v.shape);
+    let core: Variable;
+    if (this.heap) core = Variable.wrap(this.heap, this.heap.data(v.dataId).memoryOffset, shape, { name: v.name });
+    else core = new Variable(v.dataSync() as Float32Array, { name: v.name, shape }, defaultHeap());
+    const e: Entry = { name: v.name, core, shape: [...v.shape], size: v.size, tf: v, tfId: 0, grad: null, park: 0, synced: 0, stepped: false };
+    this.entries.set(v.name, e);
+    this.entryList.push(e);
+    return e;
+  }
+
+  /** Points the core variable at the tfjs data (zero-copy) or copies the values in (copy modes). */
+  private sync(e: Entry, v: tf.Variable | undefined, id: number): void {
+    e.synced = id;
+    if (v === undefined || v.isDisposed || v.size !== e.size) {
+      e.tf = null;
+      if (this.heap) this.parkEntry(e);
+      return;
+    }
+    e.tf = v;
+    this.synced[this.syncedCount++] = e;
+    const heap = this.heap;
+    if (heap) {
+      let d = heap.data(v.dataId);
+      if (d.refCount > 1) {
+        unshare(v); // other tensors see this data: write into a private copy instead
+        d = heap.data(v.dataId);
+      }
+      e.tfId = d.id;
+      if (e.core.ptr !== d.memoryOffset) e.core.rebind(d.memoryOffset);
+    } else {
+      const live = this.bindingMode === 'cpu' ? cpuValues(this.boundBackend as tf.KernelBackend, v.dataId, e.size) : null;
+      e.core.value.set(live ?? (v.dataSync() as Float32Array));
+    }
+  }
+
+  private syncRest(id: number): void {
+    const vars = tf.engine().registeredVariables;
+    for (let i = 0; i < this.entryList.length; i++) {
+      const e = this.entryList[i];
+      if (e.synced !== id) this.sync(e, vars[e.name], id);
+    }
+  }
+
+  /** While its tfjs variable is gone, a wrapped core variable points at private memory the EMA may touch. */
+  private parkEntry(e: Entry): void {
+    const heap = this.heap as TfjsWasmHeap;
+    if (!e.park) {
+      e.park = heap.alloc(e.size * 4);
+      heap.kernels.fill(e.park, e.size, 0);
+    }
+    if (e.core.ptr !== e.park) e.core.rebind(e.park);
+  }
+
+  /** Fills `pairs` with this step's gradients: views of the wasm heap where they lie, or arrays. */
+  private loadGradients(n: number): void {
+    const heap = this.heap;
+    if (heap) {
+      this.reserve(heap, n);
+      const buffer = heap.memory.buffer;
+      for (let i = 0; i < n; i++) {
+        const e = this.stepEntries[i];
+        const off = heap.data(this.stepGrads[i].dataId).memoryOffset;
+        let view = e.grad;
+        if (view === null || view.buffer !== buffer || view.byteOffset !== off) view = e.grad = new Float32Array(buffer, off, e.size);
+        this.setPair(i, view, e.core);
+      }
+    } else {
+      const cpu = this.bindingMode === 'cpu' ? (this.boundBackend as tf.KernelBackend) : null;
+      for (let i = 0; i < n; i++) {
+        const g = this.stepGrads[i];
+        const e = this.stepEntries[i];
+        const live = cpu ? cpuValues(cpu, g.dataId, e.size) : null;
+        this.setPair(i, live ?? (g.dataSync() as Float32Array), e.core);
+      }
+    }
+    this.pairs.length = n;
+  }
+
+  /**
+   * A variable's first step may allocate (the core's scratch for clipped or scaled gradients, a
+   * LossScaleOptimizer's unscaled copy). If that grew the memory, the gradient views made here
+   * would be detached under an optimizer that kept them, so the room is made beforehand.
+   */
+  private reserve(heap: TfjsWasmHeap, n: number): void {
+    let bytes = 0;
+    for (let i = 0; i < n; i++) if (!this.stepEntries[i].stepped) bytes += this.stepEntries[i].size * 4 + 64;
+    if (bytes > 0) heap.free(heap.alloc(2 * bytes + 65536));
+  }
+
+  private setPair(i: number, g: Float32Array, v: Variable): void {
+    const p = this.pairs[i];
+    if (p === undefined) this.pairs[i] = [g, v];
+    else {
+      p[0] = g;
+      p[1] = v;
+    }
+  }
+
+  /** Runs the core; on the wasm heap, `kernels.*` (used by custom optimizers) are bound to it. */
+  private run(fn: () => unknown): void {
+    if (this.heap) withHeap(this.heap, fn);
+    else fn();
+  }
+
+  /** Publishes the new values: refresh XNNPACK's packing (zero-copy) or copy out (copy modes). */
+  private writeBack(): void {
+    const heap = this.heap;
+    for (let i = 0; i < this.syncedCount; i++) {
+      const e = this.synced[i];
+      const v = e.tf as tf.Variable;
+      if (heap) heap.refresh(e.tfId, e.size, e.core.ptr);
+      else {
+        const b = this.boundBackend as tf.KernelBackend;
+        const live = this.bindingMode === 'cpu' && b.refCount(v.dataId) === 1 ? cpuValues(b, v.dataId, e.size) : null;
+        if (live) live.set(e.core.value);
+        else assignCopy(v, e.core.value);
+      }
+    }
+  }
+
+  /**
+   * Moves saved slots onto this step's variables: by exact name, else by name without tfjs-layers'
+   * '_<k>' suffix (a reloaded model's variables are renamed when the old ones still exist).
+   */
+  private restorePending(n: number): void {
+    const pending = this.pending as Map<string, { shape: number[]; values: Float32Array }>;
+    const names: string[] = [];
+    for (let i = 0; i < n; i++) names.push(this.stepVars[i].name);
+    const target = new Map<string, string>(); // saved name -> name in this optimizer
+    const owners = new Set<string>();
+    for (const key of pending.keys()) {
+      const owner = ownerOf(key, names);
+      if (owner) {
+        target.set(key, owner.key);
+        owners.add(owner.name);
+      }
+    }
+    if (owners.size === 0) {
+      const slots = [...pending.keys()].filter((k) => k.includes('/'));
+      if (this.pendingUnchecked && slots.length > 0) {
+        throw new Error(
+          `${this.getClassName()}: the optimizer state given to setWeights (slots ${slots.slice(0, 4).join(', ')}${slots.length > 4 ? ', ...' : ''}) ` +
+            `matches none of the variables being trained (${names.slice(0, 4).join(', ')}${names.length > 4 ? ', ...' : ''})`,
+        );
+      }
+      this.pendingUnchecked = false;
+      return;
+    }
+    const state = this.core.getState();
+    const fresh = this.core.variables.length === 0;
+    for (const key of pending.keys()) {
+      // Optimizer-wide variables (no '/', e.g. Nadam's u_product) are created by the first build.
+      if (!target.has(key) && !key.includes('/') && (fresh || key in state.variables)) target.set(key, key);
+    }
+    for (const [key, name] of target) state.variables[name] = pending.get(key) as { shape: number[]; values: Float32Array };
+    const vars: Variable[] = [];
+    for (let i = 0; i < n; i++) {
+      const v = this.stepVars[i];
+      if (owners.has(v.name)) vars.push((this.entries.get(v.name) ?? this.createEntry(v)).core);
+    }
+    this.core.setState(state, vars); // validates names and shapes; on error nothing changes
+    for (const key of target.keys()) pending.delete(key);
+    if (pending.size === 0) this.pending = null;
+    this.pendingUnchecked = false;
+  }
+}
+
+/**
+ * The variable (of `names`) a saved slot name belongs to, and the slot's name for it. A wrapper's
+ * state lists its inner optimizer's slots behind INNER_STATE_PREFIX ('inner:<variable>/m').
+ */
+function ownerOf(saved: string, names: readonly string[]): { name: string; key: string } | null {
+  let p = 0;
+  while (saved.startsWith(INNER_STATE_PREFIX, p)) p += INNER_STATE_PREFIX.length;
+  const prefix = saved.slice(0, p);
+  const key = saved.slice(p);
+  let exact = '';
+  for (const name of names) {
+    if (name.length > exact.length && key.length > name.length + 1 && key.startsWith(name) && key[name.length] === '/') exact = name;
+  }
+  if (exact) return { name: exact, key: saved };
+  let found: { name: string; at: number } | null = null;
+  for (let at = key.indexOf('/'); at > 0; at = key.indexOf('/', at + 1)) {
+    const saved = canonicalName(key.slice(0, at));
+    for (const name of names) {
+      if (canonicalName(name) !== saved) continue;
+      if (found && found.at === at && found.name !== name) {
+        throw new Error(`wasm-optim/tfjs: the saved slot '${key}' could belong to '${found.name}' or '${name}'; give the variables distinct names`);
+      }
+      if (!found || at >= found.at) found = { name, at };
+    }
+  }
+  return found ? { name: found.name, key: prefix + found.name + key.slice(found.at) } : null;
+}
+
+/**
+ * Whether a step may read or write variables that have no gradient in it: EMA (every known
+ * variable is averaged, and overwritten every emaOverwriteFrequency) and wrappers (Lookahead's
+ * sync), looking through `inner` optimizers.
+ */
+function touchesAllVariables(o: CoreOptimizer): boolean {
+  return chain(o).some((x) => x.useEma || x instanceof OptimizerWrapper);
+}
+
+/** The optimizer and the ones it drives (`inner`, for wrappers and LossScaleOptimizer). */
+function chain(o: CoreOptimizer): CoreOptimizer[] {
+  const out: CoreOptimizer[] = [];
+  for (let x: unknown = o; x instanceof CoreOptimizer && !out.includes(x); x = (x as { inner?: unknown }).inner) out.push(x);
+  return out;
+}
+
+/** Gives `v` data of its own (a tensor sharing the old data keeps it unchanged). */
+function unshare(v: tf.Variable): void {
+  const own = tf.tensor(v.dataSync().slice(), v.shape, 'float32');
+  v.assign(own);
+  own.dispose();
+}
+
+/** `v.assign` of a copy of `values` (tf.tensor may keep the array it is given, so it gets its own). */
+function assignCopy(v: tf.Variable, values: Float32Array): void {
+  const t = tf.tensor(values.slice(), v.shape, 'float32');
+  v.assign(t);
+  t.dispose();
+}
+
+type AnyCoreClass = CoreOptimizerClass<CoreOptimizer, unknown[]>;
+const classes = new Map<AnyCoreClass, TfjsOptimizerClass<CoreOptimizer, unknown[]>>();
+
+/** Builds the core optimizer a generated class's constructor was given, or is to wrap. */
+function coreFromArgs(coreClass: AnyCoreClass, name: string, args: unknown[]): CoreOptimizer {
+  const first = args[0];
+  if (first instanceof coreClass) {
+    if (first.constructor !== coreClass) throw new TypeError(`${name}: expected a ${coreClass.className}, got a ${first.getClassName()}; use fromCore()`);
+    if (args.length > 1) throw new TypeError(`${name}: give either a ${coreClass.className} to wrap or constructor arguments, not both`);
+    return first;
+  }
+  // Only wrappers (Lookahead, SWA, LossScaleOptimizer, ...) take an optimizer first; an options-only
+  // constructor (no required parameter) would read an optimizer's fields as options.
+  if (first instanceof CoreOptimizer && !(coreClass.prototype instanceof OptimizerWrapper) && coreClass.length === 0) {
+    throw new TypeError(`${name}: expected ${coreClass.className} options, got a ${first.getClassName()} optimizer; use fromCore() to wrap it`);
+  }
+  return new coreClass(...args);
+}
+
+/**
+ * The tf.Optimizer class for a core optimizer class, registered with tf.serialization so that
+ * `loadLayersModel` can rebuild it (under 'wasm-optim.<className>'). This is how a user's own
+ * subclass of the core `Optimizer` becomes a tfjs optimizer. Cached: one class per core class.
+ */
+export function toTfjs<C extends CoreOptimizer, A extends unknown[]>(coreClass: CoreOptimizerClass<C, A>): TfjsOptimizerClass<C, A> {
+  const key = coreClass as unknown as AnyCoreClass;
+  const cached = classes.get(key);
+  if (cached) return cached as unknown as TfjsOptimizerClass<C, A>;
+  if (typeof coreClass !== 'function' || !(coreClass.prototype instanceof CoreOptimizer)) {
+    throw new TypeError('toTfjs: expected a subclass of the wasm-optim Optimizer class');
+  }
+  if (!Object.prototype.hasOwnProperty.call(coreClass, 'className') || typeof coreClass.className !== 'string' || coreClass.className === '') {
+    throw new TypeError(`toTfjs: ${coreClass.name || 'the class'} needs its own static className (it is the name saved models use)`);
+  }
+  if (typeof coreClass.fromConfig !== 'function') throw new TypeError(`toTfjs: ${coreClass.className} needs a static fromConfig`);
+  const name = tfjsClassName(coreClass.className);
+  const Generated = class extends TfjsOptimizer<C> {
+    static override get className(): string {
+      return name;
+    }
+
+    static get coreClass(): CoreOptimizerClass<C, A> {
+      return coreClass;
+    }
+
+    constructor(...args: unknown[]) {
+      super(coreFromArgs(key, name, args) as C);
+    }
+  };
+  tf.serialization.registerClass(Generated);
+  const cls = Generated as unknown as TfjsOptimizerClass<C, A>;
+  classes.set(key, cls as unknown as TfjsOptimizerClass<CoreOptimizer, unknown[]>);
+  return cls;
+}
+
+/** A tf.Optimizer running `optimizer`: a fresh instance of any core optimizer class, a user's subclass included. */
+export function fromCore<C extends CoreOptimizer>(optimizer: C): TfjsOptimizer<C> {
+  if (!(optimizer instanceof CoreOptimizer)) throw new TypeError('fromCore: expected a wasm-optim Optimizer instance');
+  const cls = toTfjs(optimizer.constructor as unknown as CoreOptimizerClass<C, unknown[]>);
+  return new cls(optimizer);
+}
