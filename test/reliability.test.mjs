@@ -18,6 +18,7 @@ function everyOptimizer() {
   const out = [];
   for (const [name, C] of Object.entries(lib)) {
     if (typeof C !== 'function' || !(C.prototype instanceof Optimizer)) continue;
+    if (name === 'OptimizerWrapper') continue; // the abstract base of Lookahead and SWA
     let make;
     try {
       new C({}).dispose();
