@@ -14,3 +14,8 @@ export * from './adadelta';
 export * from './ftrl';
 export * from './lion';
 // extra-optimizers kernels
+export * from './lamb';
+export * from './adafactor';
+export * from './lazy_adam';
+export * from './yogi';
+export * from './radam';

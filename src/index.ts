@@ -27,6 +27,14 @@ export { Adadelta, type AdadeltaOptions } from './optimizers/adadelta.js';
 export { Ftrl, type FtrlOptions } from './optimizers/ftrl.js';
 export { Lion, type LionOptions } from './optimizers/lion.js';
 // extra-optimizers exports
+export { Lamb, type LambOptions } from './optimizers/lamb.js';
+export { Adafactor, type AdafactorOptions } from './optimizers/adafactor.js';
+export { LazyAdam, type LazyAdamOptions } from './optimizers/lazy-adam.js';
+export { Yogi, type YogiOptions, type YogiActivation } from './optimizers/yogi.js';
+export { RAdam, type RAdamOptions } from './optimizers/radam.js';
+export { OptimizerWrapper, INNER_STATE_PREFIX } from './optimizers/wrapper.js';
+export { Lookahead, type LookaheadOptions } from './optimizers/lookahead.js';
+export { SWA, type SWAOptions } from './optimizers/swa.js';
 // schedules exports
 export { ExponentialDecay, type ExponentialDecayOptions } from './schedules/exponential-decay.js';
 export { PiecewiseConstantDecay, type PiecewiseConstantDecayOptions } from './schedules/piecewise-constant-decay.js';

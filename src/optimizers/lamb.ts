@@ -1,0 +1,62 @@
+import { Optimizer, type OptimizerOptions } from '../optimizer.js';
+import { type Config, registerClass } from '../registry.js';
+import { checkNumber } from '../validate.js';
+import { type Variable } from '../variable.js';
+
+export interface LambOptions extends OptimizerOptions {
+  /** Default 0.9, in [0, 1). */
+  beta1?: number;
+  /** Default 0.999, in [0, 1). */
+  beta2?: number;
+  /** Default 1e-7; added after the bias-corrected sqrt(v) (unlike Adam's). */
+  epsilon?: number;
+}
+
+/**
+ * Lamb, as Keras 3's: Adam's direction scaled per tensor by the trust ratio ||w|| / ||r||.
+ * Weight decay is the base class's decoupled decay, applied before the step (so ||w|| is taken
+ * after it), as in Keras.
+ */
+export class Lamb extends Optimizer {
+  static override readonly className: string = 'Lamb';
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+
+  constructor(options: LambOptions = {}) {
+    super(options);
+    const name = this.getClassName();
+    this.beta1 = checkNumber(`${name}: beta1`, options.beta1 ?? 0.9, { min: 0, max: 1, maxExclusive: true });
+    this.beta2 = checkNumber(`${name}: beta2`, options.beta2 ?? 0.999, { min: 0, max: 1, maxExclusive: true });
+    this.epsilon = checkNumber(`${name}: epsilon`, options.epsilon ?? 1e-7, { min: 0 });
+  }
+
+  override build(variables: readonly Variable[]): void {
+    for (const v of variables) {
+      this.addVariableFromReference(v, 'm');
+      this.addVariableFromReference(v, 'v');
+    }
+  }
+
+  override updateStep(gradient: Float32Array, variable: Variable, lr: number): void {
+    const t = this.iterations + 1;
+    // float32 powers, as Keras computes them (and as Adam does here).
+    const c1 = 1 / (1 - Math.fround(Math.pow(Math.fround(this.beta1), t)));
+    const c2 = 1 / (1 - Math.fround(Math.pow(Math.fround(this.beta2), t)));
+    const K = variable.heap.kernels;
+    const m = this.getSlot(variable, 'm').ptr;
+    const v = this.getSlot(variable, 'v').ptr;
+    const n = variable.size;
+    // Pass 1 updates the moments and measures ||r||^2; ||w|| is read after the base class's decay.
+    const rr = K.lambMoments(gradient.byteOffset, m, v, n, 1 - this.beta1, 1 - this.beta2, c1, c2, this.epsilon);
+    const ww = K.sumSquares(variable.ptr, n);
+    // NaN norms fail both tests and give 1, as Keras' where(norm > 0, ..., 1) does.
+    const trust = ww > 0 && rr > 0 ? Math.sqrt(ww / rr) : 1;
+    K.lambApply(variable.ptr, m, v, n, c1, c2, this.epsilon, trust * lr);
+  }
+
+  override getConfig(): Config {
+    return { ...super.getConfig(), beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon };
+  }
+}
+registerClass(Lamb);

@@ -1,0 +1,37 @@
+import { type UniqueSparseGradient } from '../optimizer.js';
+import { registerClass } from '../registry.js';
+import { type Variable } from '../variable.js';
+import { Adam, type AdamOptions } from './adam.js';
+
+/** Adam's options; `amsgrad` must stay false (TensorFlow Addons does not support it either). */
+export type LazyAdamOptions = AdamOptions;
+
+/**
+ * LazyAdam, as TensorFlow Addons': Adam for dense gradients (the same kernel, so the same bits);
+ * for a sparse gradient only the rows it names change: their m, v and weights take Adam's step
+ * with the global step's bias corrections, and every other row (moments included) is left as is.
+ * The cost is proportional to the rows touched. Gradient accumulation sums into a dense buffer,
+ * so accumulated steps are dense Adam steps; weight decay (base class) still reaches every row.
+ */
+export class LazyAdam extends Adam {
+  static override readonly className: string = 'LazyAdam';
+
+  constructor(options: LazyAdamOptions = {}) {
+    super(options);
+    if (this.amsgrad) throw new RangeError(`${this.getClassName()}: amsgrad is not supported (the lazy update has no running maximum); leave it false`);
+  }
+
+  override updateStepSparse(gradient: UniqueSparseGradient, variable: Variable, lr: number): void {
+    const t = this.iterations + 1;
+    // Adam's step size, with the same float32 powers as Adam.updateStep.
+    const b1t = Math.fround(Math.pow(Math.fround(this.beta1), t));
+    const b2t = Math.fround(Math.pow(Math.fround(this.beta2), t));
+    const alpha = (lr * Math.sqrt(1 - b2t)) / (1 - b1t);
+    const rows = gradient.indices;
+    variable.heap.kernels.lazyAdamRows(
+      variable.ptr, gradient.values.byteOffset, this.getSlot(variable, 'm').ptr, this.getSlot(variable, 'v').ptr,
+      rows.byteOffset, rows.length, variable.size / variable.shape[0], 1 - this.beta1, 1 - this.beta2, alpha, this.epsilon,
+    );
+  }
+}
+registerClass(LazyAdam);

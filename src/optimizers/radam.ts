@@ -1,0 +1,108 @@
+import { Optimizer, type OptimizerOptions } from '../optimizer.js';
+import { type Config, registerClass } from '../registry.js';
+import { checkBoolean, checkNumber } from '../validate.js';
+import { type Variable } from '../variable.js';
+
+export interface RAdamOptions extends OptimizerOptions {
+  /** Default 0.9, in [0, 1). */
+  beta1?: number;
+  /** Default 0.999, in [0, 1). */
+  beta2?: number;
+  /** Default 1e-7; added after the bias-corrected sqrt(v). */
+  epsilon?: number;
+  /** Use the running maximum of v. */
+  amsgrad?: boolean;
+  /** Default 5, >= 4: the rectified (adaptive) step is taken once the SMA length reaches this. */
+  smaThreshold?: number;
+  /** Default 0 (off); an integer > 0 enables TFA's built-in warmup then linear decay over this many steps. */
+  totalSteps?: number;
+  /** Default 0.1, in [0, 1]: the share of totalSteps spent warming up. */
+  warmupProportion?: number;
+  /** Default 0, >= 0: the learning rate reached at totalSteps. */
+  minLr?: number;
+}
+
+/**
+ * Rectified Adam, as TensorFlow Addons' RectifiedAdam (option names in camelCase, same defaults).
+ * While the length of the approximated simple moving average, SMA_t = SMA_inf - 2 t b2^t / (1 - b2^t),
+ * is below `smaThreshold` the step is plain momentum (m / (1 - b1^t)); after that it is Adam's
+ * direction times the variance rectification r_t.
+ *
+ * `totalSteps`, `warmupProportion` and `minLr` are implemented: with totalSteps > 0 the learning
+ * rate rises linearly to lr over totalSteps * warmupProportion steps, then falls linearly to minLr.
+ * TFA's own `weight_decay` is the base class's `weightDecay` here (the same w -= lr * wd * w before
+ * the step); one difference remains: with totalSteps > 0 the decay uses the scheduled lr, not the
+ * warmed-up one. The per-step scalars are computed in float64, because SMA_t cancels badly in float32
+ * near the threshold. Sparse gradients take the dense update with zero rows (TFA instead leaves
+ * untouched weight rows in place while their moments decay).
+ */
+export class RAdam extends Optimizer {
+  static override readonly className: string = 'RAdam';
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+  readonly amsgrad: boolean;
+  readonly smaThreshold: number;
+  readonly totalSteps: number;
+  readonly warmupProportion: number;
+  readonly minLr: number;
+
+  constructor(options: RAdamOptions = {}) {
+    super(options);
+    const name = this.getClassName();
+    this.beta1 = checkNumber(`${name}: beta1`, options.beta1 ?? 0.9, { min: 0, max: 1, maxExclusive: true });
+    this.beta2 = checkNumber(`${name}: beta2`, options.beta2 ?? 0.999, { min: 0, max: 1, maxExclusive: true });
+    this.epsilon = checkNumber(`${name}: epsilon`, options.epsilon ?? 1e-7, { min: 0 });
+    this.amsgrad = checkBoolean(`${name}: amsgrad`, options.amsgrad ?? false);
+    // r_t takes the square root of (SMA_t - 4): below 4 it is not defined.
+    this.smaThreshold = checkNumber(`${name}: smaThreshold`, options.smaThreshold ?? 5, { min: 4 });
+    this.totalSteps = checkNumber(`${name}: totalSteps`, options.totalSteps ?? 0, { min: 0, integer: true });
+    this.warmupProportion = checkNumber(`${name}: warmupProportion`, options.warmupProportion ?? 0.1, { min: 0, max: 1 });
+    this.minLr = checkNumber(`${name}: minLr`, options.minLr ?? 0, { min: 0 });
+  }
+
+  override build(variables: readonly Variable[]): void {
+    for (const v of variables) {
+      this.addVariableFromReference(v, 'm');
+      this.addVariableFromReference(v, 'v');
+      if (this.amsgrad) this.addVariableFromReference(v, 'vhat');
+    }
+  }
+
+  override updateStep(gradient: Float32Array, variable: Variable, learningRate: number): void {
+    const t = this.iterations + 1;
+    const b1t = Math.pow(this.beta1, t);
+    const b2t = Math.pow(this.beta2, t);
+    let lr = learningRate;
+    if (this.totalSteps > 0) {
+      // TFA's warmup: rise linearly to lr over `warmup` steps, then fall linearly to minLr.
+      const warmup = this.totalSteps * this.warmupProportion;
+      const decaySteps = Math.max(this.totalSteps - warmup, 1);
+      lr = t <= warmup ? (lr * t) / warmup : lr + ((this.minLr - lr) / decaySteps) * Math.min(t - warmup, decaySteps);
+    }
+    const smaInf = 2 / (1 - this.beta2) - 1;
+    const sma = smaInf - (2 * t * b2t) / (1 - b2t);
+    const adaptive = sma >= this.smaThreshold;
+    const rect = adaptive ? Math.sqrt((((((sma - 4) / (smaInf - 4)) * (sma - 2)) / (smaInf - 2)) * smaInf) / sma) : 1;
+    const vhat = this.amsgrad ? this.getSlot(variable, 'vhat').ptr : 0;
+    variable.heap.kernels.radam(
+      variable.ptr, gradient.byteOffset, this.getSlot(variable, 'm').ptr, this.getSlot(variable, 'v').ptr, vhat,
+      variable.size, 1 - this.beta1, 1 - this.beta2, 1 / (1 - b2t), (lr * rect) / (1 - b1t), this.epsilon, adaptive ? 1 : 0,
+    );
+  }
+
+  override getConfig(): Config {
+    return {
+      ...super.getConfig(),
+      beta1: this.beta1,
+      beta2: this.beta2,
+      epsilon: this.epsilon,
+      amsgrad: this.amsgrad,
+      smaThreshold: this.smaThreshold,
+      totalSteps: this.totalSteps,
+      warmupProportion: this.warmupProportion,
+      minLr: this.minLr,
+    };
+  }
+}
+registerClass(RAdam);
