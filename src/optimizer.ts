@@ -7,7 +7,7 @@ import { type Config, type ConfigValue, deserialize, isSerializedObject } from '
 import { LearningRateSchedule } from './schedules/schedule.js';
 import { isSparse, type SparseGradient, SparseScratch, type UniqueSparseGradient, validateSparse } from './sparse.js';
 import { decodeState, encodeState } from './state.js';
-import { checkBoolean, checkNumber, checkShape, optionalNumber } from './validate.js';
+import { checkBoolean, checkNumber, checkOptions, checkShape, optionalNumber } from './validate.js';
 import { Variable } from './variable.js';
 
 export type { SparseGradient, UniqueSparseGradient };
@@ -125,9 +125,8 @@ export abstract class Optimizer {
   private readonly activePtr: number[] = [];
 
   constructor(options: OptimizerOptions = {}) {
-    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
-    const o = options;
     const name = this.getClassName();
+    const o = checkOptions(name, options);
     if (o.name !== undefined && (typeof o.name !== 'string' || o.name === '')) {
       throw new TypeError(`${name}: name must be a non-empty string`);
     }

@@ -55,3 +55,12 @@ export function checkShape(name: string, shape: unknown): readonly number[] {
 }
 
 export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** The options object of a constructor (undefined -> {}), or a TypeError naming the class. */
+export function checkOptions<T extends object>(where: string, options: T | undefined | null): T {
+  if (options === undefined) return {} as T;
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`${where}: options must be an object, got ${options === null ? 'null' : typeof options}`);
+  }
+  return options;
+}

@@ -1,7 +1,7 @@
 // A float32 tensor whose values live in a kernel module's linear memory, so kernels update it in
 // place. Slots (moments, accumulators) are Variables too.
 import { type Heap } from './arena.js';
-import { checkShape, sizeOf } from './validate.js';
+import { checkOptions, checkShape, sizeOf } from './validate.js';
 import { defaultHeap } from './wasm.js';
 
 export interface VariableOptions {
@@ -32,6 +32,7 @@ export class Variable {
     if (values === null || typeof values !== 'object' || typeof values.length !== 'number') {
       throw new TypeError('Variable: values must be an array-like of numbers (e.g. a Float32Array)');
     }
+    options = checkOptions('Variable', options);
     const shape = options.shape === undefined ? [values.length] : checkShape('Variable: options.shape', options.shape);
     const size = sizeOf(shape);
     if (size !== values.length || size === 0) {

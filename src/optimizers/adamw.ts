@@ -1,4 +1,5 @@
 import { registerClass } from '../registry.js';
+import { checkOptions } from '../validate.js';
 import { Adam, type AdamOptions } from './adam.js';
 
 export interface AdamWOptions extends AdamOptions {
@@ -11,6 +12,7 @@ export class AdamW extends Adam {
   static override readonly className: string = 'AdamW';
 
   constructor(options: AdamWOptions = {}) {
+    checkOptions('AdamW', options);
     if (options.weightDecay === null) throw new TypeError('AdamW: weightDecay must be a finite number >= 0, got null');
     super({ ...options, weightDecay: options.weightDecay ?? 0.004 });
   }

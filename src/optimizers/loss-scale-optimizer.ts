@@ -1,7 +1,7 @@
 import { type Gradient, type GradientVariablePair, Optimizer, type OptimizerState } from '../optimizer.js';
 import { type Config, deserialize, isSerializedObject, registerClass } from '../registry.js';
 import { type SparseGradient } from '../sparse.js';
-import { checkNumber } from '../validate.js';
+import { checkNumber, checkOptions } from '../validate.js';
 import { Variable } from '../variable.js';
 
 export interface LossScaleOptimizerOptions {
@@ -37,10 +37,11 @@ export class LossScaleOptimizer extends Optimizer {
   private readonly ptrs: number[] = [];
   private readonly lens: number[] = [];
 
-  constructor(inner: Optimizer, options: LossScaleOptimizerOptions = {}) {
-    super({ name: options?.name });
+  constructor(inner: Optimizer, opts: LossScaleOptimizerOptions = {}) {
+    const options = checkOptions('LossScaleOptimizer', opts);
+    super({ name: options.name });
     if (!(inner instanceof Optimizer)) throw new TypeError('LossScaleOptimizer: inner must be an Optimizer');
-    const extra = Object.keys(options ?? {}).filter((k) => !['initialScale', 'dynamicGrowthSteps', 'name'].includes(k));
+    const extra = Object.keys(options).filter((k) => !['initialScale', 'dynamicGrowthSteps', 'name'].includes(k));
     if (extra.length) {
       throw new TypeError(`LossScaleOptimizer: unknown option(s) ${extra.join(', ')}: clipping, decay, EMA and accumulation go on the inner optimizer`);
     }

@@ -1,6 +1,6 @@
 import { Optimizer, type OptimizerOptions, type UniqueSparseGradient } from '../optimizer.js';
 import { type Config, registerClass } from '../registry.js';
-import { checkBoolean, checkNumber } from '../validate.js';
+import { checkBoolean, checkNumber, checkOptions } from '../validate.js';
 import { type Variable } from '../variable.js';
 
 export interface SGDOptions extends OptimizerOptions {
@@ -18,7 +18,7 @@ export class SGD extends Optimizer {
   readonly nesterov: boolean;
 
   constructor(options: SGDOptions = {}) {
-    super({ learningRate: 0.01, ...options });
+    super({ learningRate: 0.01, ...checkOptions('SGD', options) });
     this.momentum = checkNumber('SGD: momentum', options.momentum ?? 0, { min: 0, max: 1 });
     this.nesterov = checkBoolean('SGD: nesterov', options.nesterov ?? false);
   }
