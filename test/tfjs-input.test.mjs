@@ -3,32 +3,12 @@
 // in tfjs' heap; and Keras-default Adam against tf.train.adam (the epsilon placement), measured.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import * as optim from '../build/tfjs/index.js';
 import { repoFile } from './helpers/load-ts.mjs';
 import { rng } from './helpers/random.mjs';
 
-const require = createRequire(import.meta.url);
-const tf = require('@tensorflow/tfjs-core');
-require('@tensorflow/tfjs-backend-cpu');
-require('@tensorflow/tfjs-backend-wasm');
-const tfl = require('@tensorflow/tfjs-layers');
-await optim.ready();
-await quietly(async () => {
-  await tf.setBackend('cpu'); // its first tensor prints an "install tfjs-node" banner
-  tf.dispose(tf.scalar(0));
-});
-
-async function quietly(fn) {
-  const warn = console.warn;
-  console.warn = () => {};
-  try {
-    await fn();
-  } finally {
-    console.warn = warn;
-  }
-}
+import { tf, tfl, quietly } from './helpers/tfjs.mjs';
 
 for (const backend of ['cpu', 'wasm']) {
   test(`${backend}: bad input gets a clear error and changes nothing`, async () => {
