@@ -58,6 +58,7 @@ export class Arena implements Heap {
   }
 
   alloc(bytes: number): number {
+    if (!Number.isInteger(bytes) || bytes < 0) throw new RangeError(`Arena.alloc: bytes must be an integer >= 0, got ${bytes}`);
     const g = this.guardBytes;
     const payload = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
     const size = payload + 2 * g;

@@ -290,19 +290,28 @@ export abstract class Optimizer {
     this.checkAlive('prepare');
     if (!Array.isArray(variables)) throw new TypeError('prepare: variables must be an array of Variables');
     variables.forEach((v, i) => this.checkVariable(v, `prepare: variables[${i}]`));
+    const heap = this.heap ?? variables[0]?.heap;
+    variables.forEach((v, i) => {
+      if (v.heap !== heap) throw new Error(`prepare: variables[${i}]: variable '${v.name}' lives in another heap than variables[0]`);
+    });
     this.register(variables.filter((v, i) => !this.records.has(v) && variables.indexOf(v) === i));
   }
 
   /** Weight decay skips these variables (by identity) and names (joined into one regex, searched). */
   excludeFromWeightDecay(options: { variables?: readonly Variable[]; names?: readonly string[] }): void {
-    const { variables = [], names = [] } = options ?? {};
-    for (const v of variables) {
-      if (!(v instanceof Variable)) throw new TypeError('excludeFromWeightDecay: variables must be Variables');
+    const { variables = [], names = [] } = checkOptions('excludeFromWeightDecay', options);
+    if (!Array.isArray(variables) || variables.some((v) => !(v instanceof Variable))) {
+      throw new TypeError('excludeFromWeightDecay: variables must be an array of Variables');
     }
     if (!Array.isArray(names) || names.some((n) => typeof n !== 'string')) {
       throw new TypeError('excludeFromWeightDecay: names must be an array of strings (regular expressions)');
     }
-    const regex = names.length ? new RegExp(names.join('|')) : null;
+    let regex: RegExp | null = null;
+    try {
+      regex = names.length ? new RegExp(names.join('|')) : null;
+    } catch (e) {
+      throw new SyntaxError(`excludeFromWeightDecay: names do not form a valid regular expression: ${(e as Error).message}`);
+    }
     for (const v of variables) this.excludedVars.add(v);
     if (regex) this.excludedNames = this.excludedNames ? new RegExp(`${this.excludedNames.source}|${regex.source}`) : regex;
     for (const rec of this.all) rec.decays = this.decays(rec.variable);
@@ -361,6 +370,7 @@ export abstract class Optimizer {
   /** Copies the moving averages into the variables (call at the end of training with useEma). */
   finalizeVariableValues(variables: readonly Variable[] = this.all.map((r) => r.variable)): void {
     this.checkAlive('finalizeVariableValues');
+    if (!Array.isArray(variables)) throw new TypeError('finalizeVariableValues: variables must be an array of Variables');
     if (!this.useEma) return;
     for (const v of variables) {
       const avg = this.records.get(v)?.avg;
@@ -431,6 +441,7 @@ export abstract class Optimizer {
    * every optimizer variable by name, with a CRC-32.
    */
   saveState(): Uint8Array {
+    this.checkAlive('saveState');
     return encodeState({ ...this.getState(), config: this.getConfig() });
   }
 
@@ -525,12 +536,26 @@ export abstract class Optimizer {
     for (let i = 0; i < n; i++) this.active[i] ??= this.records.get(this.activeVars[i]) as Record_;
   }
 
+  /** Registers variables and builds their slots; if a subclass's build() throws, everything it made is undone. */
   private register(variables: readonly Variable[]): void {
     if (variables.length === 0) return;
-    this.heap ??= variables[0].heap;
+    const heap = this.heap ?? variables[0].heap;
     for (const v of variables) {
-      if (v.heap !== this.heap) throw new Error(`${this.getClassName()}: variable '${v.name}' lives in another heap`);
+      if (v.heap !== heap) throw new Error(`${this.getClassName()}: variable '${v.name}' lives in another heap`);
     }
+    const records = this.all.length;
+    const own = this.own.length;
+    this.heap = heap;
+    try {
+      this.registerRecords(variables);
+      this.build(variables);
+    } catch (e) {
+      this.unregister(records, own);
+      throw e;
+    }
+  }
+
+  private registerRecords(variables: readonly Variable[]): void {
     for (const v of variables) {
       const rec: Record_ = {
         variable: v, slots: new Map(), grad: null, acc: null, avg: null, sparse: null,
@@ -541,7 +566,6 @@ export abstract class Optimizer {
       if (this.useEma) rec.avg = this.newVariable(v.heap, v.shape, `${v.name}/average`, 0);
       if (this.gradientAccumulationSteps) rec.acc = this.newVariable(v.heap, v.shape, `${v.name}/gradient_accumulator`, 0);
     }
-    this.build(variables);
   }
 
   /** Drops the records and state variables created after the given counts (rollback and dispose). */
@@ -730,7 +754,8 @@ export abstract class Optimizer {
     return this.lrRounded as number;
   }
 
-  private checkAlive(what: string): void {
+  /** Throws when the optimizer was disposed (wrappers call it before delegating). */
+  protected checkAlive(what: string): void {
     if (this.isDisposed) throw new Error(`${this.getClassName()}.${what}: the optimizer was disposed`);
   }
 }

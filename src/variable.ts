@@ -33,6 +33,14 @@ export class Variable {
       throw new TypeError('Variable: values must be an array-like of numbers (e.g. a Float32Array)');
     }
     options = checkOptions('Variable', options);
+    if (heap === null || typeof heap !== 'object' || typeof heap.alloc !== 'function' || !(heap.memory instanceof WebAssembly.Memory)) {
+      throw new TypeError('Variable: heap must be a Heap ({ memory, kernels, alloc, free }), e.g. defaultHeap()');
+    }
+    if (!ArrayBuffer.isView(values) && external === undefined) {
+      for (let i = 0; i < values.length; i++) {
+        if (typeof values[i] !== 'number') throw new TypeError(`Variable: values[${i}] must be a number, got ${typeof values[i]}`);
+      }
+    }
     const shape = options.shape === undefined ? [values.length] : checkShape('Variable: options.shape', options.shape);
     const size = sizeOf(shape);
     if (size !== values.length || size === 0) {

@@ -170,6 +170,7 @@ function notReady(): Error {
 
 /** Switches every kernel between the f32x4 SIMD loop (default) and the scalar loop. */
 export function setSimdEnabled(on: boolean): void {
+  if (typeof on !== 'boolean') throw new TypeError(`setSimdEnabled: on must be a boolean, got ${typeof on}`);
   defaultHeap().kernels.setSimd(on ? 1 : 0);
 }
 

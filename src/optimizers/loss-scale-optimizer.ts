@@ -58,6 +58,7 @@ export class LossScaleOptimizer extends Optimizer {
 
   /** `loss * dynamicScale`: differentiate this, then pass the gradients to applyGradients. */
   scaleLoss(loss: number): number {
+    if (typeof loss !== 'number') throw new TypeError(`LossScaleOptimizer.scaleLoss: loss must be a number, got ${typeof loss}`);
     return loss * this.scale;
   }
 
@@ -70,6 +71,7 @@ export class LossScaleOptimizer extends Optimizer {
   }
 
   override applyGradients(pairs: readonly GradientVariablePair[]): number {
+    this.checkAlive('applyGradients');
     this.inner.validateGradients(pairs);
     const inv = 1 / this.scale;
     // Where each wasm-resident gradient lies, read before our buffers are allocated: an
@@ -117,11 +119,13 @@ export class LossScaleOptimizer extends Optimizer {
       this.counter = 0;
       return this.iterations;
     }
+    // The inner step may still refuse (its schedule, say): only a step that happened counts.
+    const it = this.inner.applyGradients(this.pairs);
     if (this.counter + 1 >= this.dynamicGrowthSteps) {
       this.counter = 0;
       this.scale *= 2;
     } else this.counter++;
-    return this.inner.applyGradients(this.pairs);
+    return it;
   }
 
   /** A private wasm buffer per variable for its unscaled gradient: the variable's size for a dense gradient, grown on demand for sparse values. */

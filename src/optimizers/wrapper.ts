@@ -1,6 +1,7 @@
 // The shared half of Lookahead and SWA: an optimizer that drives another one. The inner optimizer
 // does the whole Keras pipeline (validation, accumulation, clipping, decay, update, EMA); the
 // wrapper keeps one slot per variable and acts after each real update of the inner optimizer.
+import { checkOptions } from '../validate.js';
 import { type LearningRate, Optimizer, type OptimizerState, type GradientVariablePair } from '../optimizer.js';
 import { type Config, deserialize, isSerializedObject } from '../registry.js';
 import { type LearningRateSchedule } from '../schedules/schedule.js';
@@ -27,8 +28,7 @@ export abstract class OptimizerWrapper extends Optimizer {
   constructor(inner: Optimizer, options: { name?: string }) {
     // TypeScript stops `new OptimizerWrapper(...)`; plain JavaScript would get a wrapper with no slot or rule.
     if (new.target === OptimizerWrapper) throw new TypeError('OptimizerWrapper is abstract: extend it (as Lookahead and SWA do)');
-    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
-    super({ name: options.name });
+    super({ name: checkOptions((new.target as unknown as typeof Optimizer).className, options).name });
     const name = this.getClassName();
     if (!(inner instanceof Optimizer)) throw new TypeError(`${name}: the inner optimizer must be an Optimizer, got ${String(inner)}`);
     if (inner.disposed) throw new Error(`${name}: the inner optimizer was disposed`);
