@@ -5,7 +5,8 @@
 import { type Heap } from './arena.js';
 import { type Config, type ConfigValue, deserialize, isSerializedObject } from './registry.js';
 import { LearningRateSchedule } from './schedules/schedule.js';
-import { isSparse, type SparseGradient, SparseScratch, type UniqueSparseGradient, validateSparse } from './sparse.js';
+import { accumulate, clipGradients, gradientBuffer, gradientsFinite, gradientView, newRecord, prepareGradient, type VarRecord } from './gradients.js';
+import { isSparse, type SparseGradient, type SparseScratch, type UniqueSparseGradient, validateSparse } from './sparse.js';
 import { decodeState, encodeState } from './state.js';
 import { checkBoolean, checkNumber, checkOptions, checkShape, optionalNumber } from './validate.js';
 import { Variable } from './variable.js';
@@ -57,34 +58,6 @@ export interface OptimizerState {
   variables: Record<string, { shape: number[]; values: Float32Array | number[] }>;
 }
 
-/** Per model-variable bookkeeping. */
-interface Record_ {
-  readonly variable: Variable;
-  readonly slots: Map<string, Variable>;
-  /** Private copy of the gradient when it must be transformed or does not live in wasm memory. */
-  grad: Variable | null;
-  acc: Variable | null;
-  avg: Variable | null;
-  sparse: SparseScratch | null;
-  decays: boolean;
-  // This step's prepared gradient, as a pointer: any allocation later in the step (another
-  // variable's buffer, a subclass's scratch) may grow the memory and detach views, so views are
-  // derived only where used (gradientView / sparse.result()), from a cache.
-  densePtr: number;
-  denseView: Float32Array;
-  sparseStep: boolean;
-}
-
-function finiteArray(a: Float32Array): boolean {
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i];
-    if (x - x !== 0) return false; // NaN and +-Infinity give NaN
-  }
-  return true;
-}
-
-const EMPTY = new Float32Array(0);
-
 const snake = (s: string): string => s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
 
 export abstract class Optimizer {
@@ -109,8 +82,8 @@ export abstract class Optimizer {
   private lrRounded: number | null = null;
   private rawIterations = 0;
   private heap: Heap | null = null;
-  private readonly records = new Map<Variable, Record_>();
-  private readonly all: Record_[] = [];
+  private readonly records = new Map<Variable, VarRecord>();
+  private readonly all: VarRecord[] = [];
   /** State variables (slots, EMA averages, accumulators, optimizer-level) in creation order. */
   private readonly own: Variable[] = [];
   private readonly excludedVars = new Set<Variable>();
@@ -118,7 +91,7 @@ export abstract class Optimizer {
   private isDisposed = false;
   private skips = 0;
   // Reused each step so the steady-state step allocates nothing.
-  private readonly active: Record_[] = [];
+  private readonly active: VarRecord[] = [];
   private readonly activeVars: Variable[] = [];
   private readonly activeGrads: Gradient[] = [];
   /** Byte offset of each active dense gradient that lies in wasm memory, else -1. */
@@ -179,7 +152,7 @@ export abstract class Optimizer {
    */
   updateStepSparse(gradient: UniqueSparseGradient, variable: Variable, learningRate: number): void {
     const rec = this.recordOf(variable);
-    const buf = (rec.grad ??= this.scratch(variable));
+    const buf = (rec.grad ??= gradientBuffer(variable));
     const K = variable.heap.kernels;
     const rowSize = variable.size / variable.shape[0];
     K.fill(buf.ptr, variable.size, 0);
@@ -326,7 +299,7 @@ export abstract class Optimizer {
     this.checkAlive('applyGradients');
     const n = this.collect(pairs);
     const lr = this.currentLearningRate();
-    if (this.skipNonFinite && !this.allFinite(n)) {
+    if (this.skipNonFinite && !gradientsFinite(this.active, this.activeVars, this.activeGrads, this.activePtr, n)) {
       this.skips++;
       this.activeGrads.fill(null);
       return this.iterations;
@@ -336,13 +309,13 @@ export abstract class Optimizer {
     const inv = this.lossScaleFactor ? 1 / this.lossScaleFactor : 1;
     if (N) {
       const isUpdate = (this.rawIterations + 1) % N === 0;
-      for (let i = 0; i < n; i++) this.accumulate(this.active[i], this.activeGrads[i], this.activePtr[i], inv, isUpdate ? 1 / N : 0);
+      for (let i = 0; i < n; i++) accumulate(this.active[i], this.activeGrads[i], this.activePtr[i], inv, isUpdate ? 1 / N : 0);
       if (!isUpdate) return this.finishStep();
     } else {
       const transform = inv !== 1 || this.clipnorm !== null || this.clipvalue !== null || this.globalClipnorm !== null;
-      for (let i = 0; i < n; i++) this.prepareGradient(this.active[i], this.activeGrads[i], this.activePtr[i], inv, transform);
+      for (let i = 0; i < n; i++) prepareGradient(this.active[i], this.activeGrads[i], this.activePtr[i], inv, transform);
     }
-    this.clip(n);
+    clipGradients(this.active, n, this.clipnorm, this.clipvalue, this.globalClipnorm);
     if (this.weightDecay !== null) {
       const c = Math.fround(this.weightDecay * lr);
       for (let i = 0; i < n; i++) {
@@ -354,7 +327,7 @@ export abstract class Optimizer {
     for (let i = 0; i < n; i++) {
       const rec = this.active[i];
       if (rec.sparseStep) this.updateStepSparse((rec.sparse as SparseScratch).result(), rec.variable, lr);
-      else this.updateStep(this.gradientView(rec, this.activeGrads[i]), rec.variable, lr);
+      else this.updateStep(gradientView(rec, this.activeGrads[i]), rec.variable, lr);
     }
     if (N) for (const rec of this.all) if (rec.acc) rec.acc.heap.kernels.fill(rec.acc.ptr, rec.acc.size, 0);
     return this.finishStep();
@@ -508,7 +481,7 @@ export abstract class Optimizer {
       } else {
         throw new TypeError(`${this.where()}: the gradient for '${v.name}' must be a Float32Array, a { indices, values } sparse gradient or null`);
       }
-      this.active[n] = this.records.get(v) as Record_; // undefined for a new variable: set in registerNew
+      this.active[n] = this.records.get(v) as VarRecord; // undefined for a new variable: set in registerNew
       this.activeVars[n] = v;
       this.activeGrads[n] = g;
       n++;
@@ -533,7 +506,7 @@ export abstract class Optimizer {
     for (let i = 0; i < n; i++) if (this.active[i] === undefined) (fresh ??= []).push(this.activeVars[i]);
     if (!fresh) return;
     this.register(fresh);
-    for (let i = 0; i < n; i++) this.active[i] ??= this.records.get(this.activeVars[i]) as Record_;
+    for (let i = 0; i < n; i++) this.active[i] ??= this.records.get(this.activeVars[i]) as VarRecord;
   }
 
   /** Registers variables and builds their slots; if a subclass's build() throws, everything it made is undone. */
@@ -557,10 +530,7 @@ export abstract class Optimizer {
 
   private registerRecords(variables: readonly Variable[]): void {
     for (const v of variables) {
-      const rec: Record_ = {
-        variable: v, slots: new Map(), grad: null, acc: null, avg: null, sparse: null,
-        decays: this.decays(v), densePtr: -1, denseView: EMPTY, sparseStep: false,
-      };
+      const rec = newRecord(v, this.decays(v));
       this.records.set(v, rec);
       this.all.push(rec);
       if (this.useEma) rec.avg = this.newVariable(v.heap, v.shape, `${v.name}/average`, 0);
@@ -586,12 +556,7 @@ export abstract class Optimizer {
     return v;
   }
 
-  /** A private buffer shaped like `v` that is not part of the state. */
-  private scratch(v: Variable): Variable {
-    return Variable.zeros(v.shape, { name: `${v.name}/gradient` }, v.heap);
-  }
-
-  private recordOf(v: Variable): Record_ {
+  private recordOf(v: Variable): VarRecord {
     const rec = this.records.get(v);
     if (!rec) throw new Error(`${this.getClassName()}: variable '${v?.name}' is not built in this optimizer`);
     return rec;
@@ -599,124 +564,6 @@ export abstract class Optimizer {
 
   private decays(v: Variable): boolean {
     return !this.excludedVars.has(v) && !(this.excludedNames?.test(v.name) ?? false);
-  }
-
-  /**
-   * True when every active gradient is finite. Reads only: a JS-heap gradient of a known variable
-   * is copied into its private buffer (not state) and checked there by the SIMD kernel, and the
-   * copy is then reused as the gradient.
-   */
-  private allFinite(n: number): boolean {
-    for (let i = 0; i < n; i++) {
-      const g = this.activeGrads[i];
-      const v = this.activeVars[i];
-      const K = v.heap.kernels;
-      if (g instanceof Float32Array) {
-        if (this.activePtr[i] < 0 && this.active[i] !== undefined) {
-          const buf = (this.active[i].grad ??= this.scratch(v));
-          buf.value.set(g);
-          this.activePtr[i] = buf.ptr;
-        }
-        const ptr = this.activePtr[i];
-        if (ptr >= 0 ? K.allFinite(ptr, v.size) === 0 : !finiteArray(g)) return false;
-      } else {
-        const ptr = this.activePtr[i];
-        const values = (g as SparseGradient).values;
-        if (ptr >= 0 ? K.allFinite(ptr, values.length) === 0 : !finiteArray(values)) return false;
-      }
-    }
-    return true;
-  }
-
-  /** Puts this step's gradient (unscaled by the loss scale) at rec.densePtr or in rec.sparse. */
-  private prepareGradient(rec: Record_, g: Gradient, ptr: number, inv: number, transform: boolean): void {
-    const v = rec.variable;
-    const K = v.heap.kernels;
-    if (g instanceof Float32Array) {
-      rec.sparseStep = false;
-      if (ptr >= 0 && !transform) {
-        rec.densePtr = ptr; // read in place: kernels never write the gradient
-        return;
-      }
-      const buf = (rec.grad ??= this.scratch(v));
-      if (ptr >= 0) K.scaleCopy(buf.ptr, ptr, v.size, inv);
-      else {
-        buf.value.set(g);
-        if (inv !== 1) K.scaleCopy(buf.ptr, buf.ptr, v.size, inv);
-      }
-      rec.densePtr = buf.ptr;
-    } else {
-      rec.sparseStep = true;
-      const sparse = (rec.sparse ??= new SparseScratch(v.heap, v.shape[0]));
-      sparse.dedup(g as SparseGradient, v.size / v.shape[0], ptr);
-      if (inv !== 1) K.scaleCopy(sparse.valuesPtr, sparse.valuesPtr, sparse.valuesLength, inv);
-    }
-  }
-
-  /** A view of rec's dense gradient for updateStep: the caller's own array or a cached view. */
-  private gradientView(rec: Record_, g: Gradient): Float32Array {
-    const mem = rec.variable.heap.memory.buffer;
-    const ptr = rec.densePtr;
-    if (g instanceof Float32Array && g.buffer === mem && g.byteOffset === ptr) return g;
-    let view = rec.denseView;
-    if (view.buffer !== mem || view.byteOffset !== ptr || view.length !== rec.variable.size) {
-      view = rec.denseView = new Float32Array(mem, ptr, rec.variable.size);
-    }
-    return view;
-  }
-
-  /** Gradient accumulation: acc += g / lossScale; on the update call acc becomes the mean gradient. */
-  private accumulate(rec: Record_, g: Gradient, ptr: number, inv: number, mean: number): void {
-    const v = rec.variable;
-    const K = v.heap.kernels;
-    const acc = rec.acc as Variable;
-    if (g instanceof Float32Array) {
-      let src = ptr;
-      if (src < 0) {
-        const buf = (rec.grad ??= this.scratch(v));
-        buf.value.set(g);
-        src = buf.ptr;
-      }
-      K.axpy(acc.ptr, src, v.size, inv);
-    } else {
-      const s = (rec.sparse ??= new SparseScratch(v.heap, v.shape[0]));
-      const rowSize = v.size / v.shape[0];
-      const rows = s.raw(g as SparseGradient, rowSize, ptr);
-      K.scatterAddRows(acc.ptr, rows, s.rawValuesPtr, (g as SparseGradient).indices.length, rowSize, inv);
-    }
-    if (mean) {
-      K.scaleCopy(acc.ptr, acc.ptr, v.size, mean);
-      rec.densePtr = acc.ptr;
-      rec.sparseStep = false;
-    }
-  }
-
-  private clip(n: number): void {
-    const { clipnorm, clipvalue, globalClipnorm } = this;
-    if (clipvalue === null && clipnorm === null && globalClipnorm === null) return;
-    let total = 0;
-    for (let i = 0; i < n; i++) {
-      const rec = this.active[i];
-      const K = rec.variable.heap.kernels;
-      const ptr = rec.sparseStep ? (rec.sparse as SparseScratch).valuesPtr : rec.densePtr;
-      const len = rec.sparseStep ? (rec.sparse as SparseScratch).valuesLength : rec.variable.size;
-      if (clipvalue !== null) K.clipByValue(ptr, len, clipvalue);
-      else if (clipnorm !== null) {
-        const norm = Math.sqrt(K.sumSquares(ptr, len));
-        if (!(norm <= clipnorm)) K.scaleCopy(ptr, ptr, len, clipnorm / norm);
-      } else total += K.sumSquares(ptr, len);
-    }
-    if (globalClipnorm === null) return;
-    const norm = Math.sqrt(total);
-    if (norm <= globalClipnorm) return;
-    // A NaN/inf norm turns every gradient into NaN, as in Keras.
-    const factor = Number.isFinite(norm) ? globalClipnorm / norm : NaN;
-    for (let i = 0; i < n; i++) {
-      const rec = this.active[i];
-      const ptr = rec.sparseStep ? (rec.sparse as SparseScratch).valuesPtr : rec.densePtr;
-      const len = rec.sparseStep ? (rec.sparse as SparseScratch).valuesLength : rec.variable.size;
-      rec.variable.heap.kernels.scaleCopy(ptr, ptr, len, factor);
-    }
   }
 
   /** EMA of the weights (every call, micro-steps included, as in Keras), then the counter. */
