@@ -196,6 +196,9 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
     cls: tf.serialization.SerializableConstructor<T>,
     config: tf.serialization.ConfigDict,
   ): T {
+    if (typeof cls !== 'function') {
+      throw new TypeError(`fromConfig(cls, config): cls must be a class made by wasm-optim/tfjs toTfjs() (tfjs passes it first), got ${cls === null ? 'null' : typeof cls}`);
+    }
     const C = cls as unknown as TfjsOptimizerClass<CoreOptimizer, unknown[]>;
     if (typeof C.coreClass?.fromConfig !== 'function') {
       throw new TypeError(`fromConfig: ${String(C.className)} is not a class made by wasm-optim/tfjs toTfjs()`);
@@ -297,8 +300,10 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
         }
         n = this.collectOne(item.name, item.tensor, n, where);
       }
+    } else if (vg instanceof Map) {
+      throw new TypeError(`${where}: a Map is not supported: pass a plain { [variableName]: gradient } object or a { name, tensor }[] list`);
     } else if (vg !== null && typeof vg === 'object') {
-      for (const name in vg) n = this.collectOne(name, vg[name], n, where);
+      for (const name in vg) if (Object.prototype.hasOwnProperty.call(vg, name)) n = this.collectOne(name, vg[name], n, where);
     } else {
       throw new TypeError(`${where}: expected a { [variableName]: gradient } map or a { name, tensor }[] list`);
     }
@@ -307,7 +312,9 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
 
   private collectOne(name: string, g: tf.Tensor | null | undefined, n: number, where: string): number {
     if (g === null || g === undefined) return n;
-    const v = tf.engine().registeredVariables[name];
+    // An own-property lookup: 'toString' or 'constructor' must not find Object.prototype's members.
+    const vars = tf.engine().registeredVariables;
+    const v = Object.prototype.hasOwnProperty.call(vars, name) ? vars[name] : undefined;
     if (v === undefined || v.isDisposed) throw new Error(`${where}: there is no live tf.Variable named '${name}' (was it disposed?)`);
     if (v.dtype !== 'float32') throw new TypeError(`${where}: variable '${name}' has dtype ${v.dtype}; only float32 variables can be trained`);
     if (!(g instanceof tf.Tensor)) throw new TypeError(`${where}: the gradient for '${name}' must be a tf.Tensor or null`);
@@ -636,6 +643,12 @@ export function toTfjs<C extends CoreOptimizer, A extends unknown[]>(coreClass: 
   }
   if (typeof coreClass.fromConfig !== 'function') throw new TypeError(`toTfjs: ${coreClass.className} needs a static fromConfig`);
   const name = tfjsClassName(coreClass.className);
+  // Registering under a name another class holds would make saved models of that class load as this one.
+  for (const [other, generated] of classes) {
+    if (generated.className === name && other !== key) {
+      throw new Error(`toTfjs: className '${coreClass.className}' is already used by another optimizer class; give ${coreClass.name || 'your class'} its own static className`);
+    }
+  }
   const Generated = class extends TfjsOptimizer<C> {
     static override get className(): string {
       return name;
