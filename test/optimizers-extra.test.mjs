@@ -387,7 +387,7 @@ test('SWA before its first snapshot: finalizeVariableValues leaves the weights a
   w.dispose();
 });
 
-test('wrappers: a refused step changes no weight, slot or counter; the slow weights start from the weights at the first real step', () => {
+test('wrappers: a refused step changes no weight, slot or counter; slow weights start from the weights when the wrapper first sees the variable', () => {
   const w = new Variable(new Float32Array([1, 2, 3, 4]), { name: 'w' });
   const la = new Lookahead(new Adam({ learningRate: 0.1 }), { syncPeriod: 2 });
   assert.throws(() => la.applyGradients([[new Float32Array(3), w]]), /Adam.applyGradients: the gradient for 'w' has 3 values, expected 4/);
@@ -395,12 +395,13 @@ test('wrappers: a refused step changes no weight, slot or counter; the slow weig
   assert.equal(Array.from(w.value), [1, 2, 3, 4]);
   assert.equal(Object.keys(la.getState().variables), [], 'no slot was built');
   const u = new Variable(new Float32Array([1, 1]), { name: 'u' });
-  la.prepare([u]); // slots now, from the current values...
-  w.assign([5, 6, 7, 8]); // ...and the user changes the weights before the first good step
+  la.prepare([u]); // u's slow weights are taken now, from [1, 1] (as TFA's slot initializer does)...
+  w.assign([5, 6, 7, 8]); // ...w's at its first step, from what the user set meanwhile
   u.assign([-1, 3]);
   const ref = new RefLookahead(new RefOptimizer(adam, { learningRate: 0.1 }), { syncPeriod: 2 });
   const rw = { shape: [4], name: 'w', values: Float64Array.from([5, 6, 7, 8]) };
   const ru = { shape: [2], name: 'u', values: Float64Array.from([-1, 3]) };
+  ref.slow.set(ru, Float64Array.from([1, 1]));
   for (let s = 0; s < 4; s++) {
     const g = new Float32Array([0.5, -1, 0.25, 2].map((x) => x * (s + 1)));
     const gu = s === 0 ? null : new Float32Array([0.3, -0.2]);

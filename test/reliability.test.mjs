@@ -192,4 +192,25 @@ test('LossScaleOptimizer: dynamic scale halves on non-finite, doubles after dyna
   assert.throws(() => new LossScaleOptimizer(new SGD(), { initialScale: 0 }), /initialScale/);
 });
 
+test('wrappers: a step the inner optimizer skips builds nothing; skips, learning rate and slots are forwarded', () => {
+  for (const make of [(inner) => new lib.Lookahead(inner), (inner) => new lib.SWA(inner), (inner) => new LossScaleOptimizer(inner)]) {
+    const a = new Variable(new Float32Array([1, 2]), { name: 'a' });
+    const inner = new Adam({ learningRate: 0.5, skipNonFinite: true });
+    const w = make(inner);
+    w.applyGradients([[new Float32Array([NaN, 1]), a]]);
+    assert.is(w.variables.length, 0, `${w.getClassName()}: no slot built on a skipped step`);
+    assert.is(w.nonFiniteSkips, 1, `${w.getClassName()}: the skip is visible`);
+    assert.equal(Array.from(a.value), [1, 2]);
+    const restored = Optimizer.fromCheckpoint(w.saveState(), []); // the checkpoint holds nothing half-built
+    assert.is(restored.iterations, 0);
+    assert.is(w.learningRate, 0.5);
+    w.learningRate = 0.25;
+    assert.is(inner.learningRate, 0.25);
+    w.applyGradients([[new Float32Array([1, 1]), a]]);
+    assert.is(w.getSlot(a, 'm'), inner.getSlot(a, 'm'));
+    w.dispose();
+    a.dispose();
+  }
+});
+
 test.run();

@@ -1,4 +1,5 @@
-import { type Gradient, type GradientVariablePair, Optimizer, type OptimizerState } from '../optimizer.js';
+import { type Gradient, type GradientVariablePair, type LearningRate, Optimizer, type OptimizerState } from '../optimizer.js';
+import { type LearningRateSchedule } from '../schedules/schedule.js';
 import { type Config, deserialize, isSerializedObject, registerClass } from '../registry.js';
 import { type SparseGradient } from '../sparse.js';
 import { checkNumber, checkOptions } from '../validate.js';
@@ -32,6 +33,7 @@ export class LossScaleOptimizer extends Optimizer {
   readonly dynamicGrowthSteps: number;
   private scale: number;
   private counter = 0;
+  private skipped = 0;
   private readonly unscaled = new Map<Variable, Unscaled>();
   private readonly pairs: [Gradient, Variable][] = [];
   private readonly ptrs: number[] = [];
@@ -68,6 +70,31 @@ export class LossScaleOptimizer extends Optimizer {
 
   override get variables(): readonly Variable[] {
     return this.inner.variables;
+  }
+
+  /** Steps skipped for non-finite gradients: by the dynamic scaling, plus any the inner optimizer skipped. */
+  override get nonFiniteSkips(): number {
+    return this.skipped + this.inner.nonFiniteSkips;
+  }
+
+  override get learningRate(): number {
+    return this.inner.learningRate;
+  }
+
+  override set learningRate(value: LearningRate) {
+    this.inner.learningRate = value;
+  }
+
+  override get learningRateSchedule(): LearningRateSchedule | ((step: number) => number) | null {
+    return this.inner.learningRateSchedule;
+  }
+
+  override getSlot(variable: Variable, name: string): Variable {
+    return this.inner.getSlot(variable, name);
+  }
+
+  override excludeFromWeightDecay(options: { variables?: readonly Variable[]; names?: readonly string[] }): void {
+    this.inner.excludeFromWeightDecay(options);
   }
 
   override applyGradients(pairs: readonly GradientVariablePair[]): number {
@@ -117,6 +144,7 @@ export class LossScaleOptimizer extends Optimizer {
     if (!finite) {
       this.scale /= 2;
       this.counter = 0;
+      this.skipped++;
       return this.iterations;
     }
     // The inner step may still refuse (its schedule, say): only a step that happened counts.

@@ -46,9 +46,6 @@ export abstract class OptimizerWrapper extends Optimizer {
   /** Runs after every real update of the inner optimizer; `step` is the inner's new `iterations`. */
   protected abstract afterInnerUpdate(pairs: readonly GradientVariablePair[], step: number): void;
 
-  /** Runs before the inner step (Lookahead refreshes fresh slow weights here). */
-  protected beforeInnerStep(): void {}
-
   /**
    * Creates the slot of each variable seen for the first time, starting as a copy of the variable
    * (of its values before the step, when the slot is built by applyGradients).
@@ -81,19 +78,19 @@ export abstract class OptimizerWrapper extends Optimizer {
 
   /**
    * The inner optimizer's step first: it validates everything and throws before any write, so a
-   * refused step changes nothing here either. Then the slots of variables seen for the first time
-   * (from their values before the step) and, after a real update (not a gradient-accumulation
-   * micro-step), the wrapper's own work.
+   * refused step changes nothing here either, and a step it skipped (non-finite gradients) builds
+   * nothing. Then the slots of variables seen for the first time (from their values before the
+   * step) and, after a real update (not a gradient-accumulation micro-step), the wrapper's own work.
    */
   override applyGradients(pairs: readonly GradientVariablePair[]): number {
     if (this.disposed) throw new Error(`${this.getClassName()}.applyGradients: the optimizer was disposed`);
     const fresh = this.unbuilt(pairs);
     // Allocates only when there are new variables, like the base class's own first step.
     const initial = fresh && new Map(fresh.map((v) => [v, v.value.slice()]));
-    this.beforeInnerStep();
     const before = this.inner.iterations;
+    const skips = this.inner.nonFiniteSkips;
     const after = this.inner.applyGradients(pairs);
-    if (fresh) {
+    if (fresh && this.inner.nonFiniteSkips === skips) {
       this.initialValues = initial;
       try {
         super.prepare(fresh); // the wrapper's slots only: the inner optimizer has built its own
@@ -126,6 +123,11 @@ export abstract class OptimizerWrapper extends Optimizer {
   /** The inner optimizer's counter: real updates so far. */
   override get iterations(): number {
     return this.inner.iterations;
+  }
+
+  /** Steps the inner optimizer skipped for non-finite gradients (its `skipNonFinite`). */
+  override get nonFiniteSkips(): number {
+    return this.inner.nonFiniteSkips;
   }
 
   override get learningRate(): number {
@@ -209,11 +211,7 @@ export abstract class OptimizerWrapper extends Optimizer {
       saved.forEach((values, i) => values && !this.slots[i].disposed && this.slots[i].assign(values));
       throw e;
     }
-    this.afterSetState();
   }
-
-  /** Runs after a successful setState. */
-  protected afterSetState(): void {}
 
   override dispose(): void {
     if (this.disposed) return;
