@@ -1,45 +1,45 @@
-// Measures JS-heap and wasm-memory growth per steady-state step in a fresh process (as a training
-// loop runs: one hot, monomorphic loop). Prints JSON. Run with --expose-gc.
+// Proves a steady-state step allocates nothing, in a fresh process (as a training loop runs: one
+// hot, monomorphic loop). The probe runs with a 1 MiB young generation (--max-semi-space-size=1)
+// and counts garbage collections during STEPS steps: with zero collections, fewer than
+// 1 MiB / STEPS bytes can have been allocated per step (< 3 B; one boxed number is 12-16 B).
+// heapUsed growth is reported too, for information. Prints JSON.
+// Usage: node --expose-gc --max-semi-space-size=1 alloc-probe.mjs <config index> <wasm|js>
+import { PerformanceObserver } from 'node:perf_hooks';
 import { ready, Variable, Adam, AdamW, SGD, defaultHeap } from '../../build/index.js';
 import { rng } from './random.mjs';
 
 await ready();
-const STEPS = 50000;
-const results = [];
+const STEPS = 400000;
 const configs = [
-  ['Adam', () => new Adam()],
-  ['AdamW + globalClipnorm + EMA', () => new AdamW({ globalClipnorm: 1, useEma: true })],
-  ['SGD momentum + clipvalue', () => new SGD({ momentum: 0.9, clipvalue: 0.01 })],
+  ['Adam', () => new Adam(), false],
+  ['AdamW + globalClipnorm + EMA', () => new AdamW({ globalClipnorm: 1, useEma: true }), false],
+  ['SGD momentum + clipvalue', () => new SGD({ momentum: 0.9, clipvalue: 0.01 }), false],
+  ['Adam, sparse rows with duplicates', () => new Adam(), true],
 ];
-// One configuration per process (argv[2] = index, argv[3] = 'wasm' | 'js'): a process that
-// alternates optimizer classes makes the shared base-class code polymorphic, and V8 then boxes
-// about one number (16 B) per step.
-const pick = Number(process.argv[2] ?? -1);
-for (const [ci, [label, make]] of configs.entries()) {
-  if (pick >= 0 && ci !== pick) continue;
-  for (const gradInWasm of process.argv[3] ? [process.argv[3] === 'wasm'] : [true, false]) {
-    const opt = make();
-    // Small tensors and many steps: background allocation of the process (timers, GC bookkeeping)
-    // is proportional to time, so it must be spread over many fast steps to see per-step bytes.
-    const w = Variable.zeros([1000], { name: 'w' });
-    const gv = new Variable(rng(1).f32(1000, 0.03), { name: 'g' });
-    // Build the slots first, then take the view: a view must not be kept across allocations.
-    opt.prepare([w]);
-    const pairs = [[gradInWasm ? gv.value : gv.value.slice(), w]];
-    for (let i = 0; i < 20000; i++) opt.applyGradients(pairs); // warm-up: JIT and first-step work
-    const mem = defaultHeap().memory.buffer.byteLength;
-    const windows = [];
-    for (let k = 0; k < 3; k++) {
-      globalThis.gc();
-      const h0 = process.memoryUsage().heapUsed;
-      for (let i = 0; i < STEPS; i++) opt.applyGradients(pairs);
-      windows.push((process.memoryUsage().heapUsed - h0) / STEPS);
-    }
-    results.push({ label, gradInWasm, windows, wasmGrowth: defaultHeap().memory.buffer.byteLength - mem });
-    opt.dispose();
-    w.dispose();
-    gv.dispose();
-  }
-}
-console.log(JSON.stringify(results));
-export const CONFIG_COUNT = configs.length;
+const [label, make, sparse] = configs[Number(process.argv[2] ?? 0)];
+const gradInWasm = process.argv[3] !== 'js';
+const opt = make();
+// Small tensors, many steps: allocation per step shows up as collections.
+const w = Variable.zeros([250, 4], { name: 'w' });
+const gv = new Variable(rng(1).f32(1000, 0.03), { name: 'g' });
+opt.prepare([w]); // build the slots first, then take views: never keep a view across allocations
+const r = rng(2);
+const g = sparse
+  ? { indices: Int32Array.from({ length: 40 }, (_, i) => (i % 8 === 0 ? 3 : r.int(250))), values: r.f32(160, 0.03) }
+  : gradInWasm ? gv.value : gv.value.slice();
+const pairs = [[g, w]];
+for (let i = 0; i < 20000; i++) opt.applyGradients(pairs); // warm-up: JIT and first-step work
+let collections = 0;
+const obs = new PerformanceObserver((list) => {
+  collections += list.getEntries().length;
+});
+globalThis.gc();
+await new Promise((resolve) => setTimeout(resolve, 10)); // let the forced GC's entry be delivered first
+obs.observe({ entryTypes: ['gc'] });
+const mem = defaultHeap().memory.buffer.byteLength;
+const h0 = process.memoryUsage().heapUsed;
+for (let i = 0; i < STEPS; i++) opt.applyGradients(pairs);
+const heapPerStep = (process.memoryUsage().heapUsed - h0) / STEPS;
+await new Promise((resolve) => setTimeout(resolve, 10)); // GC entries are delivered asynchronously
+obs.disconnect();
+console.log(JSON.stringify({ label, gradInWasm: sparse ? null : gradInWasm, steps: STEPS, collections, heapPerStep, wasmGrowth: defaultHeap().memory.buffer.byteLength - mem }));
