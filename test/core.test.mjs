@@ -344,7 +344,7 @@ test('EMA: finalizeVariableValues copies the averages into the variables', () =>
 test('steady-state steps allocate nothing on the JS heap or in wasm memory (400,000 steps, zero collections)', () => {
   // A fresh process per configuration, as a training loop runs (in this test process other suites
   // make the code polymorphic, and unoptimized code boxes numbers).
-  const runs = [[0, 'wasm'], [0, 'js'], [1, 'wasm'], [1, 'js'], [2, 'wasm'], [2, 'js'], [3, 'wasm']];
+  const runs = [[0, 'wasm'], [0, 'js'], [1, 'wasm'], [1, 'js'], [2, 'wasm'], [2, 'js'], [3, 'wasm'], [4, 'wasm'], [4, 'js']];
   for (const [config, grad] of runs) {
     const out = spawnSync(process.execPath, ['--expose-gc', '--max-semi-space-size=1', repoFile('test', 'helpers', 'alloc-probe.mjs'), String(config), grad], { encoding: 'utf8' });
     assert.is(out.status, 0, out.stderr);

@@ -115,12 +115,13 @@ export class LossScaleOptimizer extends Optimizer {
       if (g !== null && g !== undefined) this.bufferFor(pairs[i][1], g);
     }
     let finite = true;
-    this.pairs.length = 0;
+    // Written by index: truncating with `length = 0` would free the array's store every step.
+    if (this.pairs.length !== pairs.length) this.pairs.length = pairs.length;
     for (let i = 0; i < pairs.length; i++) {
       const g = pairs[i][0];
       const v = pairs[i][1];
       if (g === null || g === undefined) {
-        this.pairs.push(pairs[i] as [Gradient, Variable]);
+        this.pairs[i] = pairs[i] as [Gradient, Variable];
         continue;
       }
       const u = this.unscaled.get(v) as Unscaled;
@@ -139,7 +140,7 @@ export class LossScaleOptimizer extends Optimizer {
         u.sparse.values = u.buf.value.subarray(0, n);
         u.pair[0] = u.sparse;
       }
-      this.pairs.push(u.pair);
+      this.pairs[i] = u.pair;
     }
     if (!finite) {
       this.scale /= 2;

@@ -5,7 +5,7 @@
 // heapUsed growth is reported too, for information. Prints JSON.
 // Usage: node --expose-gc --max-semi-space-size=1 alloc-probe.mjs <config index> <wasm|js>
 import { PerformanceObserver } from 'node:perf_hooks';
-import { ready, Variable, Adam, AdamW, SGD, defaultHeap } from '../../build/index.js';
+import { ready, Variable, Adam, AdamW, SGD, LossScaleOptimizer, defaultHeap } from '../../build/index.js';
 import { rng } from './random.mjs';
 
 await ready();
@@ -15,6 +15,7 @@ const configs = [
   ['AdamW + globalClipnorm + EMA', () => new AdamW({ globalClipnorm: 1, useEma: true }), false],
   ['SGD momentum + clipvalue', () => new SGD({ momentum: 0.9, clipvalue: 0.01 }), false],
   ['Adam, sparse rows with duplicates', () => new Adam(), true],
+  ['LossScaleOptimizer(SGD)', () => new LossScaleOptimizer(new SGD()), false],
 ];
 const [label, make, sparse] = configs[Number(process.argv[2] ?? 0)];
 const gradInWasm = process.argv[3] !== 'js';
