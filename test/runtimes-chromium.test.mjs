@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { build } from 'esbuild';
 import * as lib from 'wasm-optim';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { CHROMIUM, ensureBundles, launchChromium, ROOT, serveStatic, start, stop } from './runtimes/harness.mjs';
+import { CHROMIUM, ensureBundles, launchChromium, ROOT, serveStatic, start, stop, unavailable } from './runtimes/harness.mjs';
 import { fineTune } from './runtimes/linear.mjs';
 
 /** The page's `window[name]` promise, or { error } after `ms`. */
@@ -18,14 +18,18 @@ const settle = (page, name, ms) =>
     [name, ms],
   );
 
+let launchError = null;
 const browser = await launchChromium().catch((e) => {
-  console.log(`skip: Chromium could not be launched (${e.message.split('\n')[0]})`);
+  launchError = e.message.split('\n')[0];
   return null;
 });
 if (!browser) {
-  console.log(`skip: needs ${CHROMIUM} (apt-get install chromium) and playwright-core; the Chromium suite does not run`);
-  test.skip('chromium: tfjs (wasm backend) + wasm-optim browser bundle', () => {});
-  test.skip('chromium: the web demo', () => {});
+  unavailable(
+    launchError
+      ? `Chromium could not be launched (${launchError})`
+      : `Chromium needs ${CHROMIUM} (apt-get install chromium) and playwright-core`,
+    ['chromium: tfjs (wasm backend) + wasm-optim browser bundle', 'chromium: the web demo'],
+  );
 } else {
   let server;
   test.before(async () => {

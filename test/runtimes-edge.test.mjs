@@ -5,12 +5,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
 import * as lib from 'wasm-optim';
-import { ensureBundles, lastJson, ROOT, run } from './runtimes/harness.mjs';
+import { ensureBundles, hidden, lastJson, ROOT, run, unavailable } from './runtimes/harness.mjs';
 import { fineTune } from './runtimes/linear.mjs';
 
-if (!existsSync(`${ROOT}node_modules/edge-runtime/package.json`)) {
-  console.log('skip: edge-runtime is not installed (node_modules/edge-runtime missing); the edge suite does not run');
-  test.skip('edge-runtime: module binding with wasm code generation off', () => {});
+if (hidden('edge-runtime') || !existsSync(`${ROOT}node_modules/edge-runtime/package.json`)) {
+  unavailable('edge-runtime is not installed (node_modules/edge-runtime missing)', ['edge-runtime: module binding with wasm code generation off']);
 } else {
   test.before(async () => {
     await lib.ready();

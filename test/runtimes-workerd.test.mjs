@@ -4,13 +4,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as lib from 'wasm-optim';
-import { bin, ensureBundles, freePort, start, stop, waitForHttp } from './runtimes/harness.mjs';
+import { bin, ensureBundles, freePort, start, stop, unavailable, waitForHttp } from './runtimes/harness.mjs';
 import { fineTune } from './runtimes/linear.mjs';
 
 const workerd = bin('workerd');
 if (!workerd) {
-  console.log('skip: workerd is not installed (node_modules/.bin/workerd missing); the workerd suite does not run');
-  test.skip('workerd: module binding, fine-tuning per request', () => {});
+  unavailable('workerd is not installed (node_modules/.bin/workerd missing)', ['workerd: module binding, fine-tuning per request']);
 } else {
   let server;
   let base;

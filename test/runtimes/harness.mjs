@@ -5,13 +5,39 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** In CI a runtime that cannot run fails its suite: a skip there would let `npm test` pass without it. */
+export const IN_CI = process.env.CI === 'true';
+
+// Test seam for test/runtimes-ci.test.mjs: runtimes named here (comma-separated) count as not installed.
+const HIDDEN = new Set((process.env.WASM_OPTIM_TEST_HIDE_RUNTIMES ?? '').split(',').filter(Boolean));
+
+/** Whether `name` is hidden by the test seam above. */
+export const hidden = (name) => HIDDEN.has(name);
 
 /** node_modules/.bin/<name>, or null when the runtime is not installed. */
 export function bin(name) {
   const path = `${ROOT}node_modules/.bin/${name}`;
-  return existsSync(path) ? path : null;
+  return existsSync(path) && !hidden(name) ? path : null;
+}
+
+/**
+ * Registers the tests `names` of a suite whose runtime is missing (`reason`): with CI=true each one
+ * fails with the reason; elsewhere they are skipped and the reason is printed.
+ */
+export function unavailable(reason, names) {
+  if (IN_CI) {
+    for (const name of names) {
+      test(name, () => assert.unreachable(`${reason}; CI=true requires this runtime suite to run, not to be skipped`));
+    }
+    return;
+  }
+  console.log(`skip: ${reason}; the suite does not run (with CI=true it fails)`);
+  for (const name of names) test.skip(name, () => {});
 }
 
 const children = new Set();
@@ -161,7 +187,7 @@ export const CHROMIUM = '/usr/bin/chromium';
 
 /** Headless Chromium (Debian's) through playwright-core, in a fresh profile; null when unavailable. */
 export async function launchChromium() {
-  if (!existsSync(CHROMIUM) || !existsSync(`${ROOT}node_modules/playwright-core/package.json`)) return null;
+  if (hidden('chromium') || !existsSync(CHROMIUM) || !existsSync(`${ROOT}node_modules/playwright-core/package.json`)) return null;
   const { chromium } = await import('playwright-core');
   const { mkdtempSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');

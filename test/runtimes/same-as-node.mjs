@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as lib from 'wasm-optim';
-import { bin, ensureBundles, lastJson, run } from './harness.mjs';
+import { bin, ensureBundles, lastJson, run, unavailable } from './harness.mjs';
 import { conformanceSubset } from './subset.mjs';
 import { fineTune } from './linear.mjs';
 
@@ -24,8 +24,7 @@ export function sameAsNode(name, argsFor) {
   const path = bin(name);
   const entries = ['wasm-optim', 'wasm-optim/inline'];
   if (!path) {
-    console.log(`skip: ${name} is not installed (node_modules/.bin/${name} missing); its runtime suite does not run`);
-    for (const entry of entries) test.skip(`${name}: ${entry}`, () => {});
+    unavailable(`${name} is not installed (node_modules/.bin/${name} missing)`, entries.map((entry) => `${name}: ${entry}`));
     return;
   }
   test.before(async () => {
