@@ -34,13 +34,16 @@ for (const backend of ['cpu', 'wasm']) {
       [() => opt.applyGradients([null]), TypeError, /element 0 must be a \{ name, tensor \} object/],
     ];
     for (const [fn, type, message] of cases) {
+      // The call's error is caught alone: an assertion failing below must fail the test.
+      let error = null;
       try {
         fn();
-        assert.unreachable(`expected ${message}`);
       } catch (e) {
-        assert.instance(e, type);
-        assert.match(e.message, message);
+        error = e;
       }
+      assert.ok(error !== null, `expected ${message}, got no error`);
+      assert.instance(error, type);
+      assert.match(error.message, message);
       assert.equal(await snapshot(), before);
     }
     // A disposed variable is gone from tfjs' registry.
