@@ -2,23 +2,35 @@
 // kernel speed without writing AssemblyScript. Every argument is checked (wasm memory is
 // unchecked): arrays must be views of the same heap's memory and of matching lengths.
 import { type Heap } from './arena.js';
+import { isFloat32Array, typedBuffer, typedByteOffset, typedLength } from './typed.js';
 import { defaultHeap, setSimdEnabled } from './wasm.js';
 
 let heapOverride: Heap | null = null;
 
+// Pointers and lengths come from the engine's own values (src/typed.ts), never from the object's
+// properties: a subclass getter or an own property could otherwise aim a kernel at other memory.
 function heapOf(name: string, x: Float32Array): Heap {
   const h = heapOverride ?? defaultHeap();
-  if (!(x instanceof Float32Array)) throw new TypeError(`kernels: ${name} must be a Float32Array view of wasm memory`);
-  if (x.buffer !== h.memory.buffer) {
+  if (!isFloat32Array(x)) throw new TypeError(`kernels: ${name} must be a Float32Array view of wasm memory`);
+  const buffer = h.memory.buffer;
+  if (typedBuffer(x) !== buffer) {
     throw new TypeError(`kernels: ${name} must be a view of wasm memory (a Variable's .value, or a gradient passed to updateStep)`);
+  }
+  // A genuine view of the current buffer always fits; checked anyway, as the kernels cannot.
+  if (typedByteOffset(x) + typedLength(x) * 4 > buffer.byteLength) {
+    throw new RangeError(`kernels: ${name} does not lie inside wasm memory`);
   }
   return h;
 }
 
 function same(name: string, x: Float32Array, ref: Float32Array): void {
   heapOf(name, x);
-  if (x.length !== ref.length) throw new RangeError(`kernels: ${name} has ${x.length} elements, expected ${ref.length}`);
+  const n = typedLength(x);
+  if (n !== typedLength(ref)) throw new RangeError(`kernels: ${name} has ${n} elements, expected ${typedLength(ref)}`);
 }
+
+const ptr = typedByteOffset;
+const len = typedLength;
 
 function scalar(name: string, a: number): number {
   if (typeof a !== 'number' || Number.isNaN(a)) throw new TypeError(`kernels: ${name} must be a number, got ${String(a)}`);
@@ -41,41 +53,41 @@ export const kernels = {
   axpy(y: Float32Array, x: Float32Array, a: number): void {
     const h = heapOf('y', y);
     same('x', x, y);
-    h.kernels.axpy(y.byteOffset, x.byteOffset, y.length, scalar('a', a));
+    h.kernels.axpy(ptr(y), ptr(x), len(y), scalar('a', a));
   },
   /** x *= a */
   scale(x: Float32Array, a: number): void {
-    heapOf('x', x).kernels.scaleCopy(x.byteOffset, x.byteOffset, x.length, scalar('a', a));
+    heapOf('x', x).kernels.scaleCopy(ptr(x), ptr(x), len(x), scalar('a', a));
   },
   /** dst = a * src */
   scaleCopy(dst: Float32Array, src: Float32Array, a: number): void {
     const h = heapOf('dst', dst);
     same('src', src, dst);
-    h.kernels.scaleCopy(dst.byteOffset, src.byteOffset, dst.length, scalar('a', a));
+    h.kernels.scaleCopy(ptr(dst), ptr(src), len(dst), scalar('a', a));
   },
   /** dst = src */
   copy(dst: Float32Array, src: Float32Array): void {
     const h = heapOf('dst', dst);
     same('src', src, dst);
-    h.kernels.copy(dst.byteOffset, src.byteOffset, dst.length);
+    h.kernels.copy(ptr(dst), ptr(src), len(dst));
   },
   /** x = value */
   fill(x: Float32Array, value: number): void {
-    heapOf('x', x).kernels.fill(x.byteOffset, x.length, scalar('value', value));
+    heapOf('x', x).kernels.fill(ptr(x), len(x), scalar('value', value));
   },
   /** avg = momentum * avg + (1 - momentum) * x */
   ema(avg: Float32Array, x: Float32Array, momentum: number): void {
     const h = heapOf('avg', avg);
     same('x', x, avg);
-    h.kernels.ema(avg.byteOffset, x.byteOffset, avg.length, scalar('momentum', momentum));
+    h.kernels.ema(ptr(avg), ptr(x), len(avg), scalar('momentum', momentum));
   },
   /** x = clamp(x, -c, c) */
   clipByValue(x: Float32Array, c: number): void {
-    heapOf('x', x).kernels.clipByValue(x.byteOffset, x.length, scalar('c', c));
+    heapOf('x', x).kernels.clipByValue(ptr(x), len(x), scalar('c', c));
   },
   /** Sum of squares, accumulated in float64. */
   sumSquares(x: Float32Array): number {
-    return heapOf('x', x).kernels.sumSquares(x.byteOffset, x.length);
+    return heapOf('x', x).kernels.sumSquares(ptr(x), len(x));
   },
   /** L2 norm. */
   norm(x: Float32Array): number {
@@ -83,7 +95,7 @@ export const kernels = {
   },
   /** True when no element is NaN or infinite. */
   allFinite(x: Float32Array): boolean {
-    return heapOf('x', x).kernels.allFinite(x.byteOffset, x.length) === 1;
+    return heapOf('x', x).kernels.allFinite(ptr(x), len(x)) === 1;
   },
   /** Switches all kernels between SIMD (default) and the scalar loop. */
   setSimd(on: boolean): void {

@@ -1,7 +1,8 @@
 // A float32 tensor whose values live in a kernel module's linear memory, so kernels update it in
 // place. Slots (moments, accumulators) are Variables too.
 import { type Heap } from './arena.js';
-import { checkOptions, checkShape, sizeOf } from './validate.js';
+import { typedArrayTag, typedBuffer, typedByteOffset, typedLength } from './typed.js';
+import { checkOptions, checkShape, describeValue, sizeOf } from './validate.js';
 import { defaultHeap } from './wasm.js';
 
 export interface VariableOptions {
@@ -29,36 +30,45 @@ export class Variable {
    * library's arena; `external` is for integrations (see `Variable.wrap`).
    */
   constructor(values: ArrayLike<number>, options: VariableOptions = {}, heap: Heap = defaultHeap(), external?: { ptr: number }) {
-    if (values === null || typeof values !== 'object' || typeof values.length !== 'number') {
+    if (values === null || typeof values !== 'object') {
       throw new TypeError('Variable: values must be an array-like of numbers (e.g. a Float32Array)');
     }
     options = checkOptions('Variable', options);
     if (heap === null || typeof heap !== 'object' || typeof heap.alloc !== 'function' || !(heap.memory instanceof WebAssembly.Memory)) {
       throw new TypeError('Variable: heap must be a Heap ({ memory, kernels, alloc, free }), e.g. defaultHeap()');
     }
-    if (!ArrayBuffer.isView(values) && external === undefined) {
-      for (let i = 0; i < values.length; i++) {
-        if (typeof values[i] !== 'number') throw new TypeError(`Variable: values[${i}] must be a number, got ${typeof values[i]}`);
-      }
-    }
-    const shape = options.shape === undefined ? [values.length] : checkShape('Variable: options.shape', options.shape);
+    // Read once: the source's length and elements are not looked at again after this.
+    const src = external === undefined ? sourceOf('Variable', values, heap) : { count: values.length, ptr: -1, data: null, read: null };
+    const shape = options.shape === undefined ? [src.count] : checkShape('Variable: options.shape', options.shape);
     const size = sizeOf(shape);
-    if (size !== values.length || size === 0) {
+    if (size !== src.count || size === 0) {
       throw new RangeError(
-        `Variable: options.shape ${JSON.stringify(shape)} holds ${size} values but ${values.length} were given (at least 1 needed)`,
+        `Variable: options.shape ${JSON.stringify(shape)} holds ${size} values but ${src.count} were given (at least 1 needed)`,
       );
     }
     if (options.name !== undefined && (typeof options.name !== 'string' || options.name === '')) {
       throw new TypeError('Variable: options.name must be a non-empty string');
     }
+    const data = src.read ? src.read() : src.data;
     this.name = options.name ?? (unnamed++ === 0 ? 'variable' : `variable_${unnamed - 1}`);
     this.shape = Object.freeze([...shape]);
     this.size = size;
     this.heap = heap;
     this.owned = external === undefined;
+    // Allocating may grow the memory and detach a source that is a view of it: such a source is
+    // copied by its byte offset, taken before the allocation. The block is freed if anything fails.
     this._ptr = external ? checkPtr(heap, external.ptr, size) : heap.alloc(size * 4);
-    this.view = new Float32Array(heap.memory.buffer, this._ptr, size);
-    if (this.owned) this.view.set(values);
+    try {
+      this.view = new Float32Array(heap.memory.buffer, this._ptr, size);
+      if (this.owned) {
+        if (src.ptr >= 0) new Uint8Array(heap.memory.buffer).copyWithin(this._ptr, src.ptr, src.ptr + size * 4);
+        else this.view.set(data as ArrayLike<number>);
+      }
+    } catch (e) {
+      if (this.owned) heap.free(this._ptr);
+      this._ptr = -1;
+      throw e;
+    }
   }
 
   /**
@@ -107,15 +117,19 @@ export class Variable {
     return this._ptr < 0;
   }
 
-  /** Copies `values` (same size) into the variable. */
+  /** Copies `values` (same size) into the variable. On error the variable is unchanged. */
   assign(values: ArrayLike<number>): void {
     const view = this.value;
-    if (values === null || typeof values !== 'object' || values.length !== this.size) {
-      throw new RangeError(
-        `Variable '${this.name}'.assign: values must hold ${this.size} numbers, got ${values === null || typeof values !== 'object' ? String(values) : values.length}`,
-      );
+    const where = `Variable '${this.name}'.assign`;
+    if (values === null || typeof values !== 'object') {
+      throw new RangeError(`${where}: values must hold ${this.size} numbers, got ${describeValue(values)}`);
     }
-    view.set(values);
+    const src = sourceOf(where, values, this.heap);
+    if (src.count !== this.size) throw new RangeError(`${where}: values must hold ${this.size} numbers, got ${src.count}`);
+    // No allocation happens here, so a view of wasm memory is still attached: set() reads a typed
+    // array through its internal slots and copies overlapping ranges correctly.
+    if (src.ptr >= 0) view.set(new Float32Array(this.heap.memory.buffer, src.ptr, src.count));
+    else view.set((src.read ? src.read() : src.data) as ArrayLike<number>);
   }
 
   /** Returns the memory to the heap; any later use throws. Idempotent. */
@@ -137,4 +151,37 @@ function checkPtr(heap: Heap, ptr: number, size: number): number {
     throw new RangeError(`Variable: pointer ${ptr} (+${size * 4} bytes) is not an aligned range inside wasm memory`);
   }
   return ptr;
+}
+
+/**
+ * The values to copy, read once. A Float32Array view of `heap`'s memory is kept as a byte offset
+ * (`ptr`); another typed array as itself, read through its internal slots (its own properties are
+ * ignored), converted to float32 first when it lives in `heap`'s memory; a plain array-like's
+ * length is read once here and its elements once in `read()`, into a copy the library owns.
+ */
+function sourceOf(where: string, values: object, heap: Heap): { count: number; ptr: number; data: ArrayLike<number> | null; read: (() => Float32Array) | null } {
+  const tag = typedArrayTag(values);
+  if (tag !== undefined) {
+    if (tag === 'BigInt64Array' || tag === 'BigUint64Array') throw new TypeError(`${where}: values must hold numbers, got a ${tag}`);
+    const view = values as ArrayBufferView;
+    const count = typedLength(view);
+    if (typedBuffer(view) !== heap.memory.buffer) return { count, ptr: -1, data: values as unknown as ArrayLike<number>, read: null };
+    if (tag === 'Float32Array') return { count, ptr: typedByteOffset(view), data: null, read: null };
+    return { count, ptr: -1, data: new Float32Array(values as unknown as ArrayLike<number>), read: null };
+  }
+  const list = values as ArrayLike<unknown>;
+  const count: unknown = list.length;
+  if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
+    throw new TypeError(`${where}: values must be an array-like of numbers (e.g. a Float32Array), got a length of ${describeValue(count)}`);
+  }
+  const read = (): Float32Array => {
+    const out = new Float32Array(count);
+    for (let i = 0; i < count; i++) {
+      const x = list[i];
+      if (typeof x !== 'number') throw new TypeError(`${where}: values[${i}] must be a number, got ${typeof x}`);
+      out[i] = x;
+    }
+    return out;
+  };
+  return { count, ptr: -1, data: null, read };
 }

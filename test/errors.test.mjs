@@ -243,7 +243,7 @@ const CASES = {
   'variable.disposed-ptr': (f) => [{ run: () => f.gone('w').ptr }],
   'variable.disposed-assign': (f) => [{ run: () => f.gone('w').assign([1, 2]) }],
   'variable.zeros-shape': () => [{ run: () => Variable.zeros('x') }],
-  'variable.wrap-shape': () => [{ run: () => Variable.wrap(defaultHeap(), 16, []) }],
+  'variable.wrap-shape': () => [{ run: () => Variable.wrap(defaultHeap(), 16, [2, 1.5]) }],
   'variable.wrap-ptr': () => [{ run: () => Variable.wrap(defaultHeap(), 3, [2]) }],
   'variable.wrap-range': () => [{ run: () => Variable.wrap(defaultHeap(), defaultHeap().memory.buffer.byteLength - 4, [2]) }],
   'variable.rebind-owned': (f) => {
@@ -549,6 +549,14 @@ const CASES = {
   'variable.heap': () => [{ run: () => new Variable([1], {}, 5) }],
   'variable.wrap-heap': () => [{ run: () => Variable.wrap(5, 16, [1]) }],
   'variable.values-type': () => [{ run: () => new Variable(['a']) }],
+  'variable.values-bigint': (f) => {
+    const w = f.v([1, 2, 3], 'w');
+    return [{ run: () => new Variable(new BigInt64Array(2)) }, { label: 'assign', message: "Variable 'w'.assign: values must hold numbers, got a BigUint64Array", run: () => w.assign(new BigUint64Array(3)), watch: [w] }];
+  },
+  'variable.assign-values-type': (f) => {
+    const w = f.v([1, 2, 3], 'w');
+    return [{ run: () => w.assign(['a', 2, 3]), watch: [w] }];
+  },
   'arena.alloc-nan': (f) => [{ run: () => f.other.alloc(NaN), watch: [f.other] }],
   'arena.alloc-negative': (f) => [{ run: () => f.other.alloc(-5), watch: [f.other] }],
   'arena.setSimd': () => [{ run: () => lib.setSimdEnabled('x') }, { run: () => kernels.setSimd('x') }],

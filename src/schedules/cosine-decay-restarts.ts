@@ -38,7 +38,7 @@ export class CosineDecayRestarts extends LearningRateSchedule {
     super();
     const where = this.getClassName();
     if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options must be an object`);
-    this.initialLearningRate = checkNumber(`${where}: initialLearningRate`, options.initialLearningRate, { min: 0 });
+    this.initialLearningRate = checkNumber(`${where}: initialLearningRate`, options.initialLearningRate, { min: 0, float32: true });
     this.firstDecaySteps = checkNumber(`${where}: firstDecaySteps`, options.firstDecaySteps, { min: 0, minExclusive: true });
     this.tMul = checkNumber(`${where}: tMul`, options.tMul ?? 2, { min: 1 });
     this.mMul = checkNumber(`${where}: mMul`, options.mMul ?? 1, { min: 0 });

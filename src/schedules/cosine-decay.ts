@@ -35,10 +35,10 @@ export class CosineDecay extends LearningRateSchedule {
     super();
     const where = this.getClassName();
     if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options must be an object`);
-    this.initialLearningRate = checkNumber(`${where}: initialLearningRate`, options.initialLearningRate, { min: 0 });
+    this.initialLearningRate = checkNumber(`${where}: initialLearningRate`, options.initialLearningRate, { min: 0, float32: true });
     this.decaySteps = checkNumber(`${where}: decaySteps`, options.decaySteps, { min: 0, minExclusive: true });
     this.alpha = checkNumber(`${where}: alpha`, options.alpha ?? 0, { min: 0 });
-    this.warmupTarget = optionalNumber(`${where}: warmupTarget`, options.warmupTarget, { min: 0 });
+    this.warmupTarget = optionalNumber(`${where}: warmupTarget`, options.warmupTarget, { min: 0, float32: true });
     this.warmupSteps = checkNumber(`${where}: warmupSteps`, options.warmupSteps ?? 0, { min: 0 });
   }
 

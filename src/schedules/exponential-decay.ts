@@ -29,7 +29,7 @@ export class ExponentialDecay extends LearningRateSchedule {
     super();
     const where = this.getClassName();
     if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options must be an object`);
-    this.initialLearningRate = checkNumber(`${where}: initialLearningRate`, options.initialLearningRate, { min: 0 });
+    this.initialLearningRate = checkNumber(`${where}: initialLearningRate`, options.initialLearningRate, { min: 0, float32: true });
     this.decaySteps = checkNumber(`${where}: decaySteps`, options.decaySteps, { min: 0, minExclusive: true });
     this.decayRate = checkNumber(`${where}: decayRate`, options.decayRate, { min: 0 });
     this.staircase = checkBoolean(`${where}: staircase`, options.staircase ?? false);

@@ -1,5 +1,5 @@
 import { type Config, registerClass } from '../registry.js';
-import { checkNumber } from '../validate.js';
+import { checkNumber, describeValue } from '../validate.js';
 import { LearningRateSchedule } from './schedule.js';
 
 export interface PiecewiseConstantDecayOptions {
@@ -24,24 +24,27 @@ export class PiecewiseConstantDecay extends LearningRateSchedule {
     super();
     const where = this.getClassName();
     if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options must be an object`);
-    const { boundaries, values } = options;
-    if (!Array.isArray(boundaries) || boundaries.length === 0) {
-      throw new TypeError(`${where}: boundaries must be a non-empty array of step numbers, got ${JSON.stringify(boundaries)}`);
+    // Each list is read once into a copy (length, then each element): a getter or Proxy cannot
+    // make the checked values differ from the ones kept.
+    const boundaries = snapshot(options.boundaries);
+    const values = snapshot(options.values);
+    if (boundaries === null || boundaries.length === 0) {
+      throw new TypeError(`${where}: boundaries must be a non-empty array of step numbers, got ${boundaries === null ? describeValue(options.boundaries) : '[]'}`);
     }
-    if (!Array.isArray(values) || values.length !== boundaries.length + 1) {
+    if (values === null || values.length !== boundaries.length + 1) {
       throw new RangeError(
-        `${where}: values must be an array with one more element than boundaries (${boundaries.length + 1}), got ${Array.isArray(values) ? `${values.length} elements` : JSON.stringify(values)}`,
+        `${where}: values must be an array with one more element than boundaries (${boundaries.length + 1}), got ${values !== null ? `${values.length} elements` : describeValue(options.values)}`,
       );
     }
     boundaries.forEach((b, i) => {
       checkNumber(`${where}: boundaries[${i}]`, b);
-      if (i > 0 && !(b > boundaries[i - 1])) {
-        throw new RangeError(`${where}: boundaries must be strictly increasing, got ${boundaries[i - 1]} then ${b} at index ${i}`);
+      if (i > 0 && !((b as number) > (boundaries[i - 1] as number))) {
+        throw new RangeError(`${where}: boundaries must be strictly increasing, got ${String(boundaries[i - 1])} then ${String(b)} at index ${i}`);
       }
     });
-    values.forEach((v, i) => checkNumber(`${where}: values[${i}]`, v, { min: 0 }));
-    this.boundaries = Object.freeze([...boundaries]);
-    this.values = Object.freeze([...values]);
+    values.forEach((v, i) => checkNumber(`${where}: values[${i}]`, v, { min: 0, float32: true }));
+    this.boundaries = Object.freeze(boundaries as number[]);
+    this.values = Object.freeze(values as number[]);
   }
 
   override call(step: number): number {
@@ -55,3 +58,12 @@ export class PiecewiseConstantDecay extends LearningRateSchedule {
   }
 }
 registerClass(PiecewiseConstantDecay);
+
+/** A copy of an array, each element read once; null when `list` is not an array. */
+function snapshot(list: unknown): unknown[] | null {
+  if (!Array.isArray(list)) return null;
+  const n = list.length;
+  const out: unknown[] = [];
+  for (let i = 0; i < n; i++) out.push(list[i]);
+  return out;
+}

@@ -34,9 +34,9 @@ export class PolynomialDecay extends LearningRateSchedule {
     super();
     const where = this.getClassName();
     if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options must be an object`);
-    this.initialLearningRate = checkNumber(`${where}: initialLearningRate`, options.initialLearningRate, { min: 0 });
+    this.initialLearningRate = checkNumber(`${where}: initialLearningRate`, options.initialLearningRate, { min: 0, float32: true });
     this.decaySteps = checkNumber(`${where}: decaySteps`, options.decaySteps, { min: 0, minExclusive: true });
-    this.endLearningRate = checkNumber(`${where}: endLearningRate`, options.endLearningRate ?? 1e-4, { min: 0 });
+    this.endLearningRate = checkNumber(`${where}: endLearningRate`, options.endLearningRate ?? 1e-4, { min: 0, float32: true });
     this.power = checkNumber(`${where}: power`, options.power ?? 1, { min: 0 });
     this.cycle = checkBoolean(`${where}: cycle`, options.cycle ?? false);
   }

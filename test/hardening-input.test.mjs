@@ -1,0 +1,290 @@
+// Input validation at the edges of the core (issue #10 items 6, 11, 15, 16, 17, 18, 19): kernels
+// read the engine's length/offset/buffer, Variable copies a source that memory growth detaches and
+// reads an array-like once, float32 rounding of hyperparameters, messages that say a value's type,
+// checkpoint headers, registry names, scalar variables.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as lib from '../build/index.js';
+import { checkNumber, checkShape } from '../build/validate.js';
+import { typedLength, typedByteOffset, typedBuffer, isFloat32Array } from '../build/typed.js';
+
+const {
+  ready, Variable, Arena, Adam, SGD, Optimizer, OptimizerWrapper, LearningRateSchedule, LossScaleOptimizer,
+  defaultHeap, instantiateKernels, kernelModule, kernels, registerClass, getRegisteredClass, deserialize,
+  ExponentialDecay, PiecewiseConstantDecay, PolynomialDecay, CosineDecay, CosineDecayRestarts, InverseTimeDecay,
+} = lib;
+await ready();
+
+/** A fresh arena on a memory of one page, so that a test can make it grow. */
+function smallArena() {
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
+  return new Arena(memory, instantiateKernels(kernelModule(), memory));
+}
+
+/** Every byte of wasm memory outside [from, to), to show that nothing else was written. */
+function outside(heap, from, to) {
+  const all = new Uint8Array(heap.memory.buffer);
+  return [all.slice(0, from), all.slice(to)];
+}
+
+const throwsWith = (fn, type, text) => {
+  try {
+    fn();
+  } catch (e) {
+    assert.is(e.name, type, `${e.name}: ${e.message}`);
+    assert.ok(e.message.includes(text), `message\n  ${e.message}\nlacks\n  ${text}`);
+    return e;
+  }
+  assert.unreachable(`expected a ${type}: ${text}`);
+};
+
+// ---------------------------------------------------------------- item 6: kernels
+
+test('typed.ts reads the engine values, not the properties', () => {
+  class Liar extends Float32Array {
+    get length() {
+      return 1000;
+    }
+    get byteOffset() {
+      return 4;
+    }
+    get buffer() {
+      return new ArrayBuffer(8);
+    }
+  }
+  const x = new Liar(3);
+  assert.is(typedLength(x), 3);
+  assert.is(typedByteOffset(x), 0);
+  assert.ok(typedBuffer(x) !== x.buffer);
+  assert.ok(isFloat32Array(x));
+  const fake = Object.setPrototypeOf({ length: 3, byteOffset: 0, buffer: new ArrayBuffer(12) }, Float32Array.prototype);
+  assert.ok(fake instanceof Float32Array, 'the fake passes instanceof');
+  assert.not.ok(isFloat32Array(fake));
+  assert.not.ok(isFloat32Array(new Int32Array(1)));
+});
+
+test('kernels: a subclass overriding length or byteOffset writes only the memory of the real view', () => {
+  const heap = defaultHeap();
+  const a = new Variable(new Float32Array([1, 2, 3, 4]), { name: 'a' });
+  const b = new Variable(new Float32Array([5, 6, 7, 8]), { name: 'b' });
+  class Long extends Float32Array {
+    get length() {
+      return 1000;
+    }
+  }
+  class Elsewhere extends Float32Array {
+    get byteOffset() {
+      return b.ptr;
+    }
+  }
+  const cases = [
+    ['length getter', () => new Long(heap.memory.buffer, a.ptr, 4)],
+    ['byteOffset getter', () => new Elsewhere(heap.memory.buffer, a.ptr, 4)],
+    ['own length property', () => Object.defineProperty(new Float32Array(heap.memory.buffer, a.ptr, 4), 'length', { value: 1000 })],
+    ['own byteOffset property', () => Object.defineProperty(new Float32Array(heap.memory.buffer, a.ptr, 4), 'byteOffset', { value: b.ptr })],
+  ];
+  const ops = {
+    fill: (x) => kernels.fill(x, 0),
+    scale: (x) => kernels.scale(x, 2),
+    clipByValue: (x) => kernels.clipByValue(x, 0.5),
+    copy: (x) => kernels.copy(x, a.value),
+    axpy: (x) => kernels.axpy(x, a.value, 1),
+    ema: (x) => kernels.ema(x, a.value, 0.5),
+  };
+  for (const [label, make] of cases) {
+    for (const [name, op] of Object.entries(ops)) {
+      a.assign([1, 2, 3, 4]);
+      const before = outside(heap, a.ptr, a.ptr + 16);
+      op(make());
+      const after = outside(heap, a.ptr, a.ptr + 16);
+      assert.ok(before.every((x, i) => Buffer.compare(x, after[i]) === 0), `${label}, ${name}: memory outside 'a' changed`);
+      assert.equal(Array.from(b.value), [5, 6, 7, 8], label);
+    }
+    a.assign([1, 2, 3, 4]);
+    assert.is(kernels.sumSquares(make()), 30, `${label}: sumSquares reads the 4 real values`);
+  }
+  a.dispose();
+  b.dispose();
+});
+
+test('kernels: lengths are compared on the engine values; an object posing as a Float32Array is refused', () => {
+  const heap = defaultHeap();
+  const a = new Variable(new Float32Array(4), { name: 'a' });
+  const b = new Variable(new Float32Array(8), { name: 'b' });
+  class Short extends Float32Array {
+    get length() {
+      return 4;
+    }
+  }
+  const bLies = new Short(heap.memory.buffer, b.ptr, 8);
+  throwsWith(() => kernels.copy(a.value, bLies), 'RangeError', 'kernels: src has 8 elements, expected 4');
+  throwsWith(() => kernels.copy(bLies, a.value), 'RangeError', 'kernels: src has 4 elements, expected 8');
+  const fake = Object.setPrototypeOf({ buffer: heap.memory.buffer, byteOffset: b.ptr, length: 4 }, Float32Array.prototype);
+  throwsWith(() => kernels.fill(fake, 1), 'TypeError', 'kernels: x must be a Float32Array view of wasm memory');
+  throwsWith(() => kernels.copy(a.value, fake), 'TypeError', 'kernels: src must be a Float32Array view of wasm memory');
+  assert.equal(Array.from(b.value), [0, 0, 0, 0, 0, 0, 0, 0]);
+  a.dispose();
+  b.dispose();
+});
+
+// ---------------------------------------------------------------- item 11: Variable sources
+
+test('new Variable(w.value) when the allocation grows memory: copied by offset, nothing leaked', () => {
+  const heap = smallArena();
+  const n = 10000; // 40 kB: a second one does not fit in the rest of the 64 kB page
+  const w = new Variable(Float32Array.from({ length: n }, (_, i) => i * 0.5), { name: 'w' }, heap);
+  const size = heap.memory.buffer.byteLength;
+  const copy = new Variable(w.value, { name: 'copy' }, heap);
+  assert.ok(heap.memory.buffer.byteLength > size, 'the memory grew');
+  assert.equal(Array.from(copy.value), Array.from(w.value));
+  assert.is(heap.liveBytes, 2 * n * 4);
+  // a subarray view, and a view whose properties lie: the engine's offset and length are used
+  class Liar extends Float32Array {
+    get length() {
+      return 3;
+    }
+    get byteOffset() {
+      return 0;
+    }
+  }
+  const live = heap.liveBytes;
+  const filler = new Variable(new Float32Array((heap.memory.buffer.byteLength - heap.liveBytes) / 4 - 64), {}, heap);
+  const part = new Variable(new Liar(heap.memory.buffer, w.ptr + 8, 5), { name: 'part' }, heap);
+  assert.equal(Array.from(part.value), [1, 1.5, 2, 2.5, 3]);
+  filler.dispose();
+  part.dispose();
+  assert.is(heap.liveBytes, live);
+  // other typed arrays on wasm memory are converted before the allocation
+  const ints = new Int32Array(heap.memory.buffer, w.ptr, 4);
+  const fill2 = new Variable(new Float32Array((heap.memory.buffer.byteLength - heap.liveBytes) / 4 - 64), {}, heap);
+  const fromInts = new Variable(ints, { name: 'ints' }, heap);
+  assert.equal(Array.from(fromInts.value), Array.from(new Int32Array(new Float32Array([0, 0.5, 1, 1.5]).buffer)));
+  for (const v of [fill2, fromInts, copy, w]) v.dispose();
+  assert.is(heap.liveBytes, 0);
+});
+
+test('assign: a view of wasm memory (overlapping too), a lying subclass, element types', () => {
+  const heap = defaultHeap();
+  const big = new Variable(Float32Array.from({ length: 10 }, (_, i) => i), { name: 'big' });
+  const inside = Variable.wrap(heap, big.ptr, [5], { name: 'inside' });
+  inside.assign(new Float32Array(heap.memory.buffer, big.ptr + 4, 5)); // overlaps its destination
+  assert.equal(Array.from(big.value), [1, 2, 3, 4, 5, 5, 6, 7, 8, 9]);
+  inside.dispose();
+  big.dispose();
+  const w = new Variable(new Float32Array([1, 2, 3, 4, 5]), { name: 'w' });
+  const other = new Variable(new Float32Array([9, 8, 7, 6, 5]), { name: 'other' });
+  w.assign(other.value);
+  assert.equal(Array.from(w.value), [9, 8, 7, 6, 5]);
+  class Liar extends Float32Array {
+    get length() {
+      return 5;
+    }
+  }
+  throwsWith(() => w.assign(new Liar(7)), 'RangeError', "Variable 'w'.assign: values must hold 5 numbers, got 7");
+  throwsWith(() => w.assign(['a', 1, 2, 3, 4]), 'TypeError', "Variable 'w'.assign: values[0] must be a number, got string");
+  throwsWith(() => w.assign(new BigInt64Array(5)), 'TypeError', "Variable 'w'.assign: values must hold numbers, got a BigInt64Array");
+  assert.equal(Array.from(w.value), [9, 8, 7, 6, 5], 'unchanged by the refused calls');
+  other.dispose();
+  w.dispose();
+});
+
+test('a Proxy array-like is read once: its length and each element', () => {
+  let lengthReads = 0;
+  const reads = new Map();
+  const target = [1, 2];
+  const proxy = new Proxy(target, {
+    get(t, key) {
+      if (key === 'length') return ++lengthReads === 1 ? 2 : 100000;
+      if (typeof key === 'string' && /^\d+$/.test(key)) {
+        reads.set(key, (reads.get(key) ?? 0) + 1);
+        return reads.get(key) === 1 ? t[key] : 1e9;
+      }
+      return t[key];
+    },
+  });
+  const heap = defaultHeap();
+  const live = heap.liveBytes;
+  const v = new Variable(proxy, { name: 'p' });
+  assert.is(v.size, 2);
+  assert.equal(Array.from(v.value), [1, 2]);
+  assert.is(lengthReads, 1);
+  assert.equal([...reads.values()], [1, 1]);
+  lengthReads = 0;
+  reads.clear();
+  v.assign(proxy);
+  assert.equal(Array.from(v.value), [1, 2]);
+  assert.is(lengthReads, 1);
+  v.dispose();
+  assert.is(heap.liveBytes, live);
+  // a refused source leaves no block behind
+  throwsWith(() => new Variable([1, 'x']), 'TypeError', 'Variable: values[1] must be a number, got string');
+  throwsWith(() => new Variable(new BigUint64Array(2)), 'TypeError', 'Variable: values must hold numbers, got a BigUint64Array');
+  assert.is(heap.liveBytes, live);
+});
+
+// ---------------------------------------------------------------- items 15 and 18: numbers
+
+test('checkNumber({ float32: true }): the float32-rounded value must be finite and in range', () => {
+  throwsWith(() => checkNumber('lr', 1e39, { min: 0, float32: true }), 'RangeError', 'lr must be a finite number >= 0 representable in float32, got 1e+39 (Infinity in float32)');
+  throwsWith(() => checkNumber('lr', -1e39, { float32: true }), 'RangeError', 'lr must be a finite number representable in float32, got -1e+39 (-Infinity in float32)');
+  throwsWith(() => checkNumber('beta', 0.99999999, { min: 0, max: 1, maxExclusive: true, float32: true }), 'RangeError', 'beta must be a finite number >= 0 < 1 representable in float32, got 0.99999999 (1 in float32)');
+  throwsWith(() => checkNumber('scale', 1e-50, { min: 0, minExclusive: true, float32: true }), 'RangeError', 'scale must be a finite number > 0 representable in float32, got 1e-50 (0 in float32)');
+  const maxF32 = 3.4028234663852886e38;
+  assert.is(checkNumber('x', maxF32, { float32: true }), maxF32);
+  assert.is(checkNumber('x', 0.1, { float32: true }), 0.1, 'returns the value given, not its rounding');
+  assert.is(checkNumber('x', 1e39), 1e39, 'without the option, float64 range');
+  throwsWith(() => checkNumber('n', 1e300, { min: 0, integer: true }), 'RangeError', 'n must be an integer >= 0, got 1e+300 (not a safe integer)');
+});
+
+test('schedules refuse a learning rate that is Infinity in float32', () => {
+  const cases = [
+    [() => new ExponentialDecay({ initialLearningRate: 1e39, decaySteps: 10, decayRate: 0.5 }), 'ExponentialDecay: initialLearningRate'],
+    [() => new InverseTimeDecay({ initialLearningRate: 1e39, decaySteps: 10, decayRate: 0.5 }), 'InverseTimeDecay: initialLearningRate'],
+    [() => new PolynomialDecay({ initialLearningRate: 1e39, decaySteps: 10 }), 'PolynomialDecay: initialLearningRate'],
+    [() => new PolynomialDecay({ initialLearningRate: 0.1, decaySteps: 10, endLearningRate: 1e39 }), 'PolynomialDecay: endLearningRate'],
+    [() => new CosineDecay({ initialLearningRate: 1e39, decaySteps: 10 }), 'CosineDecay: initialLearningRate'],
+    [() => new CosineDecay({ initialLearningRate: 0.1, decaySteps: 10, warmupTarget: 1e39 }), 'CosineDecay: warmupTarget'],
+    [() => new CosineDecayRestarts({ initialLearningRate: 1e39, firstDecaySteps: 10 }), 'CosineDecayRestarts: initialLearningRate'],
+    [() => new PiecewiseConstantDecay({ boundaries: [10], values: [0.1, 1e39] }), 'PiecewiseConstantDecay: values[1]'],
+  ];
+  for (const [make, name] of cases) throwsWith(make, 'RangeError', `${name} must be a finite number >= 0 representable in float32, got 1e+39 (Infinity in float32)`);
+  // the largest float32 is fine
+  assert.is(new ExponentialDecay({ initialLearningRate: 3.4028234663852886e38, decaySteps: 10, decayRate: 0.5 }).call(0), 3.4028234663852886e38);
+});
+
+test('PiecewiseConstantDecay reads boundaries and values once', () => {
+  let reads = 0;
+  const values = new Proxy([0.1, 0.01], {
+    get(t, key) {
+      if (key === '1') return ++reads === 1 ? 0.01 : -5;
+      return t[key];
+    },
+  });
+  const s = new PiecewiseConstantDecay({ boundaries: [10], values });
+  assert.is(reads, 1);
+  assert.equal(s.values, [0.1, 0.01]);
+  assert.is(s.call(20), 0.01);
+});
+
+test('a wrong-type value is named by its type', () => {
+  const cases = [
+    [{ learningRate: '0.01' }, "Adam: learningRate must be a finite number >= 0, got the string '0.01'"],
+    [{ learningRate: true }, 'Adam: learningRate must be a finite number >= 0, got the boolean true'],
+    [{ learningRate: 1n }, 'Adam: learningRate must be a finite number >= 0, got the bigint 1n'],
+    [{ learningRate: null }, 'Adam: learningRate must be a finite number >= 0, got null'],
+    [{ learningRate: [0.1] }, 'Adam: learningRate must be a finite number >= 0, got an array'],
+    [{ learningRate: { valueOf: () => 0.1 } }, 'Adam: learningRate must be a finite number >= 0, got an object'],
+    [{ useEma: 'true' }, "Adam: useEma must be a boolean, got the string 'true'"],
+    [{ useEma: null }, 'Adam: useEma must be a boolean, got null'],
+    [{ useEma: 1 }, 'Adam: useEma must be a boolean, got 1'],
+  ];
+  for (const [options, message] of cases) throwsWith(() => new Adam(options), 'TypeError', message);
+  throwsWith(() => new ExponentialDecay({ decaySteps: 10, decayRate: 0.5 }), 'TypeError', 'ExponentialDecay: initialLearningRate must be a finite number >= 0, got undefined');
+  throwsWith(() => Variable.zeros('2x2'), 'TypeError', "Variable.zeros: shape must be an array of positive integers ([] for a scalar), got the string '2x2'");
+  throwsWith(() => Variable.zeros({ length: 1, 0: 2 }), 'TypeError', 'Variable.zeros: shape must be an array of positive integers ([] for a scalar), got an object');
+  throwsWith(() => Variable.zeros([2, '3']), 'RangeError', "Variable.zeros: shape must be an array of positive integers ([] for a scalar), got an array whose element 1 is the string '3'");
+  throwsWith(() => Variable.zeros([2, 1.5]), 'RangeError', 'Variable.zeros: shape must be an array of positive integers ([] for a scalar), got [2,1.5]');
+  assert.ok(Object.isFrozen(checkShape('s', [2, 3])));
+});
+
+test.run();
