@@ -18,16 +18,38 @@ export interface SerializableClass<T = unknown> {
 
 const classes = new Map<string, SerializableClass>();
 
-/** Registers a class under its static `className` (optimizers and schedules alike). Returns it. */
+/**
+ * Registers a class under its static `className` (optimizers and schedules alike). Returns it.
+ * The class must declare its own `className`: an inherited one would silently take over its
+ * parent's name (deserializing the parent's configs would then build the subclass). For the same
+ * reason a name registered to a class is refused to a subclass or superclass of it. Registering
+ * the same class again does nothing.
+ */
 export function registerClass<C extends SerializableClass>(cls: C): C {
   if (typeof (cls as unknown) !== 'function' || typeof cls.className !== 'string' || cls.className === '') {
     throw new TypeError('registerClass: the class needs a static `className` string');
   }
-  if (typeof (cls.fromConfig as unknown) !== 'function') {
-    throw new TypeError(`registerClass: ${cls.className} needs a static fromConfig(config)`);
+  const name = cls.className;
+  const label = (c: unknown): string => (c as { name?: unknown }).name ? String((c as { name: unknown }).name) : 'an anonymous class';
+  if (!Object.prototype.hasOwnProperty.call(cls, 'className')) {
+    throw new TypeError(`registerClass: ${label(cls)} needs its own static className (it inherits '${name}' from ${label(Object.getPrototypeOf(cls))})`);
   }
-  classes.set(cls.className, cls);
+  if (typeof (cls.fromConfig as unknown) !== 'function') {
+    throw new TypeError(`registerClass: ${name} needs a static fromConfig(config)`);
+  }
+  const taken = classes.get(name);
+  if (taken !== undefined && taken !== cls && related(taken, cls)) {
+    throw new Error(`registerClass: className '${name}' is already registered to ${label(taken)}; give ${label(cls)} its own static className`);
+  }
+  classes.set(name, cls);
   return cls;
+}
+
+/** True when one class extends the other. */
+function related(a: object, b: object): boolean {
+  for (let p: unknown = Object.getPrototypeOf(a); p; p = Object.getPrototypeOf(p)) if (p === b) return true;
+  for (let p: unknown = Object.getPrototypeOf(b); p; p = Object.getPrototypeOf(p)) if (p === a) return true;
+  return false;
 }
 
 export function getRegisteredClass(className: string): SerializableClass | undefined {
@@ -43,10 +65,15 @@ export function isSerializedObject(x: unknown): x is SerializedObject {
 
 /** Rebuilds an object from `{ className, config }` through the registry. */
 export function deserialize(obj: SerializedObject, what = 'object'): unknown {
-  if (!isSerializedObject(obj)) throw new TypeError(`deserialize: expected { className, config } for the ${what}`);
-  const cls = classes.get(obj.className);
-  if (!cls) {
-    throw new Error(`deserialize: unknown ${what} class '${obj.className}': register it with registerClass() first`);
+  // Each field is read once: a getter cannot pass the check with one value and be used with another.
+  const className: unknown = obj !== null && typeof obj === 'object' ? obj.className : undefined;
+  const config: unknown = obj !== null && typeof obj === 'object' ? obj.config : undefined;
+  if (typeof className !== 'string' || config === null || typeof config !== 'object') {
+    throw new TypeError(`deserialize: expected { className, config } for the ${what}`);
   }
-  return cls.fromConfig(obj.config);
+  const cls = classes.get(className);
+  if (!cls) {
+    throw new Error(`deserialize: unknown ${what} class '${className}': register it with registerClass() first`);
+  }
+  return cls.fromConfig(config as Config);
 }

@@ -498,6 +498,8 @@ const CASES = {
   // Registry
   'registry.className': () => [{ run: () => registerClass(class {}) }],
   'registry.fromConfig': () => [{ run: () => registerClass(class NoFromConfig { static className = 'NoFromConfig'; }), watch: [() => String(getRegisteredClass('NoFromConfig'))] }],
+  'registry.inherited': () => [{ run: () => registerClass(class MyAdam extends Adam {}), watch: [() => String(getRegisteredClass('Adam').name)] }],
+  'registry.taken': () => [{ run: () => registerClass(class MyAdam extends Adam { static className = 'Adam'; }), watch: [() => String(getRegisteredClass('Adam').name)] }],
   'registry.deserialize-shape': () => [{ run: () => deserialize({}) }],
   'registry.deserialize-unknown': () => [{ run: () => deserialize({ className: 'Nope', config: {} }) }],
 

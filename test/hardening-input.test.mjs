@@ -287,4 +287,42 @@ test('a wrong-type value is named by its type', () => {
   assert.ok(Object.isFrozen(checkShape('s', [2, 3])));
 });
 
+// ---------------------------------------------------------------- item 17: registry
+
+test('registerClass: an inherited className, or a related class under a taken name, is refused', () => {
+  class Parent extends Optimizer {
+    static className = 'hardening.Parent';
+    updateStep() {}
+  }
+  class Sub extends Parent {}
+  registerClass(Parent);
+  registerClass(Parent); // the same class again: nothing happens
+  throwsWith(() => registerClass(Sub), 'TypeError', "registerClass: Sub needs its own static className (it inherits 'hardening.Parent' from Parent)");
+  class Named extends Parent {
+    static className = 'hardening.Parent';
+  }
+  throwsWith(() => registerClass(Named), 'Error', "registerClass: className 'hardening.Parent' is already registered to Parent; give Named its own static className");
+  assert.is(getRegisteredClass('hardening.Parent'), Parent);
+  assert.instance(deserialize({ className: 'hardening.Parent', config: {} }), Parent);
+  assert.not.instance(deserialize({ className: 'hardening.Parent', config: {} }), Sub);
+  class Own extends Parent {
+    static className = 'hardening.Own';
+  }
+  assert.is(registerClass(Own), Own);
+  assert.instance(deserialize({ className: 'hardening.Own', config: {} }), Own);
+});
+
+test('deserialize reads className and config once', () => {
+  let reads = 0;
+  const obj = {
+    get className() {
+      return ++reads === 1 ? 'Adam' : 'Nope';
+    },
+    config: { learningRate: 0.5 },
+  };
+  assert.instance(deserialize(obj), Adam);
+  assert.is(reads, 1);
+  throwsWith(() => deserialize({ className: '__proto__', config: {} }), 'Error', "deserialize: unknown object class '__proto__'");
+});
+
 test.run();
