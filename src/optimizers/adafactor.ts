@@ -68,9 +68,11 @@ export class Adafactor extends Optimizer {
     const n = variable.size;
     const p = variable.ptr;
     const g = gradient.byteOffset;
-    const rho = Math.min(lr, 1 / Math.sqrt(t));
-    const alpha = Math.max(this.epsilon2, Math.sqrt(K.sumSquares(p, n) / n)) * rho;
-    const b = 1 - Math.pow(t, this.beta2Decay);
+    // Keras' float32 scalar ops, one fround each (the sums of squares stay f64 until their last rounding).
+    const rho = Math.min(lr, Math.fround(1 / Math.fround(Math.sqrt(t))));
+    const rms = Math.fround(Math.sqrt(Math.fround(Math.fround(K.sumSquares(p, n)) / n)));
+    const alpha = Math.fround(Math.max(Math.fround(this.epsilon2), rms) * rho);
+    const b = Math.fround(1 - Math.fround(Math.pow(t, Math.fround(this.beta2Decay))));
     const shape = variable.shape;
     const rank = shape.length;
     if (rank >= 2) {
@@ -79,19 +81,20 @@ export class Adafactor extends Optimizer {
       const nb = n / (rows * cols);
       const r = this.getSlot(variable, 'r').ptr;
       const c = this.getSlot(variable, 'c').ptr;
-      K.adafactorFactored(g, r, c, nb, rows, cols, b, 1 - b, this.epsilon1);
+      K.adafactorFactored(g, r, c, nb, rows, cols, b, Math.fround(1 - b), this.epsilon1);
       const uu = K.adafactorFactoredRms(g, r, c, nb, rows, cols);
       K.adafactorFactoredApply(p, g, r, c, nb, rows, cols, this.stepSize(alpha, uu, n));
     } else {
       const v = this.getSlot(variable, 'v').ptr;
-      const uu = K.adafactorVector(g, v, n, b, 1 - b, this.epsilon1);
+      const uu = K.adafactorVector(g, v, n, b, Math.fround(1 - b), this.epsilon1);
       K.adafactorVectorApply(p, g, v, n, this.stepSize(alpha, uu, n));
     }
   }
 
   /** alpha_t / max(1, RMS(u) / clipThreshold), from sum(u^2). */
   private stepSize(alpha: number, sumSquares: number, n: number): number {
-    return alpha / Math.max(1, Math.sqrt(sumSquares / n) / this.clipThreshold);
+    const rmsU = Math.fround(Math.sqrt(Math.fround(Math.fround(sumSquares) / n)));
+    return Math.fround(alpha / Math.max(1, Math.fround(rmsU / Math.fround(this.clipThreshold))));
   }
 
   override getConfig(): Config {

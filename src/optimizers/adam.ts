@@ -41,10 +41,11 @@ export class Adam extends Optimizer {
 
   override updateStep(gradient: Float32Array, variable: Variable, lr: number): void {
     const t = this.iterations + 1;
-    // Bias corrections folded into one step size (float32 powers, as Keras computes them).
+    // Bias corrections folded into one step size, in Keras' float32 ops (one fround per op):
+    // alpha = lr * sqrt(1 - b2^t) / (1 - b1^t) with float32 betas.
     const b1t = Math.fround(Math.pow(Math.fround(this.beta1), t));
     const b2t = Math.fround(Math.pow(Math.fround(this.beta2), t));
-    const alpha = (lr * Math.sqrt(1 - b2t)) / (1 - b1t);
+    const alpha = Math.fround(Math.fround(lr * Math.fround(Math.sqrt(Math.fround(1 - b2t)))) / Math.fround(1 - b1t));
     const K = variable.heap.kernels;
     const m = this.getSlot(variable, 'm').ptr;
     const v = this.getSlot(variable, 'v').ptr;

@@ -31,7 +31,7 @@ export class Adamax extends Optimizer {
   }
 
   override updateStep(gradient: Float32Array, variable: Variable, lr: number): void {
-    const bc1 = 1 - Math.fround(Math.pow(Math.fround(this.beta1), this.iterations + 1));
+    const bc1 = Math.fround(1 - Math.fround(Math.pow(Math.fround(this.beta1), this.iterations + 1)));
     variable.heap.kernels.adamax(
       variable.ptr, gradient.byteOffset, this.getSlot(variable, 'm').ptr, this.getSlot(variable, 'u').ptr,
       variable.size, 1 - this.beta1, this.beta2, lr, bc1, this.epsilon,

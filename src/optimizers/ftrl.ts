@@ -50,7 +50,8 @@ export class Ftrl extends Optimizer {
 
   override updateStep(gradient: Float32Array, variable: Variable, lr: number): void {
     // Keras' 2 * l2' with l2' = l2 + beta / (2 lr); lr = 0 gives NaN/inf weights, as it does in Keras.
-    const q = 2 * this.l2RegularizationStrength + this.beta / lr;
+    // In Keras' float32 ops: 2 * (l2 + beta / (2 * lr)).
+    const q = 2 * Math.fround(Math.fround(this.l2RegularizationStrength) + Math.fround(Math.fround(this.beta) / (2 * lr)));
     variable.heap.kernels.ftrl(
       variable.ptr, gradient.byteOffset, this.getSlot(variable, 'accumulator').ptr, this.getSlot(variable, 'linear').ptr,
       variable.size, -this.learningRatePower, 1 / lr, this.l1RegularizationStrength, q, 2 * this.l2ShrinkageRegularizationStrength,

@@ -40,9 +40,9 @@ export class Lamb extends Optimizer {
 
   override updateStep(gradient: Float32Array, variable: Variable, lr: number): void {
     const t = this.iterations + 1;
-    // float32 powers, as Keras computes them (and as Adam does here).
-    const c1 = 1 / (1 - Math.fround(Math.pow(Math.fround(this.beta1), t)));
-    const c2 = 1 / (1 - Math.fround(Math.pow(Math.fround(this.beta2), t)));
+    // Keras' float32 1 - beta^t (float32 betas); the kernel multiplies by the reciprocal where Keras divides.
+    const c1 = Math.fround(1 / Math.fround(1 - Math.fround(Math.pow(Math.fround(this.beta1), t))));
+    const c2 = Math.fround(1 / Math.fround(1 - Math.fround(Math.pow(Math.fround(this.beta2), t))));
     const K = variable.heap.kernels;
     const m = this.getSlot(variable, 'm').ptr;
     const v = this.getSlot(variable, 'v').ptr;
@@ -51,8 +51,11 @@ export class Lamb extends Optimizer {
     const rr = K.lambMoments(gradient.byteOffset, m, v, n, 1 - this.beta1, 1 - this.beta2, c1, c2, this.epsilon);
     const ww = K.sumSquares(variable.ptr, n);
     // NaN norms fail both tests and give 1, as Keras' where(norm > 0, ..., 1) does.
-    const trust = ww > 0 && rr > 0 ? Math.sqrt(ww / rr) : 1;
-    K.lambApply(variable.ptr, m, v, n, c1, c2, this.epsilon, trust * lr);
+    // Keras' norms and ratio are float32 (the sums stay f64 here: exact up to their last rounding).
+    const wn = Math.fround(Math.sqrt(Math.fround(ww)));
+    const rn = Math.fround(Math.sqrt(Math.fround(rr)));
+    const trust = wn > 0 && rn > 0 ? Math.fround(wn / rn) : 1;
+    K.lambApply(variable.ptr, m, v, n, c1, c2, this.epsilon, Math.fround(trust * lr));
   }
 
   override getConfig(): Config {

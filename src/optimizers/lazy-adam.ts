@@ -27,7 +27,7 @@ export class LazyAdam extends Adam {
     // method returning the double was not inlined by V8 and boxed a number every step.
     const b1t = Math.fround(Math.pow(Math.fround(this.beta1), t));
     const b2t = Math.fround(Math.pow(Math.fround(this.beta2), t));
-    const alpha = (lr * Math.sqrt(1 - b2t)) / (1 - b1t);
+    const alpha = Math.fround(Math.fround(lr * Math.fround(Math.sqrt(Math.fround(1 - b2t)))) / Math.fround(1 - b1t));
     const rows = gradient.indices;
     variable.heap.kernels.lazyAdamRows(
       variable.ptr, gradient.values.byteOffset, this.getSlot(variable, 'm').ptr, this.getSlot(variable, 'v').ptr,

@@ -30,7 +30,8 @@ export class Lion extends Optimizer {
   override updateStep(gradient: Float32Array, variable: Variable, lr: number): void {
     variable.heap.kernels.lion(
       variable.ptr, gradient.byteOffset, this.getSlot(variable, 'momentum').ptr, variable.size,
-      this.beta1, 1 - this.beta1, this.beta2, 1 - this.beta2, lr,
+      // 1 - beta from the float32 beta, as Keras' `1.0 - beta_1` on its float32 cast.
+      this.beta1, Math.fround(1 - Math.fround(this.beta1)), this.beta2, Math.fround(1 - Math.fround(this.beta2)), lr,
     );
   }
 

@@ -33,27 +33,35 @@ export class Nadam extends Optimizer {
     }
   }
 
-  private mu(t: number): number {
-    return Math.fround(this.beta1 * (1 - 0.5 * Math.pow(0.96, t)));
+  // Every scalar below is Keras' float32 op sequence, one Math.fround per op: Keras casts beta1,
+  // beta2 and 0.96 to float32 first, so e.g. v / (1 - beta2^t) cancels exactly at t = 1.
+  /** 1 - 0.5 * 0.96^t in float32 (mu_t = beta1 times this). */
+  private muFactor(t: number): number {
+    return Math.fround(1 - Math.fround(0.5 * Math.fround(Math.pow(Math.fround(0.96), t))));
   }
 
   override beforeUpdateSteps(): void {
     const p = (this.uProduct as Variable).value;
-    p[0] = p[0] * this.mu(this.iterations + 1);
+    // Keras: u_product * beta_1 * (1 - 0.5 * 0.96^t), evaluated left to right (not u_product * mu_t).
+    p[0] = Math.fround(Math.fround(p[0] * Math.fround(this.beta1)) * this.muFactor(this.iterations + 1));
   }
 
   override updateStep(gradient: Float32Array, variable: Variable, lr: number): void {
     const t = this.iterations + 1;
-    const muT = this.mu(t);
-    const muNext = this.mu(t + 1);
+    const b1 = Math.fround(this.beta1);
+    const b2 = Math.fround(this.beta2);
+    const muT = Math.fround(b1 * this.muFactor(t));
+    const muNext = Math.fround(b1 * this.muFactor(t + 1));
     const prod = (this.uProduct as Variable).value[0];
     const prodNext = Math.fround(prod * muNext);
-    const cm = muNext / (1 - prodNext);
-    const cg = (1 - muT) / (1 - prod);
-    const ibc2 = 1 / (1 - Math.fround(Math.pow(Math.fround(this.beta2), t)));
+    // The kernel multiplies by these quotients where Keras divides each element (see docs/keras-compat.md).
+    const cm = Math.fround(muNext / Math.fround(1 - prodNext));
+    const cg = Math.fround(Math.fround(1 - muT) / Math.fround(1 - prod));
+    const ibc2 = Math.fround(1 / Math.fround(1 - Math.fround(Math.pow(b2, t))));
+    // 1 - beta is taken from the float32 beta (Keras' beta_1 here is a float32 tensor).
     variable.heap.kernels.nadam(
       variable.ptr, gradient.byteOffset, this.getSlot(variable, 'm').ptr, this.getSlot(variable, 'v').ptr,
-      variable.size, 1 - this.beta1, 1 - this.beta2, cm, cg, ibc2, lr, this.epsilon,
+      variable.size, Math.fround(1 - b1), Math.fround(1 - b2), cm, cg, ibc2, lr, this.epsilon,
     );
   }
 

@@ -71,23 +71,32 @@ export class RAdam extends Optimizer {
 
   override updateStep(gradient: Float32Array, variable: Variable, learningRate: number): void {
     const t = this.iterations + 1;
-    const b1t = Math.pow(this.beta1, t);
-    const b2t = Math.pow(this.beta2, t);
+    // TFA's scalars are float32 tensor ops on float32 hyperparameters: one fround per op, in its order.
+    const f = Math.fround;
+    const b1 = f(this.beta1);
+    const b2 = f(this.beta2);
+    const b1t = f(Math.pow(b1, t));
+    const b2t = f(Math.pow(b2, t));
+    const omb2 = f(1 - b2);
+    const rc1 = f(1 / f(1 - b1t));
+    const rc2 = f(1 / f(1 - b2t));
     let lr = learningRate;
     if (this.totalSteps > 0) {
       // TFA's warmup: rise linearly to lr over `warmup` steps, then fall linearly to minLr.
-      const warmup = this.totalSteps * this.warmupProportion;
-      const decaySteps = Math.max(this.totalSteps - warmup, 1);
-      lr = t <= warmup ? (lr * t) / warmup : lr + ((this.minLr - lr) / decaySteps) * Math.min(t - warmup, decaySteps);
+      const total = f(this.totalSteps);
+      const warmup = f(total * f(this.warmupProportion));
+      const decaySteps = Math.max(f(total - warmup), 1);
+      const rate = f(f(f(this.minLr) - lr) / decaySteps);
+      lr = t <= warmup ? f(lr * f(t / warmup)) : f(lr + f(rate * Math.min(f(t - warmup), decaySteps)));
     }
-    const smaInf = 2 / (1 - this.beta2) - 1;
-    const sma = smaInf - (2 * t * b2t) / (1 - b2t);
-    const adaptive = sma >= this.smaThreshold;
-    const rect = adaptive ? Math.sqrt((((((sma - 4) / (smaInf - 4)) * (sma - 2)) / (smaInf - 2)) * smaInf) / sma) : 1;
+    const smaInf = f(f(2 / omb2) - 1);
+    const sma = f(smaInf - f(f(f(2 * t) * b2t) * rc2));
+    const adaptive = sma >= f(this.smaThreshold);
+    const rect = adaptive ? f(Math.sqrt(f(f(f(f(f(f(sma - 4) / f(smaInf - 4)) * f(sma - 2)) / f(smaInf - 2)) * smaInf) / sma))) : 1;
     const vhat = this.amsgrad ? this.getSlot(variable, 'vhat').ptr : 0;
     variable.heap.kernels.radam(
       variable.ptr, gradient.byteOffset, this.getSlot(variable, 'm').ptr, this.getSlot(variable, 'v').ptr, vhat,
-      variable.size, 1 - this.beta1, 1 - this.beta2, 1 / (1 - b2t), (lr * rect) / (1 - b1t), this.epsilon, adaptive ? 1 : 0,
+      variable.size, f(1 - b1), omb2, rc2, f(f(lr * rect) * rc1), this.epsilon, adaptive ? 1 : 0,
     );
   }
 

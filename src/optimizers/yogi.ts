@@ -64,14 +64,16 @@ export class Yogi extends Optimizer {
 
   override updateStep(gradient: Float32Array, variable: Variable, lr: number): void {
     const t = this.iterations + 1;
-    // float32 powers, as TFA (float32 tensors) and Adam here compute them.
-    const b1t = Math.fround(Math.pow(Math.fround(this.beta1), t));
-    const b2t = Math.fround(Math.pow(Math.fround(this.beta2), t));
-    const alpha = (lr * Math.sqrt(1 - b2t)) / (1 - b1t);
+    // TFA's float32 ops (its betas are float32 tensors), one fround per op.
+    const b1 = Math.fround(this.beta1);
+    const b2 = Math.fround(this.beta2);
+    const b1t = Math.fround(Math.pow(b1, t));
+    const b2t = Math.fround(Math.pow(b2, t));
+    const alpha = Math.fround(Math.fround(lr * Math.fround(Math.sqrt(Math.fround(1 - b2t)))) / Math.fround(1 - b1t));
     const m = this.beta1 > 0 ? this.getSlot(variable, 'm').ptr : 0;
     variable.heap.kernels.yogi(
       variable.ptr, gradient.byteOffset, m, this.getSlot(variable, 'v').ptr, variable.size,
-      1 - this.beta1, 1 - this.beta2, alpha, this.epsilon,
+      Math.fround(1 - b1), Math.fround(1 - b2), alpha, this.epsilon,
       this.l1RegularizationStrength, this.l2RegularizationStrength, this.activation === 'tanh' ? 1 : 0,
     );
   }
