@@ -35,6 +35,9 @@ function crc32(bytes: Uint8Array): number {
 
 export function encodeState(s: StateSnapshot): Uint8Array {
   const names = Object.keys(s.variables);
+  for (const n of names) {
+    if (!allowedName(n)) throw new Error(`saveState: an optimizer variable is named '${n}', which a checkpoint cannot hold (a member of Object.prototype)`);
+  }
   const header = new TextEncoder().encode(
     JSON.stringify({
       className: s.className,
@@ -78,26 +81,49 @@ export function decodeState(bytes: Uint8Array, where: string): StateSnapshot {
   if (dv.getUint32(end, true) !== crc32(bytes.subarray(0, end))) fail('checksum mismatch (corrupt or truncated)');
   const hlen = dv.getUint32(8, true);
   if (12 + hlen > end) fail('header length past the end');
-  let header: { className?: unknown; config?: unknown; iterations?: unknown; variables?: unknown };
+  let header: unknown;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + hlen)));
   } catch {
     return fail('unreadable header');
   }
-  const vars = header.variables;
-  if (typeof header.className !== 'string' || typeof header.config !== 'object' || !Array.isArray(vars)) fail('malformed header');
+  if (!isPlainObject(header)) return fail('malformed header');
+  const { className, config, iterations, variables: vars } = header as { className?: unknown; config?: unknown; iterations?: unknown; variables?: unknown };
+  if (typeof className !== 'string' || !isPlainObject(config) || !Array.isArray(vars)) fail('malformed header');
+  if (className === '') fail('the class name is empty');
+  if (typeof iterations !== 'number' || !Number.isSafeInteger(iterations) || iterations < 0) {
+    fail(`iterations must be an integer from 0 to 2^53 - 1, got ${JSON.stringify(iterations)}`);
+  }
   let off = (12 + hlen + 3) & ~3;
-  const variables: StateSnapshot['variables'] = {};
-  for (const v of vars as { name?: unknown; shape?: unknown }[]) {
-    const shape = v?.shape;
-    if (typeof v?.name !== 'string' || !Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d > 0)) fail('malformed variable entry');
+  // No prototype: a name such as '__proto__' can only ever be an own key here (and is refused below).
+  const variables: StateSnapshot['variables'] = Object.create(null) as StateSnapshot['variables'];
+  for (const v of vars as unknown[]) {
+    const name: unknown = isPlainObject(v) ? (v as { name?: unknown }).name : undefined;
+    const shape: unknown = isPlainObject(v) ? (v as { shape?: unknown }).shape : undefined;
+    if (typeof name !== 'string' || !Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d > 0)) fail('malformed variable entry');
+    const key = name as string;
+    if (!allowedName(key)) fail(`variable name '${key}' is not allowed (empty, or a member of Object.prototype)`);
+    if (Object.prototype.hasOwnProperty.call(variables, key)) fail(`variable '${key}' is listed twice`);
     const n = (shape as number[]).reduce((a, b) => a * b, 1);
-    if (off + n * 4 > end) fail(`data of '${String(v.name)}' runs past the end`);
+    if (off + n * 4 > end) fail(`data of '${key}' runs past the end`);
     const values = new Float32Array(n);
     for (let i = 0; i < n; i++) values[i] = dv.getFloat32(off + i * 4, true);
     off += n * 4;
-    variables[v.name as string] = { shape: shape as number[], values };
+    variables[key] = { shape: [...(shape as number[])], values };
   }
   if (off !== end) fail(`${end - off} unexpected bytes after the data`);
-  return { className: header.className as string, config: header.config as Config, iterations: header.iterations as number, variables };
+  return { className: className as string, config: config as Config, iterations: iterations as number, variables };
+}
+
+/**
+ * Names a checkpoint may hold: '__proto__', 'constructor', 'toString' ... would collide with
+ * Object.prototype in any reader that indexes a plain object by name.
+ */
+function allowedName(name: string): boolean {
+  return name !== '' && !(name in Object.prototype);
+}
+
+/** A JSON object: not null, not an array. */
+function isPlainObject(x: unknown): boolean {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }

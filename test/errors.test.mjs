@@ -430,6 +430,11 @@ const CASES = {
       ['state.loadState-entry', () => frame(headerOf([{ name: 'w/m', shape: [0] }]))],
       ['state.loadState-data', () => frame(headerOf([{ name: 'w/m', shape: [2] }]))],
       ['state.loadState-trailing', () => frame(headerOf([{ name: 'w/m', shape: [2] }, { name: 'w/v', shape: [2] }]), [0, 0, 0, 0, 0])],
+      ['state.loadState-duplicate', () => frame(headerOf([{ name: 'w/m', shape: [2] }, { name: 'w/m', shape: [2] }, { name: 'w/v', shape: [2] }]), [0, 0, 0, 0, 0, 0])],
+      ['state.loadState-name', () => frame(headerOf([{ name: '__proto__', shape: [2] }]), [0, 0])],
+      ['state.loadState-iterations', () => frame(JSON.stringify({ className: 'Adam', config: {}, iterations: 1e300, variables: [] }))],
+      ['state.loadState-config', () => frame(JSON.stringify({ className: 'Adam', config: [], iterations: 1, variables: [] }))],
+      ['state.loadState-class-name', () => frame(JSON.stringify({ className: '', config: {}, iterations: 1, variables: [] }))],
       ['state.loadState-class', (b, f) => {
         const sgd = f.opt(new SGD({ momentum: 0.9 }));
         sgd.applyGradients([[new Float32Array(2), f.v([1, 2], 'w2')]]);

@@ -325,4 +325,109 @@ test('deserialize reads className and config once', () => {
   throwsWith(() => deserialize({ className: '__proto__', config: {} }), 'Error', "deserialize: unknown object class '__proto__'");
 });
 
+// ---------------------------------------------------------------- item 16: checkpoint headers
+
+function crc32(bytes) {
+  let c = 0xffffffff;
+  for (const b of bytes) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  }
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** A checkpoint framed as docs/state-format.md says, with a valid CRC: any header, any floats. */
+function frame(header, floats = []) {
+  const text = new TextEncoder().encode(typeof header === 'string' ? header : JSON.stringify(header));
+  const dataStart = (12 + text.length + 3) & ~3;
+  const out = new Uint8Array(dataStart + floats.length * 4 + 4);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, 0x54504f57, true);
+  dv.setUint16(4, 1, true);
+  dv.setUint32(8, text.length, true);
+  out.set(text, 12);
+  floats.forEach((x, i) => dv.setFloat32(dataStart + i * 4, x, true));
+  dv.setUint32(out.length - 4, crc32(out.subarray(0, out.length - 4)), true);
+  return out;
+}
+
+/** The header and floats of a checkpoint (the inverse of frame). */
+function unframe(bytes) {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const hlen = dv.getUint32(8, true);
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + hlen)));
+  const start = (12 + hlen + 3) & ~3;
+  const floats = Array.from({ length: (bytes.length - 4 - start) / 4 }, (_, i) => dv.getFloat32(start + i * 4, true));
+  return { header, floats };
+}
+
+test('the frame helper reproduces saveState() byte for byte', () => {
+  const w = new Variable([1, 2], { name: 'w' });
+  const o = new Adam();
+  o.applyGradients([[new Float32Array([0.5, -0.5]), w]]);
+  const bytes = o.saveState();
+  const { header, floats } = unframe(bytes);
+  assert.equal(Array.from(frame(header, floats)), Array.from(bytes));
+  o.dispose();
+  w.dispose();
+});
+
+test('checkpoints with a valid CRC: duplicate entries, prototype names, bad iterations, config or class are refused', () => {
+  const w = new Variable([1, 2], { name: 'w' });
+  const o = new Adam({ learningRate: 0.1 });
+  o.applyGradients([[new Float32Array([0.5, -0.5]), w]]);
+  const { header, floats } = unframe(o.saveState());
+  const entries = header.variables; // [w/m, w/v]
+  const state = () => JSON.stringify([Array.from(w.value), o.iterations, Object.entries(o.getState().variables).map(([k, e]) => [k, Array.from(e.values)])]);
+  const before = state();
+  const bad = [
+    ['variable \'w/m\' is listed twice', { ...header, variables: [entries[0], entries[0], entries[1]] }, [...floats, 9, 9]],
+    ['variable \'w/m\' is listed twice', { ...header, variables: [entries[0], entries[1], entries[0]] }, [...floats, 9, 9]],
+    ["variable name '__proto__' is not allowed (empty, or a member of Object.prototype)", { ...header, variables: [...entries, { name: '__proto__', shape: [2] }] }, [...floats, 0, 0]],
+    ["variable name 'constructor' is not allowed", { ...header, variables: [...entries, { name: 'constructor', shape: [2] }] }, [...floats, 0, 0]],
+    ["variable name 'hasOwnProperty' is not allowed", { ...header, variables: [...entries, { name: 'hasOwnProperty', shape: [2] }] }, [...floats, 0, 0]],
+    ['iterations must be an integer from 0 to 2^53 - 1, got 1e+300', { ...header, iterations: 1e300 }, floats],
+    ['iterations must be an integer from 0 to 2^53 - 1, got 9007199254740992', { ...header, iterations: 2 ** 53 }, floats],
+    ['iterations must be an integer from 0 to 2^53 - 1, got -1', { ...header, iterations: -1 }, floats],
+    ['iterations must be an integer from 0 to 2^53 - 1, got 1.5', { ...header, iterations: 1.5 }, floats],
+    ['iterations must be an integer from 0 to 2^53 - 1, got "3"', { ...header, iterations: '3' }, floats],
+    ['iterations must be an integer from 0 to 2^53 - 1, got undefined', { ...header, iterations: undefined }, floats],
+    ['malformed header', { ...header, config: null }, floats],
+    ['malformed header', { ...header, config: [] }, floats],
+    ['malformed header', { ...header, config: 5 }, floats],
+    ['malformed header', { ...header, className: 5 }, floats],
+    ['malformed header', [header], floats],
+    ['the class name is empty', { ...header, className: '' }, floats],
+    ['malformed variable entry', { ...header, variables: [[entries[0].name, entries[0].shape], entries[1]] }, floats],
+    ['malformed variable entry', { ...header, variables: [{ ...entries[0], shape: [2 ** 53] }, entries[1]] }, floats],
+  ];
+  for (const [message, h, data] of bad) {
+    const bytes = frame(h, data);
+    throwsWith(() => o.loadState(bytes), 'Error', `Adam.loadState: not a valid wasm-optim checkpoint: ${message}`);
+    throwsWith(() => Optimizer.fromCheckpoint(bytes, [w]), 'Error', `Optimizer.fromCheckpoint: not a valid wasm-optim checkpoint: ${message}`);
+    assert.is(state(), before, message);
+  }
+  // the unaltered checkpoint still loads
+  o.loadState(frame(header, floats));
+  assert.is(state(), before);
+  o.dispose();
+  w.dispose();
+});
+
+test('saveState refuses an optimizer variable named like a member of Object.prototype', () => {
+  class Named extends Optimizer {
+    static className = 'hardening.Named';
+    build() {
+      this.addVariable('constructor');
+    }
+    updateStep() {}
+  }
+  const w = new Variable([1], { name: 'w' });
+  const o = new Named();
+  o.prepare([w]);
+  throwsWith(() => o.saveState(), 'Error', "saveState: an optimizer variable is named 'constructor', which a checkpoint cannot hold (a member of Object.prototype)");
+  o.dispose();
+  w.dispose();
+});
+
 test.run();
