@@ -430,4 +430,92 @@ test('saveState refuses an optimizer variable named like a member of Object.prot
   w.dispose();
 });
 
+// ---------------------------------------------------------------- item 19: scalar variables
+
+const registered = (C) => typeof C === 'function' && Object.prototype.hasOwnProperty.call(C, 'className') && getRegisteredClass(C.className) === C;
+const OPTIMIZERS = Object.values(lib).filter((C) => registered(C) && C.prototype instanceof Optimizer);
+const CORE = OPTIMIZERS.filter((C) => !(C.prototype instanceof OptimizerWrapper) && C !== LossScaleOptimizer);
+
+test('scalar variables: shape [] holds one value; zeros, assign, wrap, state shape', () => {
+  const s = new Variable(new Float32Array([2]), { shape: [], name: 's' });
+  assert.equal(s.shape, []);
+  assert.is(s.size, 1);
+  assert.equal(Array.from(s.value), [2]);
+  s.assign([3]);
+  assert.equal(Array.from(s.value), [3]);
+  const z = Variable.zeros([]);
+  assert.equal(z.shape, []);
+  assert.equal(Array.from(z.value), [0]);
+  const wrapped = Variable.wrap(defaultHeap(), s.ptr, [], { name: 'view' });
+  assert.equal(Array.from(wrapped.value), [3]);
+  throwsWith(() => new Variable([1, 2], { shape: [] }), 'RangeError', 'Variable: options.shape [] holds 1 values but 2 were given');
+  wrapped.dispose();
+  z.dispose();
+  s.dispose();
+  assert.is(CORE.length, 15, CORE.map((C) => C.className).join());
+});
+
+/** Trains a scalar and a [1] variable side by side; returns the first difference, or null. */
+function scalarVersusVector(make, steps = 12) {
+  const s = new Variable(new Float32Array([0.75]), { shape: [], name: 's' });
+  const v = new Variable(new Float32Array([0.75]), { shape: [1], name: 's' });
+  const a = make();
+  const b = make();
+  let diff = null;
+  const bits = (x) => Array.from(new Uint32Array(Float32Array.from(x).buffer));
+  try {
+    for (let t = 0; t < steps && !diff; t++) {
+      const g = Math.fround(Math.sin(t * 1.7 + 0.3) * (t % 3 === 2 ? 8 : 0.5));
+      a.applyGradients([[new Float32Array([g]), s]]);
+      b.applyGradients([[new Float32Array([g]), v]]);
+      if (bits(s.value).join() !== bits(v.value).join()) diff = `step ${t}: value ${s.value[0]} vs ${v.value[0]}`;
+      const sa = a.getState();
+      const sb = b.getState();
+      if (sa.iterations !== sb.iterations) diff = `step ${t}: iterations`;
+      for (const [name, e] of Object.entries(sb.variables)) {
+        const mine = sa.variables[name];
+        if (!mine) diff ??= `step ${t}: no slot ${name} for the scalar`;
+        else if (bits(mine.values).join() !== bits(e.values).join()) diff ??= `step ${t}: slot ${name} ${Array.from(mine.values)} vs ${Array.from(e.values)}`;
+        else if (e.shape.length === 1 && e.shape[0] === 1 && mine.shape.length !== 0 && name.startsWith('s/')) diff ??= `step ${t}: slot ${name} has shape ${JSON.stringify(mine.shape)}`;
+      }
+    }
+    // a checkpoint of the scalar's optimizer round-trips, shape [] included
+    const bytes = a.saveState();
+    const s2 = new Variable(s.value, { shape: [], name: 's' });
+    const c = Optimizer.fromCheckpoint(bytes, [s2]);
+    for (const [name, e] of Object.entries(a.getState().variables)) {
+      const back = c.getState().variables[name];
+      if (JSON.stringify(back.shape) !== JSON.stringify(e.shape) || bits(back.values).join() !== bits(e.values).join()) diff ??= `checkpoint: ${name}`;
+    }
+    const g = new Float32Array([0.25]);
+    a.applyGradients([[g, s]]);
+    c.applyGradients([[g, s2]]);
+    if (s.value[0] !== s2.value[0]) diff ??= `after the checkpoint: ${s.value[0]} vs ${s2.value[0]}`;
+    c.dispose();
+    s2.dispose();
+  } finally {
+    a.dispose();
+    b.dispose();
+    s.dispose();
+    v.dispose();
+  }
+  return diff;
+}
+
+test('every optimizer updates a scalar variable bit for bit as the same variable of shape [1] (slots and checkpoints too)', () => {
+  const failures = [];
+  const extras = { weightDecay: 0.004, useEma: true, emaOverwriteFrequency: 5, clipnorm: 0.5 };
+  for (const C of CORE) {
+    for (const options of [{ learningRate: 0.01 }, { learningRate: 0.01, ...extras }, { learningRate: 0.01, gradientAccumulationSteps: 2, clipvalue: 0.3 }]) {
+      const diff = scalarVersusVector(() => new C(options));
+      if (diff) failures.push(`${C.className} ${JSON.stringify(options)}: ${diff}`);
+    }
+  }
+  for (const C of OPTIMIZERS.filter((X) => !CORE.includes(X))) {
+    const diff = scalarVersusVector(() => new C(new Adam({ learningRate: 0.01, useEma: true })));
+    if (diff) failures.push(`${C.className}(Adam): ${diff}`);
+  }
+  assert.equal(failures, []);
+});
+
 test.run();
