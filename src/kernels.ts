@@ -3,6 +3,7 @@
 // unchecked): arrays must be views of the same heap's memory and of matching lengths.
 import { type Heap } from './arena.js';
 import { isFloat32Array, typedBuffer, typedByteOffset, typedLength } from './typed.js';
+import { describeValue } from './validate.js';
 import { defaultHeap, setSimdEnabled } from './wasm.js';
 
 let heapOverride: Heap | null = null;
@@ -32,8 +33,12 @@ function same(name: string, x: Float32Array, ref: Float32Array): void {
 const ptr = typedByteOffset;
 const len = typedLength;
 
+/** A number for an f32 kernel parameter: Infinity is allowed, a finite value that rounds to it is not. */
 function scalar(name: string, a: number): number {
-  if (typeof a !== 'number' || Number.isNaN(a)) throw new TypeError(`kernels: ${name} must be a number, got ${String(a)}`);
+  if (typeof a !== 'number' || Number.isNaN(a)) throw new TypeError(`kernels: ${name} must be a number, got ${describeValue(a)}`);
+  if (Number.isFinite(a) && !Number.isFinite(Math.fround(a))) {
+    throw new RangeError(`kernels: ${name} must be representable in float32, got ${a} (${Math.fround(a)} in float32)`);
+  }
   return a;
 }
 

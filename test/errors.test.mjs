@@ -678,6 +678,7 @@ function kernelCases(row, f) {
       arrays.forEach((a, i) => i > 0 && out.push({ label: `${name} ${a}`, message: sub(a), run: () => kernels[name](...args([[i, views[i].value.subarray(1)]])), watch }));
     }
     if (row.id === 'kernels.scalar') scalars.forEach((s, k) => out.push({ label: `${name} ${s}`, message: sub(s), run: call([[arrays.length + k, NaN]]), watch }));
+    if (row.id === 'kernels.scalar-float32') scalars.forEach((s, k) => out.push({ label: `${name} ${s}`, message: sub(s), run: call([[arrays.length + k, 1e39]]), watch }));
   }
   return out;
 }
@@ -740,7 +741,7 @@ function casesFor(row, f) {
   if (CASES[id]) return CASES[id](f, row);
   if (APPLY[id]) return applyCases(row, f);
   if (WRAPPER[id]) return WRAPPERS.map((C) => ({ label: C.className, message: row.message.replaceAll('<Class>', C.className), ...WRAPPER[id](C, f) }));
-  if (id.startsWith('kernels.') && ['kernels.type', 'kernels.view', 'kernels.length', 'kernels.scalar'].includes(id)) return kernelCases(row, f);
+  if (id.startsWith('kernels.') && ['kernels.type', 'kernels.view', 'kernels.length', 'kernels.scalar', 'kernels.scalar-float32'].includes(id)) return kernelCases(row, f);
   if (id === 'schedule.options') return SCHEDULES.map((C) => ({ label: C.className, message: row.message.replaceAll('<Class>', C.className), run: () => new C(evalLiteral(row.literal)) }));
   if (id.startsWith('base.')) {
     return CORE.map((C) => ({ label: C.className, message: row.message.replaceAll('<Class>', C.className), run: () => new C(evalLiteral(row.literal)) }));

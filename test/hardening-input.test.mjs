@@ -127,6 +127,17 @@ test('kernels: lengths are compared on the engine values; an object posing as a 
   b.dispose();
 });
 
+test('kernels: a number argument that is infinite in float32 is refused; Infinity itself is allowed', () => {
+  const x = new Variable(new Float32Array(3), { name: 'x' });
+  throwsWith(() => kernels.fill(x.value, 1e39), 'RangeError', 'kernels: value must be representable in float32, got 1e+39 (Infinity in float32)');
+  throwsWith(() => kernels.scale(x.value, -4e38), 'RangeError', 'kernels: a must be representable in float32, got -4e+38 (-Infinity in float32)');
+  throwsWith(() => kernels.fill(x.value, '1'), 'TypeError', "kernels: value must be a number, got the string '1'");
+  assert.equal(Array.from(x.value), [0, 0, 0]);
+  kernels.fill(x.value, Infinity);
+  assert.equal(Array.from(x.value), [Infinity, Infinity, Infinity]);
+  x.dispose();
+});
+
 // ---------------------------------------------------------------- item 11: Variable sources
 
 test('new Variable(w.value) when the allocation grows memory: copied by offset, nothing leaked', () => {
