@@ -37,20 +37,25 @@ export class Variable {
     if (heap === null || typeof heap !== 'object' || typeof heap.alloc !== 'function' || !(heap.memory instanceof WebAssembly.Memory)) {
       throw new TypeError('Variable: heap must be a Heap ({ memory, kernels, alloc, free }), e.g. defaultHeap()');
     }
-    // Read once: the source's length and elements are not looked at again after this.
+    // Each option is read once: a getter cannot pass a check with one value and be used with another.
+    const rawShape: unknown = options.shape;
+    const name: unknown = options.name;
+    const given = rawShape === undefined ? null : checkShape('Variable: options.shape', rawShape);
+    // The source last: no user code (a getter, a Proxy trap) runs between taking a wasm-memory
+    // source's offset here and the copy below. Its length and elements are read once.
     const src = external === undefined ? sourceOf('Variable', values, heap) : { count: values.length, ptr: -1, data: null, read: null };
-    const shape = options.shape === undefined ? [src.count] : checkShape('Variable: options.shape', options.shape);
+    const shape = given ?? [src.count];
     const size = sizeOf(shape);
     if (size !== src.count || size === 0) {
       throw new RangeError(
         `Variable: options.shape ${JSON.stringify(shape)} holds ${size} values but ${src.count} were given (at least 1 needed)`,
       );
     }
-    if (options.name !== undefined && (typeof options.name !== 'string' || options.name === '')) {
+    if (name !== undefined && (typeof name !== 'string' || name === '')) {
       throw new TypeError('Variable: options.name must be a non-empty string');
     }
     const data = src.read ? src.read() : src.data;
-    this.name = options.name ?? (unnamed++ === 0 ? 'variable' : `variable_${unnamed - 1}`);
+    this.name = (name as string | undefined) ?? (unnamed++ === 0 ? 'variable' : `variable_${unnamed - 1}`);
     this.shape = Object.freeze([...shape]);
     this.size = size;
     this.heap = heap;

@@ -233,6 +233,25 @@ test('a Proxy array-like is read once: its length and each element', () => {
   assert.is(heap.liveBytes, live);
 });
 
+test('Variable options are read once: a name or shape getter cannot change after its check', () => {
+  let nameReads = 0;
+  let shapeReads = 0;
+  const v = new Variable([1, 2], {
+    get name() {
+      return nameReads++ === 0 ? 'once' : 5;
+    },
+    get shape() {
+      return shapeReads++ === 0 ? [2] : [1000];
+    },
+  });
+  assert.is(v.name, 'once');
+  assert.equal(v.shape, [2]);
+  assert.is(v.size, 2);
+  assert.is(nameReads, 1);
+  assert.is(shapeReads, 1);
+  v.dispose();
+});
+
 // ---------------------------------------------------------------- items 15 and 18: numbers
 
 test('checkNumber({ float32: true }): the float32-rounded value must be finite and in range', () => {
