@@ -124,17 +124,20 @@ export class Variable {
 
   /** Copies `values` (same size) into the variable. On error the variable is unchanged. */
   assign(values: ArrayLike<number>): void {
-    const view = this.value;
+    if (this._ptr < 0) throw this.disposedError();
     const where = `Variable '${this.name}'.assign`;
     if (values === null || typeof values !== 'object') {
       throw new RangeError(`${where}: values must hold ${this.size} numbers, got ${describeValue(values)}`);
     }
     const src = sourceOf(where, values, this.heap);
     if (src.count !== this.size) throw new RangeError(`${where}: values must hold ${this.size} numbers, got ${src.count}`);
-    // No allocation happens here, so a view of wasm memory is still attached: set() reads a typed
-    // array through its internal slots and copies overlapping ranges correctly.
+    const data = src.read ? src.read() : src.data;
+    // The destination last, after every getter of the source has run (one could have disposed or
+    // moved this variable). No allocation happens here, so a wasm-memory source is still attached;
+    // set() copies overlapping ranges correctly.
+    const view = this.value;
     if (src.ptr >= 0) view.set(new Float32Array(this.heap.memory.buffer, src.ptr, src.count));
-    else view.set((src.read ? src.read() : src.data) as ArrayLike<number>);
+    else view.set(data as ArrayLike<number>);
   }
 
   /** Returns the memory to the heap; any later use throws. Idempotent. */

@@ -233,6 +233,36 @@ test('a Proxy array-like is read once: its length and each element', () => {
   assert.is(heap.liveBytes, live);
 });
 
+test('assign: a source whose getter disposes the variable writes nothing', () => {
+  const w = new Variable([1, 2, 3], { name: 'w' });
+  const source = {
+    get length() {
+      w.dispose();
+      return 3;
+    },
+    0: 7,
+    1: 8,
+    2: 9,
+  };
+  // whatever reuses the freed block must not be overwritten
+  let reuse = null;
+  const source2 = {
+    length: 3,
+    get 0() {
+      w2.dispose();
+      reuse = new Variable([4, 5, 6], { name: 'reuse' });
+      return 7;
+    },
+    1: 8,
+    2: 9,
+  };
+  throwsWith(() => w.assign(source), 'Error', "Variable 'w' was disposed and cannot be used");
+  const w2 = new Variable([1, 2, 3], { name: 'w2' });
+  throwsWith(() => w2.assign(source2), 'Error', "Variable 'w2' was disposed and cannot be used");
+  assert.equal(Array.from(reuse.value), [4, 5, 6]);
+  reuse.dispose();
+});
+
 test('Variable options are read once: a name or shape getter cannot change after its check', () => {
   let nameReads = 0;
   let shapeReads = 0;
