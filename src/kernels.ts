@@ -10,28 +10,30 @@ let heapOverride: Heap | null = null;
 
 // Pointers and lengths come from the engine's own values (src/typed.ts), never from the object's
 // properties: a subclass getter or an own property could otherwise aim a kernel at other memory.
-function heapOf(name: string, x: Float32Array): Heap {
+// checked() leaves the array's offset and length here (module state, so a call allocates nothing).
+let offset = 0;
+let length = 0;
+
+function checked(name: string, x: Float32Array): Heap {
   const h = heapOverride ?? defaultHeap();
   if (!isFloat32Array(x)) throw new TypeError(`kernels: ${name} must be a Float32Array view of wasm memory`);
   const buffer = h.memory.buffer;
   if (typedBuffer(x) !== buffer) {
     throw new TypeError(`kernels: ${name} must be a view of wasm memory (a Variable's .value, or a gradient passed to updateStep)`);
   }
+  offset = typedByteOffset(x);
+  length = typedLength(x);
   // A genuine view of the current buffer always fits; checked anyway, as the kernels cannot.
-  if (typedByteOffset(x) + typedLength(x) * 4 > buffer.byteLength) {
-    throw new RangeError(`kernels: ${name} does not lie inside wasm memory`);
-  }
+  if (offset + length * 4 > buffer.byteLength) throw new RangeError(`kernels: ${name} does not lie inside wasm memory`);
   return h;
 }
 
-function same(name: string, x: Float32Array, ref: Float32Array): void {
-  heapOf(name, x);
-  const n = typedLength(x);
-  if (n !== typedLength(ref)) throw new RangeError(`kernels: ${name} has ${n} elements, expected ${typedLength(ref)}`);
+/** Checks `x` like checked() and that it has `n` elements; returns its offset. */
+function second(name: string, x: Float32Array, n: number): number {
+  checked(name, x);
+  if (length !== n) throw new RangeError(`kernels: ${name} has ${length} elements, expected ${n}`);
+  return offset;
 }
-
-const ptr = typedByteOffset;
-const len = typedLength;
 
 /** A number for an f32 kernel parameter: Infinity is allowed, a finite value that rounds to it is not. */
 function scalar(name: string, a: number): number {
@@ -56,43 +58,51 @@ export function withHeap<T>(heap: Heap, fn: () => T): T {
 export const kernels = {
   /** y += a * x */
   axpy(y: Float32Array, x: Float32Array, a: number): void {
-    const h = heapOf('y', y);
-    same('x', x, y);
-    h.kernels.axpy(ptr(y), ptr(x), len(y), scalar('a', a));
+    const h = checked('y', y);
+    const yp = offset;
+    const n = length;
+    h.kernels.axpy(yp, second('x', x, n), n, scalar('a', a));
   },
   /** x *= a */
   scale(x: Float32Array, a: number): void {
-    heapOf('x', x).kernels.scaleCopy(ptr(x), ptr(x), len(x), scalar('a', a));
+    const h = checked('x', x);
+    h.kernels.scaleCopy(offset, offset, length, scalar('a', a));
   },
   /** dst = a * src */
   scaleCopy(dst: Float32Array, src: Float32Array, a: number): void {
-    const h = heapOf('dst', dst);
-    same('src', src, dst);
-    h.kernels.scaleCopy(ptr(dst), ptr(src), len(dst), scalar('a', a));
+    const h = checked('dst', dst);
+    const dp = offset;
+    const n = length;
+    h.kernels.scaleCopy(dp, second('src', src, n), n, scalar('a', a));
   },
   /** dst = src */
   copy(dst: Float32Array, src: Float32Array): void {
-    const h = heapOf('dst', dst);
-    same('src', src, dst);
-    h.kernels.copy(ptr(dst), ptr(src), len(dst));
+    const h = checked('dst', dst);
+    const dp = offset;
+    const n = length;
+    h.kernels.copy(dp, second('src', src, n), n);
   },
   /** x = value */
   fill(x: Float32Array, value: number): void {
-    heapOf('x', x).kernels.fill(ptr(x), len(x), scalar('value', value));
+    const h = checked('x', x);
+    h.kernels.fill(offset, length, scalar('value', value));
   },
   /** avg = momentum * avg + (1 - momentum) * x */
   ema(avg: Float32Array, x: Float32Array, momentum: number): void {
-    const h = heapOf('avg', avg);
-    same('x', x, avg);
-    h.kernels.ema(ptr(avg), ptr(x), len(avg), scalar('momentum', momentum));
+    const h = checked('avg', avg);
+    const ap = offset;
+    const n = length;
+    h.kernels.ema(ap, second('x', x, n), n, scalar('momentum', momentum));
   },
   /** x = clamp(x, -c, c) */
   clipByValue(x: Float32Array, c: number): void {
-    heapOf('x', x).kernels.clipByValue(ptr(x), len(x), scalar('c', c));
+    const h = checked('x', x);
+    h.kernels.clipByValue(offset, length, scalar('c', c));
   },
   /** Sum of squares, accumulated in float64. */
   sumSquares(x: Float32Array): number {
-    return heapOf('x', x).kernels.sumSquares(ptr(x), len(x));
+    const h = checked('x', x);
+    return h.kernels.sumSquares(offset, length);
   },
   /** L2 norm. */
   norm(x: Float32Array): number {
@@ -100,7 +110,8 @@ export const kernels = {
   },
   /** True when no element is NaN or infinite. */
   allFinite(x: Float32Array): boolean {
-    return heapOf('x', x).kernels.allFinite(ptr(x), len(x)) === 1;
+    const h = checked('x', x);
+    return h.kernels.allFinite(offset, length) === 1;
   },
   /** Switches all kernels between SIMD (default) and the scalar loop. */
   setSimd(on: boolean): void {

@@ -8,7 +8,7 @@ import { defaultHeap } from './wasm.js';
 export interface VariableOptions {
   /** Used to key optimizer state and to match `excludeFromWeightDecay({ names })`. */
   name?: string;
-  /** Defaults to `[values.length]`; its product must equal the number of values. */
+  /** Defaults to `[values.length]`; its product must equal the number of values. `[]` is a scalar (1 value). */
   shape?: readonly number[];
 }
 
