@@ -224,7 +224,7 @@ class Custom extends Optimizer {
 
 const CASES = {
   // Variable
-  'variable.values': () => [{ run: () => new Variable(5) }],
+  'variable.values': () => [{ run: () => new Variable(5) }, { label: 'a length that is not a count', run: () => new Variable({ length: -1 }) }],
   'variable.options': () => [{ run: () => new Variable([1], null) }, { label: 'a number', message: 'Variable: options must be an object, got number', run: () => new Variable([1], 5) }],
   'variable.shape-type': () => [{ run: () => new Variable([1, 2], { shape: '2x2' }) }],
   'variable.shape-dims': () => [{ run: () => new Variable([1, 2], { shape: [2, 0] }) }],
@@ -410,6 +410,12 @@ const CASES = {
     const w = f.v([1, 2], 'w');
     const o = f.opt(new Adam({ learningRate: () => 0.1 }));
     o.applyGradients([[new Float32Array(2), w]]);
+    return [{ run: () => o.saveState(), watch: [o, w] }];
+  },
+  'state.saveState-name': (f) => {
+    const w = f.v([1, 2], 'w');
+    const o = f.opt(new Custom((self) => self.addVariable('constructor')));
+    o.prepare([w]);
     return [{ run: () => o.saveState(), watch: [o, w] }];
   },
   'state.saveState-disposed': () => {

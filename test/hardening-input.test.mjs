@@ -509,6 +509,11 @@ test('scalar variables: shape [] holds one value; zeros, assign, wrap, state sha
   const wrapped = Variable.wrap(defaultHeap(), s.ptr, [], { name: 'view' });
   assert.equal(Array.from(wrapped.value), [3]);
   throwsWith(() => new Variable([1, 2], { shape: [] }), 'RangeError', 'Variable: options.shape [] holds 1 values but 2 were given');
+  const adafactor = new lib.Adafactor();
+  adafactor.prepare([s]);
+  assert.equal(adafactor.getSlot(s, 'v').shape, [], 'Adafactor keeps an unfactored slot for a scalar, as for rank 1');
+  assert.equal(adafactor.variables.map((v) => v.name), ['s/v']);
+  adafactor.dispose();
   wrapped.dispose();
   z.dispose();
   s.dispose();
