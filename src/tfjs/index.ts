@@ -23,37 +23,120 @@ export type TfjsOptimizerFactory<C extends core.Optimizer = core.Optimizer, A ex
   readonly tfjsClass: TfjsOptimizerClass<C, A>;
 };
 
-function factory<C extends core.Optimizer, A extends unknown[]>(cls: CoreOptimizerClass<C, A>): TfjsOptimizerFactory<C, A> {
-  const T = toTfjs(cls);
-  return Object.assign((...args: A) => new T(...args), { tfjsClass: T });
+/** One positional argument of a `tf.train.*` factory and what it maps to. */
+interface PositionalArg {
+  /** tf.train's name for it. */
+  readonly name: string;
+  /** Our option of the same meaning, or null: no equivalent, so only tf.train's default is accepted. */
+  readonly option: string | null;
+  /**
+   * tf.train's default: a missing argument means it. `null` (epsilon: the backend's, 1e-7 for
+   * float32) and `undefined` (required) leave the core's default, which is the same value.
+   */
+  readonly tfDefault?: number | boolean | null;
+  readonly required?: boolean;
+  /** Why a non-default value of an argument without equivalent is refused, and what to use. */
+  readonly instead?: string;
 }
 
-const isCoreClass = (x: unknown): x is CoreOptimizerClass<core.Optimizer, unknown[]> =>
-  typeof x === 'function' &&
-  x.prototype instanceof core.Optimizer &&
-  Object.prototype.hasOwnProperty.call(x, 'className') &&
-  core.getRegisteredClass((x as unknown as { className: string }).className) === (x as unknown);
+/**
+ * tf.train's positional form of a factory, mapped to the core's options. The signatures are
+ * tfjs-core 4.22's OptimizerConstructors; the meanings agree with our Keras optimizers (tested
+ * against tf.train on the same gradients), except where the docs say otherwise (Adam's epsilon).
+ */
+function positional(where: string, spec: readonly PositionalArg[], args: readonly unknown[]): Record<string, unknown> {
+  const signature = `${where}(${spec.map((a) => (a.required ? a.name : `${a.name}?`)).join(', ')})`;
+  if (args.length > spec.length) {
+    throw new TypeError(`${signature}: tf.train's form takes at most ${spec.length} argument${spec.length > 1 ? 's' : ''}, got ${args.length}`);
+  }
+  const options: Record<string, unknown> = {};
+  spec.forEach((a, i) => {
+    const value = i < args.length ? args[i] : undefined;
+    if (value === undefined && a.required) throw new TypeError(`${signature}: ${a.name} is required, as in tf.train.${where}`);
+    if (a.option === null) {
+      if (value !== undefined && value !== a.tfDefault) {
+        throw new RangeError(`${signature}: ${a.name} has no equivalent in wasm-optim (Keras semantics); only ${String(a.tfDefault)} is accepted, got ${String(value)}. ${a.instead ?? ''}`.trimEnd());
+      }
+      return;
+    }
+    const v = value === undefined ? a.tfDefault : value;
+    // null epsilon means the backend's epsilon in tf.train: 1e-7 on float32 backends, the core's default too.
+    if (v === undefined || (v === null && a.tfDefault === null)) return;
+    options[a.option] = v;
+  });
+  return options;
+}
+
+/** tf.train's positional arguments are used when the first argument is a number (or undefined with more after it). */
+const isPositional = (args: readonly unknown[]): boolean => typeof args[0] === 'number' || (args.length > 1 && args[0] === undefined);
+
+const LR = (tfDefault?: number): PositionalArg => ({ name: 'learningRate', option: 'learningRate', tfDefault, required: tfDefault === undefined });
+
+/** The `tf.train.*` signatures (tfjs-core 4.22 optimizer_constructors.d.ts). */
+const TF_TRAIN = {
+  sgd: [LR()],
+  momentum: [LR(), { name: 'momentum', option: 'momentum', required: true }, { name: 'useNesterov', option: 'nesterov', tfDefault: false }],
+  rmsprop: [
+    LR(),
+    { name: 'decay', option: 'rho', tfDefault: 0.9 },
+    { name: 'momentum', option: 'momentum', tfDefault: 0 },
+    { name: 'epsilon', option: 'epsilon', tfDefault: null },
+    { name: 'centered', option: 'centered', tfDefault: false },
+  ],
+  adam: [LR(0.001), { name: 'beta1', option: 'beta1', tfDefault: 0.9 }, { name: 'beta2', option: 'beta2', tfDefault: 0.999 }, { name: 'epsilon', option: 'epsilon', tfDefault: null }],
+  adamax: [
+    LR(0.002),
+    { name: 'beta1', option: 'beta1', tfDefault: 0.9 },
+    { name: 'beta2', option: 'beta2', tfDefault: 0.999 },
+    { name: 'epsilon', option: 'epsilon', tfDefault: null },
+    { name: 'decay', option: null, tfDefault: 0, instead: 'For a decaying learning rate pass a schedule: adamax({ learningRate: new InverseTimeDecay({ ... }) }).' },
+  ],
+  adagrad: [LR(), { name: 'initialAccumulatorValue', option: 'initialAccumulatorValue', tfDefault: 0.1 }],
+  adadelta: [LR(0.001), { name: 'rho', option: 'rho', tfDefault: 0.95 }, { name: 'epsilon', option: 'epsilon', tfDefault: null }],
+} as const satisfies Record<string, readonly PositionalArg[]>;
 
 /**
- * A factory for every optimizer class the package exports and registers, named like `tf.train.*`
- * (`train.sgd`, `train.adamw`, `train.rmsprop`, `train.lazyAdam`, `train.lookahead`, ...). Built
- * from the core's exports at load time, so optimizers added to the package appear without edits.
+ * Makes an uncalled factory given where an optimizer is expected (`model.compile({ optimizer:
+ * adam })`) fail with a hint: tf.Optimizer's instanceof check reads these three members.
  */
-export const train: Readonly<Record<string, TfjsOptimizerFactory>> = (() => {
-  const out: Record<string, TfjsOptimizerFactory> = {};
-  for (const value of Object.values(core) as unknown[]) if (isCoreClass(value)) out[factoryName(value.className)] = factory(value);
-  return Object.freeze(out);
-})();
+function hintWhenUncalled(f: object, name: string, example: string): void {
+  const hint = (): never => {
+    throw new TypeError(`wasm-optim/tfjs: ${name} is an optimizer factory, not an optimizer; call it: ${example}`);
+  };
+  for (const member of ['minimize', 'computeGradients', 'applyGradients']) Object.defineProperty(f, member, { get: hint, enumerable: false });
+}
 
-// Typed named factories for the optimizers the package has today (`train` has them too, untyped).
-export const sgd = factory(core.SGD);
-export const adam = factory(core.Adam);
+function factory<C extends core.Optimizer, A extends unknown[]>(cls: CoreOptimizerClass<C, A>, name = factoryName(cls.className)): TfjsOptimizerFactory<C, A> {
+  const T = toTfjs(cls);
+  const tfName = name as keyof typeof TF_TRAIN;
+  const spec: readonly PositionalArg[] | undefined = Object.prototype.hasOwnProperty.call(TF_TRAIN, name) ? TF_TRAIN[tfName] : undefined;
+  const make = spec
+    ? (...args: A) => (isPositional(args) ? new T(...([positional(name, spec, args)] as unknown as A)) : new T(...args))
+    : (...args: A) => new T(...args);
+  const isWrapper = cls.length > 0;
+  hintWhenUncalled(make, name, isWrapper ? `optim.${name}(innerOptimizer, options?)` : spec ? `optim.${name}() or optim.${name}(0.01)` : `optim.${name}() or optim.${name}({ learningRate: 0.01 })`);
+  return Object.assign(make, { tfjsClass: T });
+}
+
+/** tf.train's positional form, typed: `adam(0.01)`, `momentum(0.1, 0.9, true)`, ... */
+type Positional<C extends core.Optimizer, P extends unknown[]> = (...args: P) => TfjsOptimizer<C>;
+
+export const sgd: TfjsOptimizerFactory<core.SGD, [options?: core.SGDOptions]> & Positional<core.SGD, [learningRate: number]> = factory(core.SGD);
+/** tf.train.momentum: SGD with momentum (`useNesterov` is `nesterov`); with an options object, the same as `sgd`. */
+export const momentum: TfjsOptimizerFactory<core.SGD, [options?: core.SGDOptions]> &
+  Positional<core.SGD, [learningRate: number, momentum: number, useNesterov?: boolean]> = factory(core.SGD, 'momentum');
+export const adam: TfjsOptimizerFactory<core.Adam, [options?: core.AdamOptions]> &
+  Positional<core.Adam, [learningRate?: number, beta1?: number, beta2?: number, epsilon?: number | null]> = factory(core.Adam);
 export const adamw = factory(core.AdamW);
-export const adamax = factory(core.Adamax);
+export const adamax: TfjsOptimizerFactory<core.Adamax, [options?: core.AdamaxOptions]> &
+  Positional<core.Adamax, [learningRate?: number, beta1?: number, beta2?: number, epsilon?: number | null, decay?: 0]> = factory(core.Adamax);
 export const nadam = factory(core.Nadam);
-export const rmsprop = factory(core.RMSprop);
-export const adagrad = factory(core.Adagrad);
-export const adadelta = factory(core.Adadelta);
+export const rmsprop: TfjsOptimizerFactory<core.RMSprop, [options?: core.RMSpropOptions]> &
+  Positional<core.RMSprop, [learningRate: number, decay?: number, momentum?: number, epsilon?: number | null, centered?: boolean]> = factory(core.RMSprop);
+export const adagrad: TfjsOptimizerFactory<core.Adagrad, [options?: core.AdagradOptions]> &
+  Positional<core.Adagrad, [learningRate: number, initialAccumulatorValue?: number]> = factory(core.Adagrad);
+export const adadelta: TfjsOptimizerFactory<core.Adadelta, [options?: core.AdadeltaOptions]> &
+  Positional<core.Adadelta, [learningRate?: number, rho?: number, epsilon?: number | null]> = factory(core.Adadelta);
 export const ftrl = factory(core.Ftrl);
 export const lion = factory(core.Lion);
 export const lamb = factory(core.Lamb);
@@ -63,3 +146,32 @@ export const yogi = factory(core.Yogi);
 export const radam = factory(core.RAdam);
 export const lookahead = factory(core.Lookahead);
 export const swa = factory(core.SWA);
+export const lossScaleOptimizer = factory(core.LossScaleOptimizer);
+
+/**
+ * Every factory, named like `tf.train.*` (`train.sgd`, `train.momentum`, `train.adamw`,
+ * `train.lazyAdam`, `train.lookahead`, ...): exactly these keys, so a misspelt name is a type error
+ * (and `undefined` in JavaScript). A test checks that every optimizer class the package exports
+ * and registers has its factory here.
+ */
+export const train = Object.freeze({
+  sgd,
+  momentum,
+  adam,
+  adamw,
+  adamax,
+  nadam,
+  rmsprop,
+  adagrad,
+  adadelta,
+  ftrl,
+  lion,
+  lamb,
+  adafactor,
+  lazyAdam,
+  yogi,
+  radam,
+  lookahead,
+  swa,
+  lossScaleOptimizer,
+});
