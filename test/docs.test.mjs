@@ -1,11 +1,13 @@
 // The documented subclassing example runs verbatim, and both example optimizers work, match a
-// float64 reference, and round-trip through config and state.
+// float64 reference, and round-trip through config and state. The figures and facts the README and
+// the docs state (bundle sizes, the speed of a plain loop, how to install AssemblyScript) are checked.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { ready, Variable, deserialize, registerClass, setSimdEnabled } from '../build/index.js';
 import { importTs, repoFile } from './helpers/load-ts.mjs';
 import { rng } from './helpers/random.mjs';
+import { ensureBundles } from './runtimes/harness.mjs';
 
 await ready();
 
@@ -103,5 +105,64 @@ for (const Cls of [ex.signum.Signum, ex.dampened.DampenedMomentum]) {
     assert.throws(() => new Cls({ beta: 1.5 }), /beta must be in \[0, 1\)/);
   });
 }
+
+// ---------------------------------------------------------------- stated figures
+
+// Bundle sizes move with every source change: the docs' figures may lag the build by at most this
+// much (gzip KB); regenerate them with `npm run build:bundles` when this fails.
+const SIZE_SLACK_KB = 1.0;
+
+test('README and docs/runtimes.md: bundle sizes are those `npm run build:bundles` prints; the 15 KB goal is said to be missed', () => {
+  ensureBundles();
+  const sizes = JSON.parse(readFileSync(repoFile('build/bundle/sizes.json'), 'utf8'));
+  const kb = (bytes) => bytes / 1024;
+  const near = (label, stated, bytes) =>
+    assert.ok(Math.abs(Number(stated) - kb(bytes)) <= SIZE_SLACK_KB, `${label}: the docs say ${stated} KB, the build is ${kb(bytes).toFixed(1)} KB (npm run build:bundles)`);
+  const core = sizes['core (browser.js + optim.wasm)'];
+  const readme = readFileSync(repoFile('README.md'), 'utf8').replace(/\s+/g, ' ');
+  const m = readme.match(
+    /everything \(every optimizer and schedule\) ([\d.]+) KB \+ ([\d.]+) KB of wasm = \*\*([\d.]+) KB\*\*; an app importing only `ready`, `Variable` and `Adam` \(tree-shaken\) ([\d.]+) KB with the wasm; the self-contained inline bundle ([\d.]+) KB/,
+  );
+  assert.ok(m, 'the README states the bundle sizes in the tested sentence');
+  near('README browser bundle', m[1], sizes['wasm-optim.browser.js'].gzip);
+  near('README optim.wasm', m[2], sizes['optim.wasm'].gzip);
+  near('README core', m[3], core.gzip);
+  near('README Adam-only app', m[4], sizes['app using only Adam (+ optim.wasm)'].gzip);
+  near('README inline bundle', m[5], sizes['wasm-optim.inline.js'].gzip);
+  assert.is(/The 15 KB goal is missed/.test(readme), kb(core.gzip) > 15, 'the README says the 15 KB goal is missed exactly when it is');
+  const runtimes = readFileSync(repoFile('docs', 'runtimes.md'), 'utf8');
+  const rows = {
+    'wasm-optim.browser.js': /\| `wasm-optim\.browser\.js` [^|]*\| ([\d.]+) KB \| ([\d.]+) KB \|/,
+    'optim.wasm': /\| `optim\.wasm` [^|]*\| ([\d.]+) KB \| ([\d.]+) KB \|/,
+    'core (browser.js + optim.wasm)': /\| \*\*core: [^|]*\| ([\d.]+) KB \| \*\*([\d.]+) KB\*\* \|/,
+    'app using only Adam (+ optim.wasm)': /\| an app that imports only [^|]*\| ([\d.]+) KB \| ([\d.]+) KB \|/,
+    'wasm-optim.inline.js': /\| `wasm-optim\.inline\.js` [^|]*\| ([\d.]+) KB \| ([\d.]+) KB \|/,
+  };
+  for (const [name, re] of Object.entries(rows)) {
+    const row = runtimes.match(re);
+    assert.ok(row, `docs/runtimes.md has a row for ${name}`);
+    assert.ok(Math.abs(Number(row[1]) - kb(sizes[name].bytes)) <= 4 * SIZE_SLACK_KB, `docs/runtimes.md ${name} raw: ${row[1]} KB vs ${kb(sizes[name].bytes).toFixed(1)} KB`);
+    near(`docs/runtimes.md ${name}`, row[2], sizes[name].gzip);
+  }
+  assert.is(/The goal of 15 KB gzip for the core is missed/.test(runtimes), kb(core.gzip) > 15, 'docs/runtimes.md says the goal is missed exactly when it is');
+});
+
+test('docs/custom-optimizer.md and README: the stated plain-JS-loop slowdown is the one BENCHMARKS.md measured', () => {
+  const results = JSON.parse(readFileSync(repoFile('bench/results.json'), 'utf8'));
+  const adam = results.dense.find((r) => r.key === 'Adam').sizes['1000000'];
+  const ratio = (adam.js.ms / adam.simd.ms).toFixed(1);
+  const doc = readFileSync(repoFile('docs', 'custom-optimizer.md'), 'utf8').replace(/\s+/g, ' ');
+  assert.not.match(doc, /5-7x slower/);
+  assert.match(doc, `${ratio}x slower than the SIMD`, `docs/custom-optimizer.md states the measured ${ratio}x`);
+  const readme = readFileSync(repoFile('README.md'), 'utf8').replace(/\s+/g, ' ');
+  assert.match(readme, `${ratio}x a plain JS loop`);
+});
+
+test('docs/custom-kernel.md: says how to install AssemblyScript, at the version the project builds with', () => {
+  const pkg = JSON.parse(readFileSync(repoFile('package.json'), 'utf8'));
+  const doc = readFileSync(repoFile('docs', 'custom-kernel.md'), 'utf8');
+  assert.match(doc, 'npm install --save-dev assemblyscript');
+  assert.match(doc, `assemblyscript@${pkg.devDependencies.assemblyscript}`);
+});
 
 test.run();
