@@ -15,6 +15,7 @@ export interface AdadeltaOptions extends OptimizerOptions {
 /** Adadelta, as Keras 3's (with a learning rate): one fused kernel pass per variable. */
 export class Adadelta extends Optimizer {
   static override readonly className: string = 'Adadelta';
+  static override readonly optionNames: readonly string[] = ['rho', 'epsilon'];
   readonly rho: number;
   readonly epsilon: number;
 

@@ -13,6 +13,7 @@ export interface AdagradOptions extends OptimizerOptions {
 /** Adagrad, as Keras 3's. Sparse gradients update only their rows (variable and accumulator). */
 export class Adagrad extends Optimizer {
   static override readonly className: string = 'Adagrad';
+  static override readonly optionNames: readonly string[] = ['initialAccumulatorValue', 'epsilon'];
   readonly initialAccumulatorValue: number;
   readonly epsilon: number;
 
@@ -35,6 +36,11 @@ export class Adagrad extends Optimizer {
    * A row scatter, in time proportional to the rows touched: rows without a gradient would not
    * change in the dense update either (their accumulator gains 0 and their step is 0).
    */
+  /** The sparse update touches only the given rows: no dense buffer. */
+  protected override sparseNeedsDenseBuffer(): boolean {
+    return false;
+  }
+
   override updateStepSparse(gradient: UniqueSparseGradient, variable: Variable, lr: number): void {
     const rowSize = variable.size / variable.shape[0];
     variable.heap.kernels.adagradRows(

@@ -22,6 +22,7 @@ export interface LookaheadOptions {
  */
 export class Lookahead extends OptimizerWrapper {
   static override readonly className: string = 'Lookahead';
+  static override readonly optionNames: readonly string[] = ['syncPeriod', 'slowStepSize'];
   readonly syncPeriod: number;
   readonly slowStepSize: number;
   protected readonly slotName = 'slow';

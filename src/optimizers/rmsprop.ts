@@ -17,6 +17,7 @@ export interface RMSpropOptions extends OptimizerOptions {
 /** RMSprop, as Keras 3's: no bias correction, one fused kernel pass per variable. */
 export class RMSprop extends Optimizer {
   static override readonly className: string = 'RMSprop';
+  static override readonly optionNames: readonly string[] = ['rho', 'momentum', 'epsilon', 'centered'];
   readonly rho: number;
   readonly momentum: number;
   readonly epsilon: number;

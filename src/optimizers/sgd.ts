@@ -14,6 +14,7 @@ export interface SGDOptions extends OptimizerOptions {
 /** Stochastic gradient descent with optional (Nesterov) momentum, as Keras 3's SGD. */
 export class SGD extends Optimizer {
   static override readonly className: string = 'SGD';
+  static override readonly optionNames: readonly string[] = ['momentum', 'nesterov'];
   readonly momentum: number;
   readonly nesterov: boolean;
 
@@ -35,6 +36,10 @@ export class SGD extends Optimizer {
       const m = this.getSlot(variable, 'momentum');
       K.sgdMomentum(variable.ptr, gradient.byteOffset, m.ptr, variable.size, lr, this.momentum, this.nesterov ? 1 : 0);
     }
+  }
+
+  protected override sparseNeedsDenseBuffer(): boolean {
+    return this.momentum !== 0; // with momentum, updateStepSparse densifies through the base class
   }
 
   /** Without momentum the update is a row scatter: only the touched rows are read or written. */

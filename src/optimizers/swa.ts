@@ -26,6 +26,7 @@ export interface SWAOptions {
  */
 export class SWA extends OptimizerWrapper {
   static override readonly className: string = 'SWA';
+  static override readonly optionNames: readonly string[] = ['startStep', 'startAveraging', 'averagePeriod'];
   readonly startStep: number;
   readonly averagePeriod: number;
   protected readonly slotName = 'average';
