@@ -296,6 +296,24 @@ const CASES = {
     const other = f.track(classOf(F) === 'SGD' ? new core.Adam() : new core.SGD());
     return { label: name, vars: { Class: classOf(F) }, run: () => f.track(F(other)), watch: [other], thenWraps: other };
   }),
+  'tfjs.factory.uncalled': (f) => FACTORIES.flatMap(([name, F]) => {
+    const m = f.track(tfl.sequential({ layers: [tfl.layers.dense({ units: 1, inputShape: [2] })] }));
+    return [
+      { label: `compile, ${name}`, vars: { factory: name }, run: () => m.compile({ optimizer: F, loss: 'meanSquaredError' }) },
+      { label: `minimize, ${name}`, vars: { factory: name }, run: () => F.minimize(() => tf.scalar(1)) },
+    ];
+  }),
+  'tfjs.factory.positional-count': () => [[optim.sgd, 1], [optim.momentum, 3], [optim.rmsprop, 5], [optim.adam, 4], [optim.adamax, 5], [optim.adagrad, 2], [optim.adadelta, 3]].map(([F, n], i) => ({
+    label: String(i),
+    message: i === 3 ? undefined : "tf.train's form takes at most",
+    run: () => F(...new Array(n + 1).fill(0.1)),
+  })),
+  'tfjs.factory.positional-required': () => [
+    { label: 'momentum(0.1)', run: () => optim.momentum(0.1) },
+    { label: 'rmsprop(undefined, 0.9)', message: 'rmsprop(learningRate, decay?, momentum?, epsilon?, centered?): learningRate is required, as in tf.train.rmsprop', run: () => optim.rmsprop(undefined, 0.9) },
+    { label: 'adagrad(undefined, 0.5)', message: 'learningRate is required, as in tf.train.adagrad', run: () => optim.adagrad(undefined, 0.5) },
+  ],
+  'tfjs.factory.positional-unsupported': () => [{ run: () => optim.adamax(0.1, 0.9, 0.999, null, 0.01) }],
   'tfjs.ctor.type': () => [{ run: () => new optim.TfjsOptimizer(5) }],
   'tfjs.fromCore.type': () => [5, null, {}].map((x) => ({ label: String(x), run: () => optim.fromCore(x) })),
   'tfjs.fromCore.disposed': () => {
@@ -431,13 +449,6 @@ const CASES = {
       { label: 'map', run: () => opt.applyGradients({ u: gu, w: g4 }), watch: [w, u, opt] },
       { label: 'list', run: () => opt.applyGradients([{ name: 'u', tensor: gu }, { name: 'w', tensor: g4 }]), watch: [w, u, opt] },
     ];
-  },
-  'tfjs.apply.reshaped': (f) => {
-    const { w, u, opt, gu } = f.stepped();
-    w.dispose();
-    const again = f.v([1, 2, 3, 4], [4], 'w');
-    const g4 = f.t([1, 1, 1, 1], [4]);
-    return [{ run: () => opt.applyGradients({ u: gu, w: g4 }), watch: [again, u, opt] }];
   },
   'tfjs.apply.twice': (f) => {
     const { w, u, opt, g } = f.stepped();

@@ -3,7 +3,7 @@
 // are copied into mirror variables in the library's arena and back. Slots are keyed by variable
 // name (never by position), and state round-trips through getWeights/setWeights and model.save.
 import * as tf from '@tensorflow/tfjs-core';
-import { type Config, type Gradient, INNER_STATE_PREFIX, Optimizer as CoreOptimizer, OptimizerWrapper, Variable, defaultHeap } from '../index.js';
+import { type Config, type Gradient, INNER_STATE_PREFIX, type LearningRate, Optimizer as CoreOptimizer, OptimizerWrapper, Variable, defaultHeap } from '../index.js';
 import { withHeap } from '../kernels.js';
 import { type TfjsWasmHeap, cpuValues, isCpuBackend, warnOnce, wasmHeapFor } from './backend.js';
 import { canonicalName, decodeConfig, encodeConfig, tfjsClassName } from './config.js';
@@ -51,14 +51,14 @@ interface Entry {
   readonly core: Variable;
   readonly shape: readonly number[];
   readonly size: number;
-  /** The tfjs variable seen at the last sync, null when it has vanished. */
-  tf: tf.Variable | null;
+  /** The tfjs variable it stands for (by identity: a new variable under the name gets a new entry). */
+  readonly tf: tf.Variable;
+  /** The tfjs data bound at the last sync (a step writes back only if the variable still has it). */
+  dataId: object | null;
   /** Zero-copy: the C++ tensor id at the last sync. */
   tfId: number;
   /** Zero-copy: cached view of the last gradient (re-made when the gradient moves). */
   grad: Float32Array | null;
-  /** Zero-copy: a private buffer the core variable points at while its tfjs variable is gone. */
-  park: number;
   /** Step counter value of the last sync. */
   synced: number;
   /** Has been in a step: whatever the optimizer allocates lazily for it exists. */
@@ -73,8 +73,6 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
-/** Core variables need a non-empty shape: a tfjs scalar is one element. */
-const coreShape = (shape: readonly number[]): number[] => (shape.length === 0 ? [1] : [...shape]);
 
 /**
  * A tf.Optimizer that runs a wasm-optim core optimizer. Build one with a factory (`adam(...)`),
@@ -111,6 +109,12 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
   private syncedCount = 0;
   private stepId = 0;
   private readonly pairs: Pair[] = [];
+  /** The core optimizer and the ones it drives; their schedules are evaluated before memory is bound. */
+  private readonly chain: CoreOptimizer[];
+  private readonly schedules: (LearningRate | null)[] = [];
+  /** Zero-copy: tfjs data held (refCount + 1) while a step may write it, so no user code can free it. */
+  private readonly pins: (object | null)[] = [];
+  private pinCount = 0;
   private readonly runCore = (): number => this.core.applyGradients(this.pairs);
   private readonly runFinalize = (): void => this.core.finalizeVariableValues();
   /** Saved slots not yet matched to a variable (setWeights before the variables are seen). */
@@ -131,8 +135,9 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
     }
     wrappedCores.add(core);
     this.core = core;
+    this.chain = chain(core);
     this.touchesAll = touchesAllVariables(core);
-    this.accumulates = chain(core).some((o) => o.gradientAccumulationSteps !== null);
+    this.accumulates = this.chain.some((o) => o.gradientAccumulationSteps !== null);
   }
 
   /**
@@ -158,23 +163,34 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
    */
   applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
     this.checkAlive('applyGradients');
-    const n = this.collect(variableGradients);
+    const n = this.collect(variableGradients); // runs user code: getters of the argument
     if (n === 0) return; // nothing to update, nothing counted
-    this.bind();
-    // Saved slots can only belong to variables not seen yet (or to all, right after setWeights).
-    if (this.pending && (this.pendingUnchecked || this.hasNewVariable(n))) this.restorePending(n);
-    this.prepareEntries(n);
-    const id = ++this.stepId;
-    this.syncedCount = 0;
-    for (let i = 0; i < n; i++) this.sync(this.stepEntries[i], this.stepVars[i], id);
-    if (this.touchesAll) this.syncRest(id);
-    this.loadGradients(n);
-    this.run(this.runCore);
-    for (let i = 0; i < n; i++) {
-      this.pairs[i][0] = null; // do not keep gradient memory alive between steps
-      this.stepEntries[i].stepped = true;
+    // The last user code of a step (schedules) runs now, before any tfjs memory is looked up; the
+    // core then sees a constant rate for this step. Hooks of a custom core optimizer still run
+    // inside the step: the data they could free is pinned until the step ends.
+    this.fixLearningRates();
+    try {
+      this.recheck(n);
+      this.bind();
+      this.releaseDisposed();
+      // Saved slots can only belong to variables not seen yet (or to all, right after setWeights).
+      if (this.pending && (this.pendingUnchecked || this.hasNewVariable(n))) this.restorePending(n);
+      this.prepareEntries(n);
+      const id = ++this.stepId;
+      this.syncedCount = 0;
+      for (let i = 0; i < n; i++) this.sync(this.stepEntries[i], id);
+      if (this.touchesAll) this.syncRest(id);
+      this.loadGradients(n);
+      this.run(this.runCore);
+      for (let i = 0; i < n; i++) {
+        this.pairs[i][0] = null; // do not keep gradient memory alive between steps
+        this.stepEntries[i].stepped = true;
+      }
+      this.writeBack();
+    } finally {
+      this.unpinAll();
+      this.restoreLearningRates();
     }
-    this.writeBack();
   }
 
   /** With `useEma`: copies the moving averages into the tfjs variables (end of training). */
@@ -182,10 +198,15 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
     this.checkAlive('finalizeVariableValues');
     if (this.bindingMode === null || !this.touchesAll) return; // no averages anywhere
     this.bind();
-    this.syncedCount = 0;
-    this.syncRest(++this.stepId);
-    this.run(this.runFinalize);
-    this.writeBack();
+    this.releaseDisposed();
+    try {
+      this.syncedCount = 0;
+      this.syncRest(++this.stepId);
+      this.run(this.runFinalize);
+      this.writeBack();
+    } finally {
+      this.unpinAll();
+    }
   }
 
   override getConfig(): tf.serialization.ConfigDict {
@@ -259,7 +280,7 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
       const w = await read(i);
       if (w.tensor.dtype !== 'float32') throw new TypeError(`${where}: '${w.name}' has dtype ${w.tensor.dtype}, expected float32`);
       if (w.name === 'iter' || slots.has(w.name)) throw new Error(`${where}: the name '${w.name}' appears twice`);
-      slots.set(w.name, { shape: coreShape(w.tensor.shape), values: Float32Array.from(w.values) }); // a copy: the caller disposes
+      slots.set(w.name, { shape: [...w.tensor.shape], values: Float32Array.from(w.values) }); // a copy: the caller disposes
     }
     this.core.setState({ ...this.core.getState(), iterations });
     this.pending = slots.size > 0 ? slots : null;
@@ -273,10 +294,7 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
     tf.dispose(this.exported);
     this.exported = [];
     this.core.dispose();
-    for (const e of this.entryList) {
-      if (e.park) this.heap?.free(e.park);
-      e.core.dispose();
-    }
+    for (const e of this.entryList) e.core.dispose();
     this.entries.clear();
     this.entryList.length = 0;
     super.dispose();
@@ -323,15 +341,90 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
     if (!sameShape(g.shape, v.shape)) {
       throw new RangeError(`${where}: the gradient for '${name}' has shape ${JSON.stringify(g.shape)}, the variable ${JSON.stringify(v.shape)}`);
     }
-    const e = this.entries.get(name);
-    if (e && !sameShape(e.shape, v.shape)) {
-      throw new RangeError(`${where}: variable '${name}' changed shape from ${JSON.stringify(e.shape)} to ${JSON.stringify(v.shape)}; its slots no longer fit (use a new optimizer)`);
-    }
     for (let j = 0; j < n; j++) if (this.stepVars[j] === v) throw new Error(`${where}: variable '${name}' appears twice`);
     if (v.size === 0) return n; // nothing to update
     this.stepVars[n] = v;
     this.stepGrads[n] = g;
     return n + 1;
+  }
+
+  /**
+   * Evaluates every schedule of the chain (a wrapper's inner optimizer too) at its step and gives
+   * the optimizer that value for this step; restoreLearningRates puts the schedules back. The core
+   * would compute the same float32 value itself, but later, with tfjs memory already bound.
+   */
+  private fixLearningRates(): void {
+    const c = this.chain;
+    for (let i = 0; i < c.length; i++) {
+      const schedule = c[i].learningRateSchedule;
+      this.schedules[i] = schedule;
+      if (schedule === null) continue;
+      try {
+        c[i].learningRate = c[i].learningRate;
+      } catch (e) {
+        this.restoreLearningRates();
+        throw e;
+      }
+    }
+  }
+
+  private restoreLearningRates(): void {
+    const c = this.chain;
+    for (let i = c.length - 1; i >= 0; i--) {
+      const schedule = this.schedules[i];
+      if (schedule === null || schedule === undefined) continue;
+      this.schedules[i] = null;
+      c[i].learningRate = schedule;
+    }
+  }
+
+  /** After user code ran (getters, schedules): the step's variables and gradients must still be there. */
+  private recheck(n: number): void {
+    const vars = tf.engine().registeredVariables;
+    for (let i = 0; i < n; i++) {
+      const v = this.stepVars[i];
+      if (v.isDisposed || vars[v.name] !== v) {
+        throw new Error(`${this.getClassName()}.applyGradients: variable '${v.name}' was disposed (or replaced) during the step, by a learning-rate schedule or other code it ran; nothing was changed`);
+      }
+      if (this.stepGrads[i].isDisposed) {
+        throw new Error(`${this.getClassName()}.applyGradients: the gradient for '${v.name}' was disposed during the step, by a learning-rate schedule or other code it ran; nothing was changed`);
+      }
+    }
+  }
+
+  /** Holds `dataId`'s memory until the step ends (tfjs frees data only when its refCount drops to 0). */
+  private pin(dataId: object): void {
+    (this.boundBackend as tf.KernelBackend).incRef(dataId);
+    this.pins[this.pinCount++] = dataId;
+  }
+
+  /** Drops the pins; data whose tensor was disposed meanwhile is freed now (as tfjs would have). */
+  private unpinAll(): void {
+    const b = this.boundBackend as tf.KernelBackend;
+    for (let i = 0; i < this.pinCount; i++) {
+      const dataId = this.pins[i] as object;
+      this.pins[i] = null;
+      if (b.disposeData(dataId)) tf.engine().removeDataId(dataId, b);
+    }
+    this.pinCount = 0;
+  }
+
+  /**
+   * Forgets variables disposed since the last step: their core variables are disposed (the core
+   * optimizer then frees their slots and records at its next step), so a loop that creates and
+   * disposes variables does not grow memory, and a new variable under an old name starts fresh.
+   */
+  private releaseDisposed(): void {
+    const list = this.entryList;
+    let kept = 0;
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i];
+      if (e.tf.isDisposed) {
+        if (this.entries.get(e.name) === e) this.entries.delete(e.name);
+        e.core.dispose();
+      } else list[kept++] = e;
+    }
+    if (kept !== list.length) list.length = kept;
   }
 
   /** Chooses the mode on first use; afterwards insists on the same backend (the state lives there). */
@@ -361,7 +454,7 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
   }
 
   private hasNewVariable(n: number): boolean {
-    for (let i = 0; i < n; i++) if (!this.entries.has(this.stepVars[i].name)) return true;
+    for (let i = 0; i < n; i++) if (this.entries.get(this.stepVars[i].name)?.tf !== this.stepVars[i]) return true;
     return false;
   }
 
@@ -371,7 +464,7 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
     for (let i = 0; i < n; i++) {
       const v = this.stepVars[i];
       let e = this.entries.get(v.name);
-      if (!e) {
+      if (!e || e.tf !== v) {
         e = this.createEntry(v);
         (fresh ??= []).push(e.core);
       }
@@ -382,25 +475,20 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
   }
 
   private createEntry(v: tf.Variable): Entry {
-    const shape = coreShape(v.shape);
+    const shape = [...v.shape]; // [] for a scalar, as in tfjs
     let core: Variable;
     if (this.heap) core = Variable.wrap(this.heap, this.heap.data(v.dataId).memoryOffset, shape, { name: v.name });
     else core = new Variable(v.dataSync() as Float32Array, { name: v.name, shape }, defaultHeap());
-    const e: Entry = { name: v.name, core, shape: [...v.shape], size: v.size, tf: v, tfId: 0, grad: null, park: 0, synced: 0, stepped: false };
+    const e: Entry = { name: v.name, core, shape: [...v.shape], size: v.size, tf: v, dataId: null, tfId: 0, grad: null, synced: 0, stepped: false };
     this.entries.set(v.name, e);
     this.entryList.push(e);
     return e;
   }
 
-  /** Points the core variable at the tfjs data (zero-copy) or copies the values in (copy modes). */
-  private sync(e: Entry, v: tf.Variable | undefined, id: number): void {
+  /** Points the core variable at the tfjs data (zero-copy, pinned) or copies the values in (copy modes). */
+  private sync(e: Entry, id: number): void {
     e.synced = id;
-    if (v === undefined || v.isDisposed || v.size !== e.size) {
-      e.tf = null;
-      if (this.heap) this.parkEntry(e);
-      return;
-    }
-    e.tf = v;
+    const v = e.tf;
     this.synced[this.syncedCount++] = e;
     const heap = this.heap;
     if (heap) {
@@ -409,30 +497,23 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
         unshare(v); // other tensors see this data: write into a private copy instead
         d = heap.data(v.dataId);
       }
+      this.pin(v.dataId);
+      e.dataId = v.dataId;
       e.tfId = d.id;
       if (e.core.ptr !== d.memoryOffset) e.core.rebind(d.memoryOffset);
     } else {
+      e.dataId = v.dataId;
       const live = this.bindingMode === 'cpu' ? cpuValues(this.boundBackend as tf.KernelBackend, v.dataId, e.size) : null;
       e.core.value.set(live ?? (v.dataSync() as Float32Array));
     }
   }
 
+  /** Every other known variable (all live: releaseDisposed ran), for EMA and wrappers. */
   private syncRest(id: number): void {
-    const vars = tf.engine().registeredVariables;
     for (let i = 0; i < this.entryList.length; i++) {
       const e = this.entryList[i];
-      if (e.synced !== id) this.sync(e, vars[e.name], id);
+      if (e.synced !== id) this.sync(e, id);
     }
-  }
-
-  /** While its tfjs variable is gone, a wrapped core variable points at private memory the EMA may touch. */
-  private parkEntry(e: Entry): void {
-    const heap = this.heap as TfjsWasmHeap;
-    if (!e.park) {
-      e.park = heap.alloc(e.size * 4);
-      heap.kernels.fill(e.park, e.size, 0);
-    }
-    if (e.core.ptr !== e.park) e.core.rebind(e.park);
   }
 
   /** Fills `pairs` with this step's gradients: views of the wasm heap where they lie, or arrays. */
@@ -443,7 +524,11 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
       const buffer = heap.memory.buffer;
       for (let i = 0; i < n; i++) {
         const e = this.stepEntries[i];
-        const off = heap.data(this.stepGrads[i].dataId).memoryOffset;
+        const g = this.stepGrads[i];
+        // A custom optimizer's build() (user code) ran since recheck.
+        if (g.isDisposed) throw new Error(`${this.getClassName()}.applyGradients: the gradient for '${e.name}' was disposed during the step, by code it ran`);
+        this.pin(g.dataId);
+        const off = heap.data(g.dataId).memoryOffset;
         let view = e.grad;
         if (view === null || view.buffer !== buffer || view.byteOffset !== off) view = e.grad = new Float32Array(buffer, off, e.size);
         this.setPair(i, view, e.core);
@@ -486,12 +571,17 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
     else fn();
   }
 
-  /** Publishes the new values: refresh XNNPACK's packing (zero-copy) or copy out (copy modes). */
+  /**
+   * Publishes the new values: refresh XNNPACK's packing (zero-copy) or copy out (copy modes). A
+   * variable that code run by the step (a custom optimizer's hook) disposed or assigned keeps what
+   * that code did: its update of this step is dropped.
+   */
   private writeBack(): void {
     const heap = this.heap;
     for (let i = 0; i < this.syncedCount; i++) {
       const e = this.synced[i];
-      const v = e.tf as tf.Variable;
+      const v = e.tf;
+      if (v.isDisposed || v.dataId !== e.dataId) continue;
       if (heap) heap.refresh(e.tfId, e.size, e.core.ptr);
       else {
         const b = this.boundBackend as tf.KernelBackend;
@@ -540,7 +630,9 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
     const vars: Variable[] = [];
     for (let i = 0; i < n; i++) {
       const v = this.stepVars[i];
-      if (owners.has(v.name)) vars.push((this.entries.get(v.name) ?? this.createEntry(v)).core);
+      if (!owners.has(v.name)) continue;
+      const e = this.entries.get(v.name);
+      vars.push((e?.tf === v ? e : this.createEntry(v)).core);
     }
     this.core.setState(state, vars); // validates names and shapes; on error nothing changes
     for (const key of target.keys()) pending.delete(key);
