@@ -748,7 +748,7 @@ function casesFor(row, f) {
   if (APPLY[id]) return applyCases(row, f);
   if (WRAPPER[id]) return WRAPPERS.map((C) => ({ label: C.className, message: row.message.replaceAll('<Class>', C.className), ...WRAPPER[id](C, f) }));
   if (id.startsWith('kernels.') && ['kernels.type', 'kernels.view', 'kernels.length', 'kernels.scalar', 'kernels.scalar-float32'].includes(id)) return kernelCases(row, f);
-  if (id === 'schedule.options') return SCHEDULES.map((C) => ({ label: C.className, message: row.message.replaceAll('<Class>', C.className), run: () => new C(evalLiteral(row.literal)) }));
+  if (id === 'schedule.options' || id === 'schedule.unknown-option') return SCHEDULES.map((C) => ({ label: C.className, message: row.message.replaceAll('<Class>', C.className), run: () => new C(evalLiteral(row.literal)) }));
   if (id.startsWith('base.')) {
     return CORE.map((C) => ({ label: C.className, message: row.message.replaceAll('<Class>', C.className), run: () => new C(evalLiteral(row.literal)) }));
   }

@@ -312,6 +312,34 @@ test('schedules refuse a learning rate that is Infinity in float32', () => {
   assert.is(new ExponentialDecay({ initialLearningRate: 3.4028234663852886e38, decaySteps: 10, decayRate: 0.5 }).call(0), 3.4028234663852886e38);
 });
 
+test('schedules refuse unknown options, with the camelCase name for a Keras one; subclasses list theirs', () => {
+  throwsWith(() => new ExponentialDecay({ initial_learning_rate: 0.1, decaySteps: 10, decayRate: 0.5 }), 'TypeError', "ExponentialDecay: unknown option 'initial_learning_rate' (did you mean initialLearningRate?)");
+  throwsWith(() => new CosineDecay({ initialLearningRate: 0.1, decaySteps: 10, warmup_target: 1 }), 'TypeError', "CosineDecay: unknown option 'warmup_target' (did you mean warmupTarget?)");
+  throwsWith(() => new PiecewiseConstantDecay({ boundaries: [1], values: [1, 2], name: 'pw' }), 'TypeError', "PiecewiseConstantDecay: unknown option 'name'; expected one of boundaries, values");
+  class Scaled extends ExponentialDecay {
+    static className = 'hardening.Scaled';
+    static optionNames = ['factor'];
+    constructor(options) {
+      super({ ...options, factor: undefined });
+    }
+  }
+  throwsWith(() => new Scaled({ initialLearningRate: 0.1, decaySteps: 10, decayRate: 0.5, factor: 2, extra: 1 }), 'TypeError', "hardening.Scaled: unknown option 'extra'; expected one of factor, initialLearningRate, decaySteps, decayRate, staircase");
+  assert.ok(new Scaled({ initialLearningRate: 0.1, decaySteps: 10, decayRate: 0.5, factor: 2 }));
+  for (const C of [ExponentialDecay, InverseTimeDecay, PolynomialDecay, CosineDecay, CosineDecayRestarts, PiecewiseConstantDecay]) {
+    const valid = {
+      ExponentialDecay: { initialLearningRate: 0.1, decaySteps: 10, decayRate: 0.5, staircase: true },
+      InverseTimeDecay: { initialLearningRate: 0.1, decaySteps: 10, decayRate: 0.5, staircase: true },
+      PolynomialDecay: { initialLearningRate: 0.1, decaySteps: 10, endLearningRate: 0.01, power: 2, cycle: true },
+      CosineDecay: { initialLearningRate: 0.1, decaySteps: 10, alpha: 0.1, warmupTarget: 0.2, warmupSteps: 3 },
+      CosineDecayRestarts: { initialLearningRate: 0.1, firstDecaySteps: 10, tMul: 2, mMul: 0.5, alpha: 0.1 },
+      PiecewiseConstantDecay: { boundaries: [1], values: [1, 2] },
+    }[C.className];
+    const s = new C(valid);
+    assert.equal(C.fromConfig(s.getConfig()).getConfig(), s.getConfig(), `${C.className}: its own config is accepted`);
+    assert.equal(Object.keys(s.getConfig()).sort(), [...C.optionNames].sort(), C.className);
+  }
+});
+
 test('PiecewiseConstantDecay reads boundaries and values once', () => {
   let reads = 0;
   const values = new Proxy([0.1, 0.01], {

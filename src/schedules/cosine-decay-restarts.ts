@@ -1,6 +1,6 @@
 import { type Config, registerClass } from '../registry.js';
 import { checkNumber } from '../validate.js';
-import { LearningRateSchedule } from './schedule.js';
+import { checkScheduleOptions, LearningRateSchedule } from './schedule.js';
 
 export interface CosineDecayRestartsOptions {
   /** The learning rate at step 0; >= 0. */
@@ -28,6 +28,7 @@ export interface CosineDecayRestartsOptions {
  */
 export class CosineDecayRestarts extends LearningRateSchedule {
   static override readonly className: string = 'CosineDecayRestarts';
+  static override readonly optionNames: readonly string[] = ['initialLearningRate', 'firstDecaySteps', 'tMul', 'mMul', 'alpha'];
   readonly initialLearningRate: number;
   readonly firstDecaySteps: number;
   readonly tMul: number;
@@ -38,6 +39,7 @@ export class CosineDecayRestarts extends LearningRateSchedule {
     super();
     const where = this.getClassName();
     if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options must be an object`);
+    checkScheduleOptions(this, where, options);
     this.initialLearningRate = checkNumber(`${where}: initialLearningRate`, options.initialLearningRate, { min: 0, float32: true });
     this.firstDecaySteps = checkNumber(`${where}: firstDecaySteps`, options.firstDecaySteps, { min: 0, minExclusive: true });
     this.tMul = checkNumber(`${where}: tMul`, options.tMul ?? 2, { min: 1 });

@@ -1,6 +1,6 @@
 import { type Config, registerClass } from '../registry.js';
 import { checkNumber, optionalNumber } from '../validate.js';
-import { LearningRateSchedule } from './schedule.js';
+import { checkScheduleOptions, LearningRateSchedule } from './schedule.js';
 
 export interface CosineDecayOptions {
   /** The learning rate at step 0 (the warmup's start when `warmupTarget` is set); >= 0. */
@@ -25,6 +25,7 @@ export interface CosineDecayOptions {
  */
 export class CosineDecay extends LearningRateSchedule {
   static override readonly className: string = 'CosineDecay';
+  static override readonly optionNames: readonly string[] = ['initialLearningRate', 'decaySteps', 'alpha', 'warmupTarget', 'warmupSteps'];
   readonly initialLearningRate: number;
   readonly decaySteps: number;
   readonly alpha: number;
@@ -35,6 +36,7 @@ export class CosineDecay extends LearningRateSchedule {
     super();
     const where = this.getClassName();
     if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options must be an object`);
+    checkScheduleOptions(this, where, options);
     this.initialLearningRate = checkNumber(`${where}: initialLearningRate`, options.initialLearningRate, { min: 0, float32: true });
     this.decaySteps = checkNumber(`${where}: decaySteps`, options.decaySteps, { min: 0, minExclusive: true });
     this.alpha = checkNumber(`${where}: alpha`, options.alpha ?? 0, { min: 0 });

@@ -1,6 +1,6 @@
 import { type Config, registerClass } from '../registry.js';
 import { checkBoolean, checkNumber } from '../validate.js';
-import { LearningRateSchedule } from './schedule.js';
+import { checkScheduleOptions, LearningRateSchedule } from './schedule.js';
 
 export interface InverseTimeDecayOptions {
   /** The learning rate at step 0; >= 0. */
@@ -20,6 +20,7 @@ export interface InverseTimeDecayOptions {
  */
 export class InverseTimeDecay extends LearningRateSchedule {
   static override readonly className: string = 'InverseTimeDecay';
+  static override readonly optionNames: readonly string[] = ['initialLearningRate', 'decaySteps', 'decayRate', 'staircase'];
   readonly initialLearningRate: number;
   readonly decaySteps: number;
   readonly decayRate: number;
@@ -29,6 +30,7 @@ export class InverseTimeDecay extends LearningRateSchedule {
     super();
     const where = this.getClassName();
     if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options must be an object`);
+    checkScheduleOptions(this, where, options);
     this.initialLearningRate = checkNumber(`${where}: initialLearningRate`, options.initialLearningRate, { min: 0, float32: true });
     this.decaySteps = checkNumber(`${where}: decaySteps`, options.decaySteps, { min: 0, minExclusive: true });
     this.decayRate = checkNumber(`${where}: decayRate`, options.decayRate, { min: 0 });

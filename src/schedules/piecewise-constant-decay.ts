@@ -1,6 +1,6 @@
 import { type Config, registerClass } from '../registry.js';
 import { checkNumber, describeValue } from '../validate.js';
-import { LearningRateSchedule } from './schedule.js';
+import { checkScheduleOptions, LearningRateSchedule } from './schedule.js';
 
 export interface PiecewiseConstantDecayOptions {
   /** Strictly increasing step numbers where the rate changes. */
@@ -17,6 +17,7 @@ export interface PiecewiseConstantDecayOptions {
  */
 export class PiecewiseConstantDecay extends LearningRateSchedule {
   static override readonly className: string = 'PiecewiseConstantDecay';
+  static override readonly optionNames: readonly string[] = ['boundaries', 'values'];
   readonly boundaries: readonly number[];
   readonly values: readonly number[];
 
@@ -24,6 +25,7 @@ export class PiecewiseConstantDecay extends LearningRateSchedule {
     super();
     const where = this.getClassName();
     if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options must be an object`);
+    checkScheduleOptions(this, where, options);
     // Each list is read once into a copy (length, then each element): a getter or Proxy cannot
     // make the checked values differ from the ones kept.
     const boundaries = snapshot(options.boundaries);

@@ -1,6 +1,6 @@
 import { type Config, registerClass } from '../registry.js';
 import { checkBoolean, checkNumber } from '../validate.js';
-import { LearningRateSchedule } from './schedule.js';
+import { checkScheduleOptions, LearningRateSchedule } from './schedule.js';
 
 export interface PolynomialDecayOptions {
   /** The learning rate at step 0; >= 0. */
@@ -24,6 +24,7 @@ export interface PolynomialDecayOptions {
  */
 export class PolynomialDecay extends LearningRateSchedule {
   static override readonly className: string = 'PolynomialDecay';
+  static override readonly optionNames: readonly string[] = ['initialLearningRate', 'decaySteps', 'endLearningRate', 'power', 'cycle'];
   readonly initialLearningRate: number;
   readonly decaySteps: number;
   readonly endLearningRate: number;
@@ -34,6 +35,7 @@ export class PolynomialDecay extends LearningRateSchedule {
     super();
     const where = this.getClassName();
     if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options must be an object`);
+    checkScheduleOptions(this, where, options);
     this.initialLearningRate = checkNumber(`${where}: initialLearningRate`, options.initialLearningRate, { min: 0, float32: true });
     this.decaySteps = checkNumber(`${where}: decaySteps`, options.decaySteps, { min: 0, minExclusive: true });
     this.endLearningRate = checkNumber(`${where}: endLearningRate`, options.endLearningRate ?? 1e-4, { min: 0, float32: true });

@@ -21,6 +21,11 @@ import { type Config } from '../registry.js';
  */
 export abstract class LearningRateSchedule {
   static readonly className: string = 'LearningRateSchedule';
+  /**
+   * The option names a schedule's constructor reads. The built-in schedules refuse any other key
+   * (see `checkScheduleOptions`); a subclass that adds options lists them in its own `optionNames`.
+   */
+  static readonly optionNames: readonly string[] = [];
 
   /** The learning rate at `step` (an integer >= 0). Must not allocate: it runs every step. */
   abstract call(step: number): number;
@@ -35,5 +40,25 @@ export abstract class LearningRateSchedule {
 
   getClassName(): string {
     return (this.constructor as typeof LearningRateSchedule).className;
+  }
+}
+
+const camel = (s: string): string => s.replace(/_+([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+/**
+ * Throws a TypeError naming the first key of `options` that the schedule's class chain does not
+ * list in its `optionNames` (Keras raises on unknown arguments too), with "did you mean" for a
+ * Keras snake_case spelling. Options are the constructor's object, read for its own keys only.
+ */
+export function checkScheduleOptions(schedule: LearningRateSchedule, where: string, options: object): void {
+  const allowed = new Set<string>();
+  for (let c: unknown = schedule.constructor; typeof c === 'function'; c = Object.getPrototypeOf(c)) {
+    if (Object.prototype.hasOwnProperty.call(c, 'optionNames')) for (const n of (c as typeof LearningRateSchedule).optionNames) allowed.add(n);
+  }
+  for (const key of Object.keys(options)) {
+    if (allowed.has(key)) continue;
+    const meant = camel(key);
+    if (meant !== key && allowed.has(meant)) throw new TypeError(`${where}: unknown option '${key}' (did you mean ${meant}?)`);
+    throw new TypeError(`${where}: unknown option '${key}'; expected one of ${[...allowed].join(', ')}`);
   }
 }
