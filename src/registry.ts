@@ -26,10 +26,11 @@ const classes = new Map<string, SerializableClass>();
  * the same class again does nothing.
  */
 export function registerClass<C extends SerializableClass>(cls: C): C {
-  if (typeof (cls as unknown) !== 'function' || typeof cls.className !== 'string' || cls.className === '') {
+  // Read once: a static getter cannot pass the check with one name and register another.
+  const name: unknown = typeof (cls as unknown) === 'function' ? cls.className : undefined;
+  if (typeof name !== 'string' || name === '') {
     throw new TypeError('registerClass: the class needs a static `className` string');
   }
-  const name = cls.className;
   const label = (c: unknown): string => (c as { name?: unknown }).name ? String((c as { name: unknown }).name) : 'an anonymous class';
   if (!Object.prototype.hasOwnProperty.call(cls, 'className')) {
     throw new TypeError(`registerClass: ${label(cls)} needs its own static className (it inherits '${name}' from ${label(Object.getPrototypeOf(cls))})`);

@@ -400,6 +400,20 @@ test('registerClass: an inherited className, or a related class under a taken na
   assert.instance(deserialize({ className: 'hardening.Own', config: {} }), Own);
 });
 
+test('registerClass reads className once', () => {
+  let reads = 0;
+  class Shifty extends Optimizer {
+    static get className() {
+      return ++reads === 1 ? 'hardening.Shifty' : 'Adam';
+    }
+    updateStep() {}
+  }
+  registerClass(Shifty);
+  assert.is(reads, 1);
+  assert.is(getRegisteredClass('hardening.Shifty'), Shifty);
+  assert.is(getRegisteredClass('Adam'), Adam, 'Adam is still Adam');
+});
+
 test('deserialize reads className and config once', () => {
   let reads = 0;
   const obj = {
