@@ -1,23 +1,29 @@
-// What the base class does to a step's gradients before the update: the finiteness check,
-// placing each gradient in wasm memory (read in place, copied, unscaled or de-duplicated),
-// accumulation and clipping. Prepared gradients are kept as pointers: any allocation later in
-// the step (another variable's buffer, a subclass's scratch) may grow the memory and detach
-// views, so views are derived only where used, from a cache.
-import { type Gradient } from './optimizer.js';
-import { type SparseGradient, SparseScratch } from './sparse.js';
+// What the base class does to a step's gradients, in phases that keep a step atomic:
+//   reserve  every buffer the step needs is allocated (and undone by `Journal.rollback` on error);
+//   stage    each raw gradient is put in wasm memory: read in place, or copied when it is on the JS
+//            heap or aliases memory the step writes (then the result equals passing a copy);
+//   check    finiteness, on the staged data;
+//   prepare  unscale (loss scale), de-duplicate, accumulate, clip: writes only private buffers and
+//            the accumulators.
+// Prepared gradients are kept as pointers: an allocation later in the step (a subclass's scratch)
+// may grow the memory and detach views, so views are derived only where used, from a cache.
+import { SparseInput, SparseScratch } from './sparse.js';
 import { Variable } from './variable.js';
 
 /** The optimizer's bookkeeping for one model variable. */
 export interface VarRecord {
   readonly variable: Variable;
   readonly slots: Map<string, Variable>;
+  /** Its slots, average and accumulator: the memory a step writes besides the variable. */
+  readonly state: Variable[];
   /** Private copy of the gradient when it must be transformed or does not live in wasm memory. */
   grad: Variable | null;
   acc: Variable | null;
   avg: Variable | null;
   sparse: SparseScratch | null;
   decays: boolean;
-  // This step's prepared gradient: dense at densePtr, or sparse in `sparse`.
+  // This step's gradient: raw at srcPtr (dense), prepared at densePtr or in `sparse`.
+  srcPtr: number;
   densePtr: number;
   denseView: Float32Array;
   sparseStep: boolean;
@@ -27,8 +33,8 @@ const EMPTY = new Float32Array(0);
 
 export function newRecord(variable: Variable, decays: boolean): VarRecord {
   return {
-    variable, slots: new Map(), grad: null, acc: null, avg: null, sparse: null, decays,
-    densePtr: -1, denseView: EMPTY, sparseStep: false,
+    variable, slots: new Map(), state: [], grad: null, acc: null, avg: null, sparse: null, decays,
+    srcPtr: -1, densePtr: -1, denseView: EMPTY, sparseStep: false,
   };
 }
 
@@ -37,73 +43,152 @@ export function gradientBuffer(v: Variable): Variable {
   return Variable.zeros(v.shape, { name: `${v.name}/gradient` }, v.heap);
 }
 
-function finiteArray(a: Float32Array): boolean {
-  for (let i = 0; i < a.length; i++) {
+/** One validated input of a step: a dense gradient (where it is) or a sparse snapshot. */
+export class StepInput {
+  sparse = false;
+  /** Dense: byte offset in the variable's wasm memory, or -1 when on the JS heap. */
+  ptr = -1;
+  /** Dense and on the JS heap: the caller's array (copied into wasm memory while staging). */
+  dense: Float32Array | null = null;
+  readonly rows = new SparseInput();
+
+  release(): void {
+    this.dense = null;
+    this.rows.release();
+  }
+}
+
+/** What a step allocated, so that an error can give it all back (arena live bytes unchanged). */
+export class Journal {
+  private readonly grads: VarRecord[] = [];
+  private readonly sparse: SparseScratch[] = [];
+
+  /** The record's private gradient buffer, allocated (and journaled) if it has none. */
+  gradOf(rec: VarRecord): Variable {
+    if (rec.grad === null) {
+      rec.grad = gradientBuffer(rec.variable);
+      this.grads.push(rec);
+    }
+    return rec.grad;
+  }
+
+  /** The record's sparse scratch with room for `n` rows (growth journaled). */
+  sparseOf(rec: VarRecord, n: number): SparseScratch {
+    const v = rec.variable;
+    const s = (rec.sparse ??= new SparseScratch(v.heap, v.shape[0]));
+    if (s.reserve(n, v.size / v.shape[0])) this.sparse.push(s);
+    return s;
+  }
+
+  commit(): void {
+    for (let i = 0; i < this.sparse.length; i++) this.sparse[i].commit();
+    this.grads.length = 0;
+    this.sparse.length = 0;
+  }
+
+  rollback(): void {
+    for (const rec of this.grads) {
+      rec.grad?.dispose();
+      rec.grad = null;
+    }
+    for (const s of this.sparse) s.rollback();
+    this.grads.length = 0;
+    this.sparse.length = 0;
+  }
+}
+
+const overlaps = (a: number, aLen: number, b: Variable): boolean => {
+  const p = b.ptr;
+  return a < p + b.size * 4 && p < a + aLen * 4;
+};
+
+/**
+ * True when `size` floats at `ptr` overlap memory this step writes: a variable of the step or a
+ * state variable (slot, average, accumulator) of one. Reading such a gradient in place would see
+ * the writes (weight decay runs first; earlier variables are updated before later ones).
+ */
+export function aliasesStep(ptr: number, size: number, recs: readonly (VarRecord | undefined)[], vars: readonly Variable[], n: number): boolean {
+  for (let j = 0; j < n; j++) {
+    if (overlaps(ptr, size, vars[j])) return true;
+    const r = recs[j];
+    if (r !== undefined) for (let k = 0; k < r.state.length; k++) if (overlaps(ptr, size, r.state[k])) return true;
+  }
+  return false;
+}
+
+function finiteArray(a: Float32Array, n: number): boolean {
+  for (let i = 0; i < n; i++) {
     const x = a[i];
     if (x - x !== 0) return false; // NaN and +-Infinity give NaN
   }
   return true;
 }
 
-/**
- * True when every gradient is finite. Changes no state: a JS-heap gradient of a known variable is
- * copied into its private buffer and checked there by the SIMD kernel, and `ptrs[i]` is pointed at
- * the copy so that the step reuses it. `recs[i]` is undefined for a variable not built yet.
- */
-export function gradientsFinite(recs: readonly VarRecord[], vars: readonly Variable[], grads: readonly Gradient[], ptrs: number[], n: number): boolean {
-  for (let i = 0; i < n; i++) {
-    const g = grads[i];
-    const v = vars[i];
-    const K = v.heap.kernels;
-    if (g instanceof Float32Array) {
-      if (ptrs[i] < 0 && recs[i] !== undefined) {
-        const buf = (recs[i].grad ??= gradientBuffer(v));
-        buf.value.set(g);
-        ptrs[i] = buf.ptr;
-      }
-      if (ptrs[i] >= 0 ? K.allFinite(ptrs[i], v.size) === 0 : !finiteArray(g)) return false;
-    } else {
-      const values = (g as SparseGradient).values;
-      if (ptrs[i] >= 0 ? K.allFinite(ptrs[i], values.length) === 0 : !finiteArray(values)) return false;
-    }
+/** Finiteness of a validated gradient that is not staged (its variable is not built yet). */
+export function inputFinite(g: StepInput, v: Variable): boolean {
+  const K = v.heap.kernels;
+  if (g.sparse) {
+    const n = g.rows.count * (v.size / v.shape[0]);
+    return g.rows.valuesPtr >= 0 ? K.allFinite(g.rows.valuesPtr, n) === 1 : finiteArray(g.rows.values as Float32Array, n);
   }
-  return true;
+  return g.ptr >= 0 ? K.allFinite(g.ptr, v.size) === 1 : finiteArray(g.dense as Float32Array, v.size);
+}
+
+/** Puts the raw gradient in wasm memory: rec.srcPtr (dense) or the sparse scratch. */
+export function stage(rec: VarRecord, g: StepInput, copy: boolean): void {
+  const v = rec.variable;
+  rec.sparseStep = g.sparse;
+  if (g.sparse) {
+    (rec.sparse as SparseScratch).stage(g.rows, v.size / v.shape[0]);
+    return;
+  }
+  if (!copy) {
+    rec.srcPtr = g.ptr; // kernels never write the gradient
+    return;
+  }
+  const buf = rec.grad as Variable;
+  if (g.ptr >= 0) v.heap.kernels.copy(buf.ptr, g.ptr, v.size);
+  else buf.value.set(g.dense as Float32Array); // reads the engine's data, not the object's properties
+  rec.srcPtr = buf.ptr;
+}
+
+/** True when the staged raw gradient holds no NaN or infinity. */
+export function stagedFinite(rec: VarRecord): boolean {
+  const K = rec.variable.heap.kernels;
+  if (rec.sparseStep) {
+    const s = rec.sparse as SparseScratch;
+    return K.allFinite(s.rawPtr, s.rawLength) === 1;
+  }
+  return K.allFinite(rec.srcPtr, rec.variable.size) === 1;
 }
 
 /**
- * Puts this step's gradient, divided by the loss scale (times `inv`), at rec.densePtr or in
- * rec.sparse. `ptr` is where a wasm-resident gradient lay when validated (-1 if on the JS heap);
- * with no transform it is read in place.
+ * The gradient the update sees, divided by the loss scale (times `inv`): at rec.densePtr, or
+ * de-duplicated in rec.sparse. With `transform` (a loss scale or clipping will write it) a dense
+ * gradient read in place is first copied to the private buffer.
  */
-export function prepareGradient(rec: VarRecord, g: Gradient, ptr: number, inv: number, transform: boolean): void {
+export function prepareGradient(rec: VarRecord, inv: number, transform: boolean): void {
   const v = rec.variable;
   const K = v.heap.kernels;
-  if (g instanceof Float32Array) {
-    rec.sparseStep = false;
-    if (ptr >= 0 && !transform) {
-      rec.densePtr = ptr; // kernels never write the gradient
-      return;
-    }
-    const buf = (rec.grad ??= gradientBuffer(v));
-    if (ptr >= 0) K.scaleCopy(buf.ptr, ptr, v.size, inv);
-    else {
-      buf.value.set(g);
-      if (inv !== 1) K.scaleCopy(buf.ptr, buf.ptr, v.size, inv);
-    }
-    rec.densePtr = buf.ptr;
-  } else {
-    rec.sparseStep = true;
-    const sparse = (rec.sparse ??= new SparseScratch(v.heap, v.shape[0]));
-    sparse.dedup(g as SparseGradient, v.size / v.shape[0], ptr);
-    if (inv !== 1) K.scaleCopy(sparse.valuesPtr, sparse.valuesPtr, sparse.valuesLength, inv);
+  if (rec.sparseStep) {
+    const s = rec.sparse as SparseScratch;
+    s.dedup();
+    if (inv !== 1) K.scaleCopy(s.valuesPtr, s.valuesPtr, s.valuesLength, inv);
+    return;
   }
+  if (!transform) {
+    rec.densePtr = rec.srcPtr;
+    return;
+  }
+  const buf = rec.grad as Variable;
+  if (inv !== 1 || rec.srcPtr !== buf.ptr) K.scaleCopy(buf.ptr, rec.srcPtr, v.size, inv);
+  rec.densePtr = buf.ptr;
 }
 
-/** A view of rec's dense gradient for updateStep: the caller's own array, or a cached view. */
-export function gradientView(rec: VarRecord, g: Gradient): Float32Array {
+/** A view of rec's dense gradient for updateStep (cached; re-derived after growth). */
+export function gradientView(rec: VarRecord): Float32Array {
   const mem = rec.variable.heap.memory.buffer;
   const ptr = rec.densePtr;
-  if (g instanceof Float32Array && g.buffer === mem && g.byteOffset === ptr) return g;
   let view = rec.denseView;
   if (view.buffer !== mem || view.byteOffset !== ptr || view.length !== rec.variable.size) {
     view = rec.denseView = new Float32Array(mem, ptr, rec.variable.size);
@@ -112,27 +197,19 @@ export function gradientView(rec: VarRecord, g: Gradient): Float32Array {
 }
 
 /**
- * Gradient accumulation: acc += g * inv (inv = 1 / loss scale). On the update call (`mean` =
- * 1/N, else 0) the accumulator becomes the mean gradient and this step's dense gradient.
+ * Gradient accumulation: acc += g * inv (inv = 1 / loss scale); a sparse gradient is
+ * de-duplicated first, so the sum is exactly the densified gradient's. On the update call
+ * (`mean` = 1/N, else 0) the accumulator becomes the mean gradient and this step's gradient.
  */
-export function accumulate(rec: VarRecord, g: Gradient, ptr: number, inv: number, mean: number): void {
+export function accumulate(rec: VarRecord, inv: number, mean: number): void {
   const v = rec.variable;
   const K = v.heap.kernels;
   const acc = rec.acc as Variable;
-  if (g instanceof Float32Array) {
-    let src = ptr;
-    if (src < 0) {
-      const buf = (rec.grad ??= gradientBuffer(v));
-      buf.value.set(g);
-      src = buf.ptr;
-    }
-    K.axpy(acc.ptr, src, v.size, inv);
-  } else {
-    const s = (rec.sparse ??= new SparseScratch(v.heap, v.shape[0]));
-    const rowSize = v.size / v.shape[0];
-    const rows = s.raw(g as SparseGradient, rowSize, ptr);
-    K.scatterAddRows(acc.ptr, rows, s.rawValuesPtr, (g as SparseGradient).indices.length, rowSize, inv);
-  }
+  if (rec.sparseStep) {
+    const s = rec.sparse as SparseScratch;
+    s.dedup();
+    K.scatterAddRows(acc.ptr, s.indicesPtr, s.valuesPtr, s.rowCount, v.size / v.shape[0], inv);
+  } else K.axpy(acc.ptr, rec.srcPtr, v.size, inv);
   if (mean) {
     K.scaleCopy(acc.ptr, acc.ptr, v.size, mean);
     rec.densePtr = acc.ptr;

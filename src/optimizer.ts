@@ -5,11 +5,14 @@
 import { type Heap } from './arena.js';
 import { type Config, type ConfigValue, deserialize, isSerializedObject } from './registry.js';
 import { LearningRateSchedule } from './schedules/schedule.js';
-import { accumulate, clipGradients, gradientBuffer, gradientsFinite, gradientView, newRecord, prepareGradient, type VarRecord } from './gradients.js';
-import { isSparse, type SparseGradient, type SparseScratch, type UniqueSparseGradient, validateSparse } from './sparse.js';
+import { accumulate, aliasesStep, clipGradients, gradientView, inputFinite, Journal, newRecord, prepareGradient, stage, stagedFinite, StepInput, type VarRecord } from './gradients.js';
+import { isSparse, type SparseGradient, type SparseScratch, type UniqueSparseGradient } from './sparse.js';
 import { decodeState, encodeState } from './state.js';
+import { isFloat32Array, typedBuffer, typedByteOffset, typedLength } from './typed.js';
 import { checkBoolean, checkNumber, checkOptions, checkShape, optionalNumber } from './validate.js';
 import { Variable } from './variable.js';
+import { checkOptionNames } from './options.js';
+import { snapshotState, type StateEntries } from './state-input.js';
 
 export type { SparseGradient, UniqueSparseGradient };
 
@@ -76,6 +79,13 @@ export abstract class Optimizer {
   readonly gradientAccumulationSteps: number | null;
   readonly skipNonFinite: boolean;
 
+  /**
+   * Option names a subclass adds to the base ones (Keras' names in camelCase). The constructor
+   * refuses any other key, so a typo or a Keras snake_case name is an error, not a silent default.
+   * Each class lists only its own; the base class collects them along the class chain.
+   */
+  static readonly optionNames: readonly string[] = [];
+
   private lr: LearningRate = 0.001;
   // Typed as unions on purpose: V8 then keeps the boxed numbers as they are (see currentLearningRate).
   private lrSource: number | null = null;
@@ -90,36 +100,47 @@ export abstract class Optimizer {
   private excludedNames: RegExp | null = null;
   private isDisposed = false;
   private skips = 0;
+  /** The public method running now (user code it calls must not re-enter), or null. */
+  private busy: string | null = null;
+  /** Whether any variable was ever registered (a deferred restore is for fresh optimizers only). */
+  private everBuilt = false;
+  /** State restored before its variables existed: applied when each is created (by name). */
+  private pending: StateEntries | null = null;
   // Reused each step so the steady-state step allocates nothing.
   private readonly active: VarRecord[] = [];
   private readonly activeVars: Variable[] = [];
-  private readonly activeGrads: Gradient[] = [];
-  /** Byte offset of each active dense gradient that lies in wasm memory, else -1. */
-  private readonly activePtr: number[] = [];
+  /** Every pair's variable, as read once by collect (duplicates are refused). */
+  private readonly pairVars: Variable[] = [];
+  private readonly inputs: StepInput[] = [];
+  /** Whether each active variable is built by this step. */
+  private readonly isNew: boolean[] = [];
+  private readonly journal = new Journal();
 
   constructor(options: OptimizerOptions = {}) {
+    if (new.target === Optimizer) throw new TypeError('Optimizer is abstract: extend it, or use a built-in optimizer such as Adam');
     const name = this.getClassName();
     const o = checkOptions(name, options);
+    checkOptionNames(new.target, name, o, BASE_OPTIONS);
     if (o.name !== undefined && (typeof o.name !== 'string' || o.name === '')) {
       throw new TypeError(`${name}: name must be a non-empty string`);
     }
     this.name = o.name ?? snake(name);
     if (o.learningRate !== undefined) this.lr = checkLearningRate(`${name}: learningRate`, o.learningRate);
-    this.weightDecay = optionalNumber(`${name}: weightDecay`, o.weightDecay, { min: 0 });
-    this.clipnorm = optionalNumber(`${name}: clipnorm`, o.clipnorm, { min: 0 }) || null;
-    this.clipvalue = optionalNumber(`${name}: clipvalue`, o.clipvalue, { min: 0 }) || null;
+    this.weightDecay = optionalNumber(`${name}: weightDecay`, o.weightDecay, { min: 0, float32: true });
+    this.clipnorm = optionalNumber(`${name}: clipnorm`, o.clipnorm, { min: 0, float32: true }) || null;
+    this.clipvalue = optionalNumber(`${name}: clipvalue`, o.clipvalue, { min: 0, float32: true }) || null;
     this.globalClipnorm = optionalNumber(`${name}: globalClipnorm`, o.globalClipnorm, { min: 0 }) || null;
     const clips = [this.clipnorm, this.clipvalue, this.globalClipnorm].filter((c) => c !== null).length;
     if (clips > 1) {
       throw new RangeError(`${name}: set at most one of clipnorm, clipvalue and globalClipnorm (got ${clips})`);
     }
     this.useEma = o.useEma === undefined ? false : checkBoolean(`${name}: useEma`, o.useEma);
-    this.emaMomentum = checkNumber(`${name}: emaMomentum`, o.emaMomentum ?? 0.99, { min: 0, max: 1 });
+    this.emaMomentum = checkNumber(`${name}: emaMomentum`, o.emaMomentum ?? 0.99, { min: 0, max: 1, float32: true });
     this.emaOverwriteFrequency = optionalNumber(`${name}: emaOverwriteFrequency`, o.emaOverwriteFrequency, {
       min: 1,
       integer: true,
     });
-    this.lossScaleFactor = optionalNumber(`${name}: lossScaleFactor`, o.lossScaleFactor, { min: 0, minExclusive: true });
+    this.lossScaleFactor = optionalNumber(`${name}: lossScaleFactor`, o.lossScaleFactor, { min: 0, minExclusive: true, float32: true });
     this.gradientAccumulationSteps = optionalNumber(`${name}: gradientAccumulationSteps`, o.gradientAccumulationSteps, {
       min: 2,
       integer: true,
@@ -151,15 +172,23 @@ export abstract class Optimizer {
    * exists. The default densifies the gradient and calls `updateStep`, which is always correct.
    */
   updateStepSparse(gradient: UniqueSparseGradient, variable: Variable, learningRate: number): void {
-    const rec = this.recordOf(variable);
-    const buf = (rec.grad ??= gradientBuffer(variable));
+    const buf = this.recordOf(variable).grad;
+    // The step allocates this buffer before its first write (see sparseNeedsDenseBuffer).
+    if (buf === null) throw new Error(`${this.getClassName()}.updateStepSparse: no dense buffer for '${variable.name}': sparseNeedsDenseBuffer() returned false`);
     const K = variable.heap.kernels;
-    const rowSize = variable.size / variable.shape[0];
     K.fill(buf.ptr, variable.size, 0);
-    // Allocating buf may have grown the memory and detached the given views: re-derive them then.
-    const g = gradient.values.buffer === variable.heap.memory.buffer ? gradient : (rec.sparse as SparseScratch).result();
-    K.scatterAddRows(buf.ptr, g.indices.byteOffset, g.values.byteOffset, g.indices.length, rowSize, 1);
+    K.scatterAddRows(buf.ptr, gradient.indices.byteOffset, gradient.values.byteOffset, gradient.indices.length, variable.size / variable.shape[0], 1);
     this.updateStep(buf.value, variable, learningRate);
+  }
+
+  /**
+   * Whether this step's `updateStepSparse` for `variable` densifies the gradient through the base
+   * implementation, so the step must allocate a dense buffer for it before its first write. True
+   * by default; an override that updates rows directly (and never calls the base one) returns false.
+   */
+  protected sparseNeedsDenseBuffer(variable: Variable): boolean {
+    void variable;
+    return true;
   }
 
   /**
@@ -190,9 +219,11 @@ export abstract class Optimizer {
 
   /** Rebuilds an optimizer from `getConfig()` output (a serialized schedule is deserialized). */
   static fromConfig<T extends Optimizer>(this: new (options: never) => T, config: Config): T {
-    if (config === null || typeof config !== 'object') throw new TypeError('fromConfig: config must be an object');
+    if ((this as unknown) === Optimizer) throw new TypeError('Optimizer.fromConfig: Optimizer is abstract; call it on a subclass (Adam.fromConfig) or use deserialize({ className, config })');
+    if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new TypeError('fromConfig: config must be an object');
     const lr: ConfigValue | undefined = config.learningRate;
     const options = { ...config, learningRate: isSerializedObject(lr) ? deserialize(lr, 'learning-rate schedule') : lr };
+    if (lr === undefined) delete options.learningRate;
     return new this(options as never);
   }
 
@@ -207,6 +238,7 @@ export abstract class Optimizer {
     if (rec.slots.has(name)) throw new Error(`${this.getClassName()}: slot '${name}' of '${reference.name}' already exists`);
     const slot = this.newVariable(reference.heap, checkShape('addVariableFromReference: shape', shape), `${reference.name}/${name}`, initialValue);
     rec.slots.set(name, slot);
+    rec.state.push(slot);
     return slot;
   }
 
@@ -214,6 +246,24 @@ export abstract class Optimizer {
   protected addVariable(name: string, shape: readonly number[] = [1], initialValue = 0): Variable {
     if (!this.heap) throw new Error(`${this.getClassName()}: addVariable needs a built optimizer (call it from build())`);
     return this.newVariable(this.heap, checkShape('addVariable: shape', shape), name, initialValue);
+  }
+
+  /** How many variables are registered and state variables exist: a point to roll back to. */
+  protected registrationMark(): readonly [records: number, state: number] {
+    return [this.all.length, this.own.length];
+  }
+
+  /** Frees what was registered after `mark` (a wrapper whose inner optimizer refused a restore). */
+  protected rollbackRegistration(mark: readonly [records: number, state: number]): void {
+    this.unregister(mark[0], mark[1]);
+  }
+
+  /**
+   * True when `v` (a state variable just created) took its values from a state restored before
+   * it existed (see `setState`): a build() that initializes a slot from the weights must then leave it.
+   */
+  protected restoredFromState(v: Variable): boolean {
+    return this.restored.has(v);
   }
 
   // ---------------------------------------------------------------- public API
@@ -246,33 +296,43 @@ export abstract class Optimizer {
     return (this.constructor as typeof Optimizer).className;
   }
 
-  /** The slot `name` of `variable` (e.g. 'm', 'v', 'momentum'). */
+  /**
+   * The slot `name` of `variable` (e.g. 'm', 'v', 'momentum'), or one the base class keeps:
+   * 'average' (useEma) and 'gradient_accumulator' (gradientAccumulationSteps).
+   */
   getSlot(variable: Variable, name: string): Variable {
-    const slot = this.records.get(variable)?.slots.get(name);
+    const rec = this.records.get(variable);
+    const slot = rec?.slots.get(name) ?? (name === 'average' ? rec?.avg : name === 'gradient_accumulator' ? rec?.acc : null);
     if (!slot) throw new Error(`${this.getClassName()}: no slot '${name}' for variable '${variable?.name}'`);
     return slot;
   }
 
   /** Every state variable of the optimizer (slots, averages, accumulators), in creation order. */
   get variables(): readonly Variable[] {
+    this.releaseDisposed();
     return this.own;
   }
 
   /** Builds slots for `variables` now, as the first applyGradients would. Idempotent. */
   prepare(variables: readonly Variable[]): void {
     this.checkAlive('prepare');
-    if (!Array.isArray(variables)) throw new TypeError('prepare: variables must be an array of Variables');
-    variables.forEach((v, i) => this.checkVariable(v, `prepare: variables[${i}]`));
-    const heap = this.heap ?? variables[0]?.heap;
-    variables.forEach((v, i) => {
-      if (v.heap !== heap) throw new Error(`prepare: variables[${i}]: variable '${v.name}' lives in another heap than variables[0]`);
-    });
-    this.register(variables.filter((v, i) => !this.records.has(v) && variables.indexOf(v) === i));
+    this.checkIdle('prepare');
+    const vars = this.checkVariables('prepare', variables);
+    this.releaseDisposed();
+    this.register(vars.filter((v, i) => !this.records.has(v) && vars.indexOf(v) === i));
   }
 
-  /** Weight decay skips these variables (by identity) and names (joined into one regex, searched). */
+  /**
+   * Weight decay skips these variables (by identity) and names (joined into one regex, searched).
+   * As in Keras, a call replaces the exclusions of any earlier call. Allowed after variables were
+   * built: the new exclusions apply from the next step.
+   */
   excludeFromWeightDecay(options: { variables?: readonly Variable[]; names?: readonly string[] }): void {
-    const { variables = [], names = [] } = checkOptions('excludeFromWeightDecay', options);
+    this.checkIdle('excludeFromWeightDecay');
+    const o = checkOptions('excludeFromWeightDecay', options);
+    checkOptionNames(null, 'excludeFromWeightDecay', o, ['variables', 'names']);
+    const variables: unknown = o.variables ?? [];
+    const names: unknown = o.names ?? [];
     if (!Array.isArray(variables) || variables.some((v) => !(v instanceof Variable))) {
       throw new TypeError('excludeFromWeightDecay: variables must be an array of Variables');
     }
@@ -285,75 +345,80 @@ export abstract class Optimizer {
     } catch (e) {
       throw new SyntaxError(`excludeFromWeightDecay: names do not form a valid regular expression: ${(e as Error).message}`);
     }
-    for (const v of variables) this.excludedVars.add(v);
-    if (regex) this.excludedNames = this.excludedNames ? new RegExp(`${this.excludedNames.source}|${regex.source}`) : regex;
+    this.excludedVars.clear();
+    for (const v of variables as Variable[]) this.excludedVars.add(v);
+    this.excludedNames = regex;
     for (const rec of this.all) rec.decays = this.decays(rec.variable);
   }
 
   /**
    * Applies one step of (gradient, variable) pairs. A null gradient skips its variable. Everything
-   * is validated before anything is written: on error, no value, slot or counter has changed.
-   * Returns `iterations`.
+   * is validated, and every buffer allocated, before anything is written: on error, no value,
+   * slot, counter or allocation has changed. Returns `iterations`.
    */
   applyGradients(pairs: readonly GradientVariablePair[]): number {
     this.checkAlive('applyGradients');
-    const n = this.collect(pairs);
-    const lr = this.currentLearningRate();
-    if (this.skipNonFinite && !gradientsFinite(this.active, this.activeVars, this.activeGrads, this.activePtr, n)) {
-      this.skips++;
-      this.activeGrads.fill(null);
-      return this.iterations;
-    }
-    this.registerNew(n);
-    const N = this.gradientAccumulationSteps;
-    const inv = this.lossScaleFactor ? 1 / this.lossScaleFactor : 1;
-    if (N) {
-      const isUpdate = (this.rawIterations + 1) % N === 0;
-      for (let i = 0; i < n; i++) accumulate(this.active[i], this.activeGrads[i], this.activePtr[i], inv, isUpdate ? 1 / N : 0);
-      if (!isUpdate) return this.finishStep();
-    } else {
-      const transform = inv !== 1 || this.clipnorm !== null || this.clipvalue !== null || this.globalClipnorm !== null;
-      for (let i = 0; i < n; i++) prepareGradient(this.active[i], this.activeGrads[i], this.activePtr[i], inv, transform);
-    }
-    clipGradients(this.active, n, this.clipnorm, this.clipvalue, this.globalClipnorm);
-    if (this.weightDecay !== null) {
-      const c = Math.fround(this.weightDecay * lr);
-      for (let i = 0; i < n; i++) {
-        const rec = this.active[i];
-        if (rec.decays) rec.variable.heap.kernels.decay(rec.variable.ptr, rec.variable.size, c);
+    this.checkIdle('applyGradients');
+    this.busy = 'applyGradients';
+    let n = 0;
+    try {
+      // User code (a schedule) runs first, before any input is read: it cannot change what was checked.
+      const lr = this.currentLearningRate();
+      n = this.collect(pairs);
+      this.releaseDisposed();
+      const fresh = this.all.length;
+      const own = this.own.length;
+      try {
+        // Known variables first: a step skipped for non-finite gradients must build nothing.
+        this.stageAll(n, false);
+        if (this.skipNonFinite && !this.allFinite(n)) {
+          this.journal.commit();
+          this.skips++;
+          return this.iterations;
+        }
+        this.registerNew(n);
+        this.stageAll(n, true);
+      } catch (e) {
+        this.journal.rollback();
+        this.unregister(fresh, own);
+        throw e;
       }
+      this.journal.commit();
+      return this.update(n, lr);
+    } finally {
+      for (let i = 0; i < n; i++) this.inputs[i].release(); // do not keep the caller's arrays alive
+      this.busy = null;
     }
-    this.beforeUpdateSteps(lr);
-    for (let i = 0; i < n; i++) {
-      const rec = this.active[i];
-      if (rec.sparseStep) this.updateStepSparse((rec.sparse as SparseScratch).result(), rec.variable, lr);
-      else this.updateStep(gradientView(rec, this.activeGrads[i]), rec.variable, lr);
-    }
-    if (N) for (const rec of this.all) if (rec.acc) rec.acc.heap.kernels.fill(rec.acc.ptr, rec.acc.size, 0);
-    return this.finishStep();
   }
 
   /** Throws exactly as applyGradients would for these pairs, and changes nothing (for wrappers). */
   validateGradients(pairs: readonly GradientVariablePair[]): void {
     this.checkAlive('applyGradients');
-    this.collect(pairs);
-    this.activeGrads.fill(null);
+    this.checkIdle('applyGradients');
+    const n = this.collect(pairs);
+    for (let i = 0; i < n; i++) this.inputs[i].release();
   }
 
   /** Copies the moving averages into the variables (call at the end of training with useEma). */
-  finalizeVariableValues(variables: readonly Variable[] = this.all.map((r) => r.variable)): void {
+  finalizeVariableValues(variables?: readonly Variable[]): void {
     this.checkAlive('finalizeVariableValues');
-    if (!Array.isArray(variables)) throw new TypeError('finalizeVariableValues: variables must be an array of Variables');
+    this.checkIdle('finalizeVariableValues');
+    const vars = variables === undefined ? this.all.map((r) => r.variable) : variables;
+    if (!Array.isArray(vars)) throw new TypeError('finalizeVariableValues: variables must be an array of Variables');
     if (!this.useEma) return;
-    for (const v of variables) {
+    for (const v of vars) {
       const avg = this.records.get(v)?.avg;
       if (avg && !v.disposed) v.heap.kernels.copy(v.ptr, avg.ptr, v.size);
     }
   }
 
-  /** A copy of the state: iterations and every optimizer variable by name. */
+  /**
+   * A copy of the state: iterations and every optimizer variable by name, plus any entries of a
+   * deferred restore whose variables do not exist yet (so saving never loses them).
+   */
   getState(): OptimizerState {
     this.checkAlive('getState');
+    this.releaseDisposed();
     const variables: OptimizerState['variables'] = {};
     for (const v of this.own) {
       if (Object.prototype.hasOwnProperty.call(variables, v.name)) {
@@ -361,52 +426,64 @@ export abstract class Optimizer {
       }
       variables[v.name] = { shape: [...v.shape], values: v.value.slice() };
     }
+    if (this.pending) for (const [name, e] of this.pending) variables[name] ??= { shape: [...e.shape], values: e.values.slice() };
     return { className: this.getClassName(), iterations: this.rawIterations, variables };
   }
 
   /**
-   * Restores `getState()` output. Pass `variables` to build a fresh optimizer for them first.
-   * The state must name exactly this optimizer's variables, with the same shapes; otherwise an
-   * error is thrown and nothing changes.
+   * Restores `getState()` output. Pass `variables` to build a fresh optimizer for them first. The
+   * state must name exactly this optimizer's variables, with the same shapes; otherwise an error
+   * is thrown and nothing changes. The state is read once, into a private copy, before anything
+   * is built or written.
+   *
+   * Deferred restore: on a fresh optimizer (no variable ever built), called without `variables`
+   * (or with none), the
+   * state is kept and each state variable takes its values when it is created (by name), as
+   * TensorFlow checkpoints restore; `pendingState` lists the names not matched so far.
    */
   setState(state: OptimizerState, variables?: readonly Variable[]): void {
     this.checkAlive('setState');
+    this.checkIdle('setState');
     const where = `${this.getClassName()}.setState`;
-    if (state === null || typeof state !== 'object' || typeof state.variables !== 'object' || state.variables === null) {
-      throw new TypeError(`${where}: state must be an object with className, iterations and variables`);
+    const snap = snapshotState(state, where, this.getClassName());
+    const vars = variables === undefined ? undefined : this.checkVariables('prepare', variables);
+    if ((vars === undefined || vars.length === 0) && !this.everBuilt) {
+      this.pending = snap.entries.size ? snap.entries : null;
+      this.rawIterations = snap.iterations;
+      return;
     }
-    if (state.className !== this.getClassName()) {
-      throw new Error(`${where}: the state belongs to a ${String(state.className)}, not a ${this.getClassName()}`);
-    }
-    checkNumber(`${where}: state.iterations`, state.iterations, { min: 0, integer: true });
     const before = this.own.length;
     const beforeRecords = this.all.length;
-    if (variables !== undefined) this.prepare(variables);
+    const pending = this.pending;
+    this.pending = null; // an exact restore replaces a deferred one
     try {
+      if (vars !== undefined) {
+        this.releaseDisposed();
+        this.register(vars.filter((v, i) => !this.records.has(v) && vars.indexOf(v) === i));
+      }
       const byName = new Map(this.own.map((v) => [v.name, v]));
-      for (const [name, entry] of Object.entries(state.variables)) {
+      for (const [name, entry] of snap.entries) {
         const v = byName.get(name);
         if (!v) throw new Error(`${where}: the state has '${name}', which this optimizer does not have`);
-        const vals = entry?.values;
-        if (!entry || !Array.isArray(entry.shape) || entry.shape.join() !== v.shape.join()) {
-          throw new Error(`${where}: '${name}' has shape ${JSON.stringify(entry?.shape)} in the state, ${JSON.stringify(v.shape)} here`);
+        if (entry.shape.join() !== v.shape.join() || entry.shape.length !== v.shape.length) {
+          throw new Error(`${where}: '${name}' has shape ${JSON.stringify(entry.shape)} in the state, ${JSON.stringify(v.shape)} here`);
         }
-        if (!(vals instanceof Float32Array) && !Array.isArray(vals)) {
-          throw new TypeError(`${where}: values of '${name}' must be a Float32Array or an array of numbers`);
-        }
-        if (vals.length !== v.size) throw new Error(`${where}: '${name}' has ${vals.length} values, expected ${v.size}`);
       }
       for (const v of this.own) {
-        if (!Object.prototype.hasOwnProperty.call(state.variables, v.name)) {
-          throw new Error(`${where}: the state lacks '${v.name}'`);
-        }
+        if (!snap.entries.has(v.name)) throw new Error(`${where}: the state lacks '${v.name}'`);
       }
     } catch (e) {
       this.unregister(beforeRecords, before);
+      this.pending = pending;
       throw e;
     }
-    for (const v of this.own) v.assign(state.variables[v.name].values);
-    this.rawIterations = state.iterations;
+    for (const v of this.own) v.value.set((snap.entries.get(v.name) as { values: Float32Array }).values);
+    this.rawIterations = snap.iterations;
+  }
+
+  /** Names of a deferred restore (see `setState`) whose variables have not been created yet. */
+  get pendingState(): readonly string[] {
+    return this.pending ? [...this.pending.keys()] : [];
   }
 
   /**
@@ -419,27 +496,43 @@ export abstract class Optimizer {
   }
 
   /**
-   * Restores `saveState()` bytes (pass `variables` to build a fresh optimizer for them first).
+   * Restores `saveState()` bytes (pass `variables` to build a fresh optimizer for them first;
+   * without them a fresh optimizer restores each variable when it is created, see `setState`).
    * Corrupt, truncated, other-version, other-class or mismatched bytes throw and change nothing.
    */
   loadState(bytes: Uint8Array, variables?: readonly Variable[]): void {
     this.checkAlive('loadState');
+    this.checkIdle('loadState');
     const s = decodeState(bytes, `${this.getClassName()}.loadState`);
     this.setState({ className: s.className, iterations: s.iterations, variables: s.variables }, variables);
   }
 
-  /** Rebuilds the saved optimizer (class from the registry, config, state) for `variables`. */
-  static fromCheckpoint(bytes: Uint8Array, variables: readonly Variable[]): Optimizer {
+  /**
+   * Rebuilds the saved optimizer (class from the registry, config, state) for `variables`
+   * (without them, the state is restored as each variable is created). A refused checkpoint
+   * leaves nothing allocated.
+   */
+  static fromCheckpoint(bytes: Uint8Array, variables?: readonly Variable[]): Optimizer {
     const s = decodeState(bytes, 'Optimizer.fromCheckpoint');
-    const opt = deserialize({ className: s.className, config: s.config }, 'optimizer') as Optimizer;
-    opt.setState({ className: s.className, iterations: s.iterations, variables: s.variables }, variables);
+    const opt: unknown = deserialize({ className: s.className, config: s.config }, 'optimizer');
+    if (!(opt instanceof Optimizer)) {
+      throw new TypeError(`Optimizer.fromCheckpoint: the checkpoint names '${s.className}', which is not an optimizer class`);
+    }
+    try {
+      opt.setState({ className: s.className, iterations: s.iterations, variables: s.variables }, variables);
+    } catch (e) {
+      opt.dispose();
+      throw e;
+    }
     return opt;
   }
 
   /** Frees every slot and buffer. Any later use throws. */
   dispose(): void {
     if (this.isDisposed) return;
+    this.checkIdle('dispose');
     this.unregister(0, 0);
+    this.pending = null;
     this.isDisposed = true;
   }
 
@@ -449,45 +542,131 @@ export abstract class Optimizer {
 
   // ---------------------------------------------------------------- internals
 
-  /** Validates every pair (throws before any write) and fills the active-step arrays. */
+  /**
+   * Validates every pair (throws before anything is allocated or written) and fills the
+   * active-step arrays. Each gradient is read once: its engine-held length, buffer and offset (a
+   * subclass cannot lie about them) and, for a sparse one, a private copy of its indices.
+   */
   private collect(pairs: readonly GradientVariablePair[]): number {
     // Messages are built only when throwing: a step must not allocate strings.
     if (!Array.isArray(pairs)) throw new TypeError(`${this.where()}: expected an array of [gradient, variable] pairs`);
     let n = 0;
-    for (let i = 0; i < pairs.length; i++) {
-      const pair = pairs[i];
+    const count = pairs.length;
+    for (let i = 0; i < count; i++) {
+      const pair: unknown = pairs[i];
       if (!Array.isArray(pair) || pair.length !== 2) {
         throw new TypeError(`${this.where()}: pairs[${i}] must be a [gradient, variable] pair`);
       }
-      const g = pair[0];
-      const v = pair[1];
+      const g: unknown = pair[0];
+      const v: unknown = pair[1];
       if (!(v instanceof Variable) || v.disposed || (this.heap !== null && v.heap !== this.heap)) {
         this.checkVariable(v, `${this.where()}: pairs[${i}][1]`);
       }
       for (let j = 0; j < i; j++) {
-        if (pairs[j][1] === v) throw new Error(`${this.where()}: variable '${v.name}' appears twice (pairs[${j}] and pairs[${i}])`);
+        if (this.pairVars[j] === v) throw new Error(`${this.where()}: variable '${v.name}' appears twice (pairs[${j}] and pairs[${i}])`);
       }
+      this.pairVars[i] = v;
       if (g === null || g === undefined) continue;
-      if (g instanceof Float32Array) {
-        if (g.length !== v.size) {
-          throw new RangeError(`${this.where()}: the gradient for '${v.name}' has ${g.length} values, expected ${v.size} (shape ${JSON.stringify(v.shape)})`);
+      const input = (this.inputs[n] ??= new StepInput());
+      if (isFloat32Array(g)) {
+        const len = typedLength(g);
+        if (len !== v.size) {
+          throw new RangeError(`${this.where()}: the gradient for '${v.name}' has ${len} values, expected ${v.size} (shape ${JSON.stringify(v.shape)})`);
         }
-        // Remember where a wasm-resident gradient lies now: building slots below may grow the
+        input.sparse = false;
+        // Where a wasm-resident gradient lies now: an allocation later in the step may grow the
         // memory and detach the caller's view.
-        this.activePtr[n] = g.buffer === v.heap.memory.buffer ? g.byteOffset : -1;
+        const inWasm = typedBuffer(g) === v.heap.memory.buffer;
+        input.ptr = inWasm ? typedByteOffset(g) : -1;
+        input.dense = inWasm ? null : g;
       } else if (isSparse(g)) {
-        validateSparse(g, v, this.where());
-        this.activePtr[n] = g.values.buffer === v.heap.memory.buffer ? g.values.byteOffset : -1;
+        input.rows.read(g, v, this.where());
+        input.sparse = true;
       } else {
         throw new TypeError(`${this.where()}: the gradient for '${v.name}' must be a Float32Array, a { indices, values } sparse gradient or null`);
       }
-      this.active[n] = this.records.get(v) as VarRecord; // undefined for a new variable: set in registerNew
       this.activeVars[n] = v;
-      this.activeGrads[n] = g;
       n++;
     }
     if (n === 0) throw new Error(`${this.where()}: no gradients provided for any variable`);
+    if (this.heap !== null || n === 1) return n;
+    const heap = this.activeVars[0].heap;
+    for (let i = 1; i < n; i++) {
+      if (this.activeVars[i].heap !== heap) throw new Error(`${this.where()}: variable '${this.activeVars[i].name}' lives in another heap than '${this.activeVars[0].name}'`);
+    }
     return n;
+  }
+
+  /**
+   * Allocates every buffer the step needs for the known variables (`fresh` false) or the ones just
+   * built (`fresh` true), and puts each raw gradient in wasm memory. Writes only new or private
+   * memory: the caller undoes it (journal rollback, unregister) if anything throws.
+   */
+  private stageAll(n: number, fresh: boolean): void {
+    if (!fresh) {
+      for (let i = 0; i < n; i++) {
+        this.active[i] = this.records.get(this.activeVars[i]) as VarRecord; // undefined: built after the check
+        this.isNew[i] = this.active[i] === undefined;
+      }
+    }
+    const N = this.gradientAccumulationSteps;
+    const transform = !N && (this.lossScaleFactor !== null || this.clipnorm !== null || this.clipvalue !== null || this.globalClipnorm !== null);
+    for (let i = 0; i < n; i++) {
+      const rec = this.active[i];
+      if (this.isNew[i] !== fresh) continue;
+      const g = this.inputs[i];
+      // A hook (build) may have disposed a variable of this step: nothing is written yet.
+      if (rec.variable.disposed) throw new Error(`${this.where()}: variable '${rec.variable.name}' was disposed during the step (by a build() hook)`);
+      if (g.sparse) {
+        this.journal.sparseOf(rec, g.rows.count);
+        if (!N && this.sparseNeedsDenseBuffer(rec.variable)) this.journal.gradOf(rec);
+        stage(rec, g, false);
+      } else {
+        const copy = g.ptr < 0 || aliasesStep(g.ptr, rec.variable.size, this.active, this.activeVars, n);
+        if (copy || transform) this.journal.gradOf(rec);
+        stage(rec, g, copy);
+      }
+    }
+  }
+
+  /** Finiteness of every gradient: staged ones by the SIMD kernel, a new variable's where it is. */
+  private allFinite(n: number): boolean {
+    for (let i = 0; i < n; i++) {
+      const rec = this.active[i];
+      if (rec === undefined ? !inputFinite(this.inputs[i], this.activeVars[i]) : !stagedFinite(rec)) return false;
+    }
+    return true;
+  }
+
+  /** The writes, in Keras' order: accumulate or unscale, clip, decay, update, EMA, counter. */
+  private update(n: number, lr: number): number {
+    const N = this.gradientAccumulationSteps;
+    const inv = this.lossScaleFactor ? 1 / this.lossScaleFactor : 1;
+    if (N) {
+      const isUpdate = (this.rawIterations + 1) % N === 0;
+      for (let i = 0; i < n; i++) accumulate(this.active[i], inv, isUpdate ? 1 / N : 0);
+      if (!isUpdate) return this.finishStep();
+    } else {
+      const transform = inv !== 1 || this.clipnorm !== null || this.clipvalue !== null || this.globalClipnorm !== null;
+      for (let i = 0; i < n; i++) prepareGradient(this.active[i], inv, transform);
+    }
+    clipGradients(this.active, n, this.clipnorm, this.clipvalue, this.globalClipnorm);
+    if (this.weightDecay !== null) {
+      const c = Math.fround(this.weightDecay * lr);
+      for (let i = 0; i < n; i++) {
+        const rec = this.active[i];
+        if (rec.decays) rec.variable.heap.kernels.decay(rec.variable.ptr, rec.variable.size, c);
+      }
+    }
+    this.beforeUpdateSteps(lr);
+    for (let i = 0; i < n; i++) {
+      const rec = this.active[i];
+      if (rec.variable.disposed) throw new Error(`${this.where()}: variable '${rec.variable.name}' was disposed during the step (by an updateStep hook)`);
+      if (rec.sparseStep) this.updateStepSparse((rec.sparse as SparseScratch).result(), rec.variable, lr);
+      else this.updateStep(gradientView(rec), rec.variable, lr);
+    }
+    if (N) for (const rec of this.all) if (rec.acc && !rec.acc.disposed) rec.acc.heap.kernels.fill(rec.acc.ptr, rec.acc.size, 0);
+    return this.finishStep();
   }
 
   private where(): string {
@@ -500,7 +679,20 @@ export abstract class Optimizer {
     if (this.heap && v.heap !== this.heap) throw new Error(`${where}: variable '${v.name}' lives in another heap than this optimizer's`);
   }
 
-  /** Registers the active variables seen for the first time (only allocates when there are some). */
+  /** A checked copy of a variables argument (all Variables, alive, one heap). */
+  private checkVariables(where: string, variables: unknown): Variable[] {
+    if (!Array.isArray(variables)) throw new TypeError(`${where}: variables must be an array of Variables`);
+    const vars = [...(variables as unknown[])];
+    vars.forEach((v, i) => this.checkVariable(v, `${where}: variables[${i}]`));
+    const list = vars as Variable[];
+    const heap = this.heap ?? list[0]?.heap;
+    list.forEach((v, i) => {
+      if (v.heap !== heap) throw new Error(`${where}: variables[${i}]: variable '${v.name}' lives in another heap than variables[0]`);
+    });
+    return list;
+  }
+
+  /** Registers the active variables seen for the first time (allocates only when there are some). */
   private registerNew(n: number): void {
     let fresh: Variable[] | null = null;
     for (let i = 0; i < n; i++) if (this.active[i] === undefined) (fresh ??= []).push(this.activeVars[i]);
@@ -509,7 +701,7 @@ export abstract class Optimizer {
     for (let i = 0; i < n; i++) this.active[i] ??= this.records.get(this.activeVars[i]) as VarRecord;
   }
 
-  /** Registers variables and builds their slots; if a subclass's build() throws, everything it made is undone. */
+  /** Registers variables and builds their slots; if anything throws, everything it made is undone. */
   private register(variables: readonly Variable[]): void {
     if (variables.length === 0) return;
     const heap = this.heap ?? variables[0].heap;
@@ -518,14 +710,26 @@ export abstract class Optimizer {
     }
     const records = this.all.length;
     const own = this.own.length;
+    const everBuilt = this.everBuilt;
     this.heap = heap;
+    this.everBuilt = true;
+    const busy = this.busy;
+    this.busy ??= 'build';
     try {
       this.registerRecords(variables);
       this.build(variables);
     } catch (e) {
       this.unregister(records, own);
+      this.everBuilt = everBuilt;
       throw e;
+    } finally {
+      this.busy = busy;
     }
+    if (this.pending) {
+      for (let i = own; i < this.own.length; i++) this.pending.delete(this.own[i].name);
+      if (this.pending.size === 0) this.pending = null;
+    }
+    this.restored.clear();
   }
 
   private registerRecords(variables: readonly Variable[]): void {
@@ -533,8 +737,8 @@ export abstract class Optimizer {
       const rec = newRecord(v, this.decays(v));
       this.records.set(v, rec);
       this.all.push(rec);
-      if (this.useEma) rec.avg = this.newVariable(v.heap, v.shape, `${v.name}/average`, 0);
-      if (this.gradientAccumulationSteps) rec.acc = this.newVariable(v.heap, v.shape, `${v.name}/gradient_accumulator`, 0);
+      if (this.useEma) rec.state.push((rec.avg = this.newVariable(v.heap, v.shape, `${v.name}/average`, 0)));
+      if (this.gradientAccumulationSteps) rec.state.push((rec.acc = this.newVariable(v.heap, v.shape, `${v.name}/gradient_accumulator`, 0)));
     }
   }
 
@@ -546,13 +750,51 @@ export abstract class Optimizer {
       rec.sparse?.dispose();
     }
     for (const v of this.own.splice(own)) v.dispose();
-    if (this.all.length === 0) this.heap = null;
+    this.restored.clear();
+    if (this.all.length === 0 && this.own.length === 0) this.heap = null;
   }
 
+  /**
+   * Frees the records and state of variables the caller disposed (a model that creates and drops
+   * variables must not leak their slots). Runs where variables are registered and state is read.
+   */
+  protected releaseDisposed(): void {
+    let dead = 0;
+    for (let i = 0; i < this.all.length; i++) if (this.all[i].variable.disposed) dead++;
+    if (dead === 0) return;
+    const gone = new Set<Variable>();
+    const keep: VarRecord[] = [];
+    for (const rec of this.all) {
+      if (!rec.variable.disposed) {
+        keep.push(rec);
+        continue;
+      }
+      this.records.delete(rec.variable);
+      this.excludedVars.delete(rec.variable);
+      rec.grad?.dispose();
+      rec.sparse?.dispose();
+      for (const s of rec.state) gone.add(s);
+    }
+    this.all.splice(0, this.all.length, ...keep);
+    const own = this.own.filter((v) => !gone.has(v));
+    for (const v of gone) v.dispose();
+    this.own.splice(0, this.own.length, ...own);
+    if (this.all.length === 0 && this.own.length === 0) this.heap = null;
+  }
+
+  private readonly restored = new Set<Variable>();
+
   private newVariable(heap: Heap, shape: readonly number[], name: string, init: number): Variable {
+    const saved = this.pending?.get(name);
+    if (saved && saved.shape.join() !== shape.join()) {
+      throw new Error(`${this.getClassName()}: the restored state has '${name}' with shape ${JSON.stringify(saved.shape)}, but it is created with shape ${JSON.stringify(shape)}`);
+    }
     const v = Variable.zeros(shape, { name }, heap);
-    if (init !== 0) v.value.fill(init);
     this.own.push(v);
+    if (saved) {
+      v.value.set(saved.values);
+      this.restored.add(v);
+    } else if (init !== 0) v.value.fill(init);
     return v;
   }
 
@@ -582,15 +824,14 @@ export abstract class Optimizer {
       }
     }
     this.rawIterations++;
-    this.activeGrads.fill(null); // do not keep the caller's gradients alive
     return this.iterations;
   }
 
   private currentLearningRate(): number {
     const lr = this.lr;
     const value = typeof lr === 'number' ? lr : lr instanceof LearningRateSchedule ? lr.call(this.rawIterations) : lr(this.rawIterations);
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      throw new RangeError(`${this.getClassName()}: the learning-rate schedule returned ${String(value)} at step ${this.rawIterations}; expected a finite number >= 0`);
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || !Number.isFinite(Math.fround(value))) {
+      throw new RangeError(`${this.getClassName()}: the learning-rate schedule returned ${String(value)} at step ${this.rawIterations}; expected a finite number >= 0 representable in float32`);
     }
     // Hand out the same boxed number while the rate is constant: passing a fresh double to
     // updateStep would allocate a heap number every step.
@@ -605,7 +846,23 @@ export abstract class Optimizer {
   protected checkAlive(what: string): void {
     if (this.isDisposed) throw new Error(`${this.getClassName()}.${what}: the optimizer was disposed`);
   }
+
+  /**
+   * Throws when called from user code that this optimizer is running (a schedule, build() or an
+   * updateStep hook): re-entering would clobber the step's scratch, so it is refused before any write.
+   */
+  protected checkIdle(what: string): void {
+    if (this.busy !== null) {
+      throw new Error(`${this.getClassName()}.${what}: called from inside ${this.busy} (a learning-rate schedule, build() or updateStep hook); call it after the step returns`);
+    }
+  }
 }
+
+/** The base-class option names (Keras 3's, camelCase). */
+const BASE_OPTIONS: readonly string[] = [
+  'learningRate', 'weightDecay', 'clipnorm', 'clipvalue', 'globalClipnorm', 'useEma', 'emaMomentum',
+  'emaOverwriteFrequency', 'lossScaleFactor', 'gradientAccumulationSteps', 'skipNonFinite', 'name',
+];
 
 function checkLearningRate(name: string, value: unknown): LearningRate {
   if (value instanceof LearningRateSchedule || typeof value === 'function') return value as LearningRate;

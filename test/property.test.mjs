@@ -206,7 +206,9 @@ class Model {
     this.family = config.inner.family;
     this.opt = config.make();
     /** The reference of the optimizer that does the updates (the innermost one). */
-    this.ref = new RefOptimizer(this.family.spec, config.inner.options);
+    // A LossScaleOptimizer sets its inner optimizer's lossScaleFactor to null, as Keras does.
+    this.ref = new RefOptimizer(this.family.spec, config.lso ? { ...config.inner.options, lossScaleFactor: null } : config.inner.options);
+    this.built = false;
     /** The wrapper's reference around it (RefLookaheadModel or RefSWAModel), or null. */
     this.wrap = config.wrapper ? new config.wrapper.Ref(this.ref, config.wrapper.refOptions) : null;
     /** The LossScaleOptimizer's reference, or null. */
@@ -246,7 +248,7 @@ class Model {
     const registered = this.vars.filter((x) => this.registered(x));
     let n = 0;
     for (const x of registered) n += this.family.slotCount(o, x.r.shape) + (o.useEma ? 1 : 0) + (o.gradientAccumulationSteps ? 1 : 0);
-    if (registered.length) n += globalCount(this.family, o);
+    if (this.built) n += globalCount(this.family, o); // optimizer-level state outlives the variables
     return n + (this.wrap ? this.wrap.slots.size : 0);
   }
 
@@ -299,6 +301,9 @@ class Model {
         x.v.dispose();
         x.v.dispose(); // idempotent
         x.alive = false;
+        // The optimizer forgets a disposed variable: its slots are freed at its next look at them.
+        this.ref.vars.delete(x.r);
+        this.wrap?.slots.delete(x.r);
         break;
       }
       case 'save': {
@@ -319,7 +324,13 @@ class Model {
         if (!cp) break;
         if (op.kind === 'restore') {
           const names = this.opt.variables.map((v) => v.name);
-          if (names.length !== cp.names.length || names.some((name) => !cp.names.includes(name))) {
+          // A fresh optimizer (nothing built yet) defers a restore to when each variable is built.
+          if (this.built && cp.names.some((name) => !names.includes(name))) {
+            // a variable disposed since the save: its state was freed, the checkpoint still has it
+            expectThrow(() => load(this.opt, cp.state), /the state has '/, 'restore after a variable was disposed');
+            break;
+          }
+          if (this.built && names.some((name) => !cp.names.includes(name))) {
             // variables joined since the save, with state of their own: the state lacks it
             expectThrow(() => load(this.opt, cp.state), /the state lacks '/, 'restore with newer variables');
             break;
@@ -343,6 +354,7 @@ class Model {
           assert.ok(loaded instanceof this.config.Cls, 'the reloaded optimizer has the saved class');
           assert.equal(loaded.getConfig(), this.opt.getConfig(), 'the reloaded optimizer has the saved config');
           const old = this.opt;
+          this.built = cp.registered.length > 0; // with none, the fresh optimizer defers the restore
           old.dispose();
           expectThrow(() => old.applyGradients([[new Float32Array(1), vars[0] ?? this.vars[0]?.v]]), /disposed/, 'the replaced optimizer');
           this.opt = loaded;
@@ -473,6 +485,7 @@ class Model {
       });
     }
     (this.wrap ?? this.ref).apply(refPairs);
+    this.built ||= this.ref.vars.size > 0;
     if (this.family.lazy) this.ref.globals.touched = new Map();
     for (const x of entries) {
       mayChange.add(x);
@@ -501,10 +514,15 @@ class Model {
     const next = Float32Array.from(acc);
     if (ArrayBuffer.isView(g)) g.forEach((x, i) => (next[i] += Math.fround(x / ls)));
     else {
+      // Duplicate rows are summed first (float32, input order), then each sum is added once.
       const row = next.length / r.shape[0];
+      const sums = new Map();
       Array.from(g.indices).forEach((k, n) => {
-        for (let j = 0; j < row; j++) next[k * row + j] += Math.fround(g.values[n * row + j] / ls);
+        const sum = sums.get(k) ?? new Float32Array(row);
+        for (let j = 0; j < row; j++) sum[j] += g.values[n * row + j];
+        sums.set(k, sum);
       });
+      for (const [k, sum] of sums) for (let j = 0; j < row; j++) next[k * row + j] += Math.fround(sum[j] / ls);
     }
     return Float64Array.from(next, (x, i) => (x - acc[i]) * ls);
   }

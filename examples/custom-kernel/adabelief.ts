@@ -56,6 +56,7 @@ export interface AdaBeliefOptions extends OptimizerOptions {
 
 export class AdaBelief extends Optimizer {
   static override readonly className = 'AdaBelief';
+  static override readonly optionNames = ['beta1', 'beta2', 'epsilon']; // the options it adds: any other key is refused
   readonly beta1: number;
   readonly beta2: number;
   readonly epsilon: number;

@@ -9,6 +9,7 @@ export interface DampenedMomentumOptions extends OptimizerOptions {
 
 export class DampenedMomentum extends Optimizer {
   static override readonly className = 'DampenedMomentum';
+  static override readonly optionNames = ['beta']; // the options it adds: any other key is refused
   readonly beta: number;
 
   constructor(options: DampenedMomentumOptions = {}) {

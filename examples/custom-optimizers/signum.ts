@@ -9,6 +9,7 @@ export interface SignumOptions extends OptimizerOptions {
 
 export class Signum extends Optimizer {
   static override readonly className = 'Signum';
+  static override readonly optionNames = ['beta']; // the options it adds: any other key is refused
   readonly beta: number;
 
   constructor(options: SignumOptions = {}) {

@@ -1,6 +1,7 @@
 // The shared half of Lookahead and SWA: an optimizer that drives another one. The inner optimizer
 // does the whole Keras pipeline (validation, accumulation, clipping, decay, update, EMA); the
 // wrapper keeps one slot per variable and acts after each real update of the inner optimizer.
+import { checkOptionNames } from '../options.js';
 import { checkOptions } from '../validate.js';
 import { type LearningRate, Optimizer, type OptimizerState, type GradientVariablePair } from '../optimizer.js';
 import { type Config, deserialize, isSerializedObject } from '../registry.js';
@@ -40,6 +41,7 @@ export abstract class OptimizerWrapper extends Optimizer {
         throw new TypeError(`${name}: ${key} belongs on the inner optimizer (${inner.getClassName()}), not on the wrapper`);
       }
     }
+    checkOptionNames(new.target, name, options, Object.keys(super.getConfig()));
     this.inner = inner;
   }
 
@@ -53,7 +55,7 @@ export abstract class OptimizerWrapper extends Optimizer {
   override build(variables: readonly Variable[]): void {
     for (const v of variables) {
       const slot = this.addVariableFromReference(v, this.slotName);
-      slot.value.set(this.initialValues?.get(v) ?? v.value);
+      if (!this.restoredFromState(slot)) slot.value.set(this.initialValues?.get(v) ?? v.value);
       const i = this.index.get(v);
       if (i === undefined) {
         this.index.set(v, this.tracked.length);
@@ -83,7 +85,8 @@ export abstract class OptimizerWrapper extends Optimizer {
    * step) and, after a real update (not a gradient-accumulation micro-step), the wrapper's own work.
    */
   override applyGradients(pairs: readonly GradientVariablePair[]): number {
-    if (this.disposed) throw new Error(`${this.getClassName()}.applyGradients: the optimizer was disposed`);
+    this.checkAlive('applyGradients');
+    this.releaseDisposed();
     const fresh = this.unbuilt(pairs);
     // Allocates only when there are new variables, like the base class's own first step.
     const initial = fresh && new Map(fresh.map((v) => [v, v.value.slice()]));
@@ -100,6 +103,20 @@ export abstract class OptimizerWrapper extends Optimizer {
     }
     if (after !== before) this.afterInnerUpdate(pairs, after);
     return after;
+  }
+
+  /** Also forgets disposed variables in the wrapper's own lists. */
+  protected override releaseDisposed(): void {
+    super.releaseDisposed();
+    let dead = 0;
+    for (let i = 0; i < this.tracked.length; i++) if (this.tracked[i].disposed) dead++;
+    if (dead === 0) return;
+    const keep = this.tracked.filter((v) => !v.disposed);
+    const slots = keep.map((v) => this.slots[this.index.get(v) as number]);
+    this.tracked.splice(0, this.tracked.length, ...keep);
+    this.slots.splice(0, this.slots.length, ...slots);
+    this.index.clear();
+    keep.forEach((v, i) => this.index.set(v, i));
   }
 
   /** Variables with a gradient and no slot yet, or null (the steady state: no allocation). */
@@ -203,12 +220,19 @@ export abstract class OptimizerWrapper extends Optimizer {
       if (key.startsWith(INNER_STATE_PREFIX)) inner[key.slice(INNER_STATE_PREFIX.length)] = entry;
       else own[key] = entry;
     }
-    const saved = this.slots.map((s) => (s.disposed ? null : s.value.slice()));
+    // If the inner optimizer refuses its part, the wrapper goes back exactly as it was: slot
+    // values, and no slot built for `variables` (a refused restore must not allocate).
+    const saved = super.getState();
+    const mark = this.registrationMark();
+    const tracked = this.tracked.length;
     super.setState({ ...state, variables: own }, variables);
     try {
       this.inner.setState({ className: this.inner.getClassName(), iterations: state.iterations, variables: inner }, variables);
     } catch (e) {
-      saved.forEach((values, i) => values && !this.slots[i].disposed && this.slots[i].assign(values));
+      for (const v of this.tracked.splice(tracked)) this.index.delete(v);
+      this.slots.splice(tracked);
+      this.rollbackRegistration(mark);
+      super.setState(saved); // the slot values (or the deferred restore) as they were
       throw e;
     }
   }

@@ -1,0 +1,78 @@
+// setState's input, read once: a caller's state object may have getters, Proxies or views of wasm
+// memory that an allocation detaches, so every field is read exactly once into a private copy
+// that is checked before the optimizer builds or writes anything.
+import { isFloat32Array } from './typed.js';
+import { checkNumber } from './validate.js';
+
+/** State entries by name: shape and a private copy of the values. */
+export type StateEntries = Map<string, { shape: readonly number[]; values: Float32Array }>;
+
+export interface StateInput {
+  iterations: number;
+  entries: StateEntries;
+}
+
+const what = (x: unknown): string => (typeof x === 'string' ? `the string '${x}'` : x === null ? 'null' : Array.isArray(x) ? 'an array' : typeof x);
+
+export function snapshotState(state: unknown, where: string, className: string): StateInput {
+  if (state === null || typeof state !== 'object') {
+    throw new TypeError(`${where}: state must be an object with className, iterations and variables`);
+  }
+  const s = state as { className?: unknown; iterations?: unknown; variables?: unknown };
+  const cls = s.className;
+  const iterations = s.iterations;
+  const variables = s.variables;
+  if (typeof variables !== 'object' || variables === null || Array.isArray(variables)) {
+    throw new TypeError(`${where}: state must be an object with className, iterations and variables`);
+  }
+  if (cls !== className) throw new Error(`${where}: the state belongs to a ${String(cls)}, not a ${className}`);
+  checkNumber(`${where}: state.iterations`, iterations, { min: 0, integer: true });
+  if (!Number.isSafeInteger(iterations)) throw new RangeError(`${where}: state.iterations must be a safe integer (at most 2^53 - 1), got ${String(iterations)}`);
+  const entries: StateEntries = new Map();
+  for (const name of Object.keys(variables)) {
+    const entry: unknown = (variables as Record<string, unknown>)[name];
+    if (entry === null || typeof entry !== 'object') {
+      throw new TypeError(`${where}: '${name}' must be an object with shape and values, got ${what(entry)}`);
+    }
+    const rawShape: unknown = (entry as { shape?: unknown }).shape;
+    const rawValues: unknown = (entry as { values?: unknown }).values;
+    const shape = readShape(rawShape, name, where);
+    const values = readValues(rawValues, name, where);
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (values.length !== size) throw new Error(`${where}: '${name}' has ${values.length} values, expected ${size}`);
+    entries.set(name, { shape, values });
+  }
+  return { iterations: iterations as number, entries };
+}
+
+function readShape(raw: unknown, name: string, where: string): readonly number[] {
+  const bad = (): never => {
+    throw new Error(`${where}: '${name}' has shape ${JSON.stringify(raw)} in the state; expected an array of positive integers`);
+  };
+  if (!Array.isArray(raw)) return bad();
+  const n = raw.length;
+  const shape: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const d: unknown = raw[i];
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 1) bad();
+    shape.push(d as number);
+  }
+  return Object.freeze(shape);
+}
+
+function readValues(raw: unknown, name: string, where: string): Float32Array {
+  // The engine's own length and data: a subclass's getters are not consulted.
+  if (isFloat32Array(raw)) return new Float32Array(raw); // copies by the internal length, not raw.length
+  if (!Array.isArray(raw)) throw new TypeError(`${where}: values of '${name}' must be a Float32Array or an array of numbers`);
+  const n = raw.length;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const x: unknown = raw[i];
+    if (typeof x !== 'number') throw new TypeError(`${where}: values of '${name}' must be numbers: values[${i}] is ${what(x)}`);
+    if (Number.isFinite(x) && !Number.isFinite(Math.fround(x))) {
+      throw new RangeError(`${where}: values of '${name}': values[${i}] = ${x} overflows float32`);
+    }
+    out[i] = x;
+  }
+  return out;
+}
