@@ -29,6 +29,7 @@ export interface AdafactorOptions extends OptimizerOptions {
  */
 export class Adafactor extends Optimizer {
   static override readonly className: string = 'Adafactor';
+  static override readonly optionNames: readonly string[] = ['beta2Decay', 'betaTwoDecay', 'epsilon1', 'epsilon2', 'clipThreshold', 'relativeStep'];
   readonly beta2Decay: number;
   readonly epsilon1: number;
   readonly epsilon2: number;

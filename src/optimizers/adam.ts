@@ -17,6 +17,7 @@ export interface AdamOptions extends OptimizerOptions {
 /** Adam, as Keras 3's: one fused kernel pass per variable. */
 export class Adam extends Optimizer {
   static override readonly className: string = 'Adam';
+  static override readonly optionNames: readonly string[] = ['beta1', 'beta2', 'epsilon', 'amsgrad'];
   readonly beta1: number;
   readonly beta2: number;
   readonly epsilon: number;

@@ -12,6 +12,7 @@ export interface AdamaxOptions extends OptimizerOptions {
 /** Adamax (the infinity-norm Adam variant), as Keras 3's. */
 export class Adamax extends Optimizer {
   static override readonly className: string = 'Adamax';
+  static override readonly optionNames: readonly string[] = ['beta1', 'beta2', 'epsilon'];
   readonly beta1: number;
   readonly beta2: number;
   readonly epsilon: number;

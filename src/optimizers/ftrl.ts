@@ -21,6 +21,7 @@ export interface FtrlOptions extends OptimizerOptions {
 /** FTRL-Proximal, as Keras 3's: one fused kernel pass per variable. */
 export class Ftrl extends Optimizer {
   static override readonly className: string = 'Ftrl';
+  static override readonly optionNames: readonly string[] = ['learningRatePower', 'initialAccumulatorValue', 'l1RegularizationStrength', 'l2RegularizationStrength', 'l2ShrinkageRegularizationStrength', 'beta'];
   readonly learningRatePower: number;
   readonly initialAccumulatorValue: number;
   readonly l1RegularizationStrength: number;

@@ -19,6 +19,7 @@ export interface LambOptions extends OptimizerOptions {
  */
 export class Lamb extends Optimizer {
   static override readonly className: string = 'Lamb';
+  static override readonly optionNames: readonly string[] = ['beta1', 'beta2', 'epsilon'];
   readonly beta1: number;
   readonly beta2: number;
   readonly epsilon: number;

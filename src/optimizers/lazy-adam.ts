@@ -21,6 +21,11 @@ export class LazyAdam extends Adam {
     if (this.amsgrad) throw new RangeError(`${this.getClassName()}: amsgrad is not supported (the lazy update has no running maximum); leave it false`);
   }
 
+  /** The sparse update touches only the given rows: no dense buffer. */
+  protected override sparseNeedsDenseBuffer(): boolean {
+    return false;
+  }
+
   override updateStepSparse(gradient: UniqueSparseGradient, variable: Variable, lr: number): void {
     const t = this.iterations + 1;
     // Adam's step size, with the same float32 powers as Adam.updateStep. Inline on purpose: a helper

@@ -13,6 +13,7 @@ export interface LionOptions extends OptimizerOptions {
 /** Lion (signed momentum), as Keras 3's: one fused kernel pass per variable. */
 export class Lion extends Optimizer {
   static override readonly className: string = 'Lion';
+  static override readonly optionNames: readonly string[] = ['beta1', 'beta2'];
   readonly beta1: number;
   readonly beta2: number;
 

@@ -12,6 +12,7 @@ export interface NadamOptions extends OptimizerOptions {
 /** Nadam (Adam with Nesterov momentum and the 0.96-decay momentum schedule), as Keras 3's. */
 export class Nadam extends Optimizer {
   static override readonly className: string = 'Nadam';
+  static override readonly optionNames: readonly string[] = ['beta1', 'beta2', 'epsilon'];
   readonly beta1: number;
   readonly beta2: number;
   readonly epsilon: number;

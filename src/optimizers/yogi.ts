@@ -32,6 +32,7 @@ export interface YogiOptions extends OptimizerOptions {
  */
 export class Yogi extends Optimizer {
   static override readonly className: string = 'Yogi';
+  static override readonly optionNames: readonly string[] = ['beta1', 'beta2', 'epsilon', 'l1RegularizationStrength', 'l2RegularizationStrength', 'initialAccumulatorValue', 'activation'];
   readonly beta1: number;
   readonly beta2: number;
   readonly epsilon: number;
