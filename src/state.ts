@@ -6,6 +6,7 @@
 // A reader checks magic, version, lengths and CRC before parsing anything, so corrupt or
 // truncated bytes are refused with a clear error and nothing is touched.
 import { type Config } from './registry.js';
+import { typedArrayTag, typedBuffer, typedByteOffset, typedLength } from './typed.js';
 
 export const STATE_FORMAT_VERSION = 1;
 const MAGIC = 0x54504f57; // 'WOPT' read as a little-endian u32
@@ -65,12 +66,16 @@ export function encodeState(s: StateSnapshot): Uint8Array {
   return out;
 }
 
-export function decodeState(bytes: Uint8Array, where: string): StateSnapshot {
-  if (!(bytes instanceof Uint8Array)) throw new TypeError(`${where}: bytes must be a Uint8Array (from saveState())`);
+export function decodeState(input: Uint8Array, where: string): StateSnapshot {
+  if (typedArrayTag(input) !== 'Uint8Array') throw new TypeError(`${where}: bytes must be a Uint8Array (from saveState())`);
   const fail = (why: string): never => {
     throw new Error(`${where}: not a valid wasm-optim checkpoint: ${why}`);
   };
-  if (bytes.length < 16) fail(`only ${bytes.length} bytes (truncated?)`);
+  const length = typedLength(input);
+  if (length < 16) fail(`only ${length} bytes (truncated?)`);
+  // A plain view of the engine's buffer, offset and length: a subclass's getters or methods
+  // (length, buffer, subarray) cannot make the checksum and the parse see different bytes.
+  const bytes = new Uint8Array(typedBuffer(input), typedByteOffset(input), length);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (dv.getUint32(0, true) !== MAGIC) fail('wrong magic number (expected "WOPT")');
   const version = dv.getUint16(4, true);

@@ -516,6 +516,38 @@ test('checkpoints with a valid CRC: duplicate entries, prototype names, bad iter
   w.dispose();
 });
 
+test('loadState reads the bytes through the engine: a Uint8Array subclass cannot lie about them', () => {
+  const w = new Variable([1, 2], { name: 'w' });
+  const o = new Adam({ learningRate: 0.1 });
+  o.applyGradients([[new Float32Array([0.5, -0.5]), w]]);
+  const saved = o.saveState();
+  const m = o.getState().variables['w/m'].values.slice();
+  class Short extends Uint8Array {
+    get length() {
+      return 3;
+    }
+  }
+  class OtherHalf extends Uint8Array {
+    subarray() {
+      return saved.subarray(0, saved.length - 4); // what the checksum would be computed over
+    }
+  }
+  o.applyGradients([[new Float32Array([1, 1]), w]]);
+  const liar = new Short(saved.length);
+  liar.set(saved);
+  o.loadState(liar);
+  assert.equal(Array.from(o.getState().variables['w/m'].values), Array.from(m));
+  const corrupt = new OtherHalf(saved.length);
+  corrupt.set(saved);
+  corrupt[20] ^= 1; // inside the header: only a checksum over these very bytes can catch it
+  throwsWith(() => o.loadState(corrupt), 'Error', 'Adam.loadState: not a valid wasm-optim checkpoint: checksum mismatch');
+  throwsWith(() => o.loadState(new Uint8ClampedArray(saved)), 'TypeError', 'Adam.loadState: bytes must be a Uint8Array (from saveState())');
+  const fake = Object.setPrototypeOf({ length: saved.length, buffer: saved.buffer, byteOffset: 0, byteLength: saved.length }, Uint8Array.prototype);
+  throwsWith(() => o.loadState(fake), 'TypeError', 'Adam.loadState: bytes must be a Uint8Array (from saveState())');
+  o.dispose();
+  w.dispose();
+});
+
 test('saveState refuses an optimizer variable named like a member of Object.prototype', () => {
   class Named extends Optimizer {
     static className = 'hardening.Named';
