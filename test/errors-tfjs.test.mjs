@@ -314,6 +314,9 @@ const CASES = {
     { label: 'adagrad(undefined, 0.5)', message: 'learningRate is required, as in tf.train.adagrad', run: () => optim.adagrad(undefined, 0.5) },
   ],
   'tfjs.factory.positional-unsupported': () => [{ run: () => optim.adamax(0.1, 0.9, 0.999, null, 0.01) }],
+  'tfjs.factory.unknown-option': (f) => FACTORIES.filter(([, F]) => !isWrapper(F)).map(([name, F]) => ({
+    label: name, vars: { Class: classOf(F) }, run: () => f.track(F({ learning_rate: 0.5 })),
+  })),
   'tfjs.ctor.type': () => [{ run: () => new optim.TfjsOptimizer(5) }],
   'tfjs.fromCore.type': () => [5, null, {}].map((x) => ({ label: String(x), run: () => optim.fromCore(x) })),
   'tfjs.fromCore.disposed': () => {
@@ -369,6 +372,10 @@ const CASES = {
   'tfjs.fromConfig.options': () => {
     const T = optim.adam.tfjsClass;
     return [{ run: () => T.fromConfig(T, { learningRate: -1 }) }];
+  },
+  'tfjs.fromConfig.unknown-option': () => {
+    const T = optim.adam.tfjsClass;
+    return [{ run: () => T.fromConfig(T, { learning_rate: 0.5, customObjects: {} }) }];
   },
   'tfjs.getConfig.function': (f) => {
     const opt = f.track(optim.adam({ learningRate: () => 0.1 }));
@@ -476,6 +483,28 @@ const CASES = {
   'tfjs.apply.map': (f) => {
     const { w, u, opt, g } = f.stepped();
     return [{ run: () => opt.applyGradients(new Map([['w', g]])), watch: [w, u, opt] }];
+  },
+  'tfjs.apply.reentrant': (f) => {
+    let call = null;
+    const { w, u, opt, g } = f.stepped(() => optim.adam({ learningRate: () => (call?.(), 0.1) }));
+    const calls = [
+      ['applyGradients', () => opt.applyGradients({ w: g })],
+      ['finalizeVariableValues', () => opt.finalizeVariableValues()],
+      ['dispose', () => opt.dispose()],
+    ];
+    return calls.map(([what, fn]) => ({
+      label: what,
+      message: `wasm-optim.Adam.${what}: called from inside applyGradients`,
+      run: () => {
+        call = fn;
+        try {
+          opt.applyGradients({ w: g });
+        } finally {
+          call = null;
+        }
+      },
+      watch: [w, u, opt],
+    }));
   },
   'tfjs.toTfjs.className-taken': () => {
     class Impostor extends core.Adam {
@@ -621,6 +650,12 @@ const CASES = {
     const { three } = await saved(backend);
     const { class_name, config } = three.artifacts.trainingConfig.optimizer_config;
     const artifacts = artifactsOf(three, [...three.model, ...three.opt], { class_name, config: { ...config, learningRate: -1 } });
+    return [{ run: () => tfl.loadLayersModel(tf.io.fromMemory(artifacts)), tensors: false }];
+  },
+  'tfjs.load.unknown-option': async (f, backend) => {
+    const { three } = await saved(backend);
+    const { class_name, config } = three.artifacts.trainingConfig.optimizer_config;
+    const artifacts = artifactsOf(three, [...three.model, ...three.opt], { class_name, config: { ...config, learningRat: 0.5 } });
     return [{ run: () => tfl.loadLayersModel(tf.io.fromMemory(artifacts)), tensors: false }];
   },
   'tfjs.load.weights': async (f, backend) => {

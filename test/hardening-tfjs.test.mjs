@@ -23,6 +23,19 @@ class Meddler extends core.Optimizer {
   }
 }
 core.registerClass(Meddler);
+/** A custom optimizer running `buildHook` (user code) when it builds slots: after binding, before the update. */
+let buildHook = null;
+class Builder extends core.Optimizer {
+  static className = 'Builder';
+  build(variables) {
+    for (const v of variables) this.addVariableFromReference(v, 'm');
+    buildHook?.();
+  }
+  updateStep(gradient, variable, lr) {
+    for (let i = 0; i < variable.size; i++) variable.value[i] -= lr * gradient[i];
+  }
+}
+core.registerClass(Builder);
 
 for (const backend of ['cpu', 'wasm']) {
   test(`${backend}: a schedule that disposes a variable of the step (and allocates in its place): a clear error, nothing written`, async () => {
@@ -136,6 +149,85 @@ for (const backend of ['cpu', 'wasm']) {
     bad.dispose();
   });
 
+  test(`${backend}: a schedule, a getter or a hook that calls the optimizer back is refused; nothing changes`, async () => {
+    await tf.setBackend(backend);
+    const w = tf.variable(tf.tensor([1, 2]));
+    const g = tf.ones([2]);
+    let call = null;
+    const opt = optim.sgd({ learningRate: () => (call?.(), 0.5), useEma: true });
+    opt.applyGradients({ [w.name]: g });
+    const calls = {
+      applyGradients: () => opt.applyGradients({ [w.name]: g }),
+      finalizeVariableValues: () => opt.finalizeVariableValues(),
+      dispose: () => opt.dispose(),
+    };
+    for (const [what, fn] of Object.entries(calls)) {
+      call = fn;
+      let error = null;
+      try {
+        opt.applyGradients({ [w.name]: g });
+      } catch (e) {
+        error = e;
+      }
+      call = null;
+      assert.ok(error, `${what}: refused`);
+      assert.ok(error.message.startsWith(`wasm-optim.SGD.${what}: called from inside applyGradients (a learning-rate schedule`), error.message);
+      assert.equal(values(w), [0.5, 1.5], `${what}: nothing changed`);
+      assert.is(opt.iterations, 1);
+    }
+    // getWeights and setWeights are async: the promise they return from inside the step rejects.
+    let pending = [];
+    call = () => (pending = [opt.getWeights(), opt.setWeights([])]);
+    opt.applyGradients({ [w.name]: g });
+    call = null;
+    for (const [what, p] of [['getWeights', pending[0]], ['setWeights', pending[1]]]) {
+      const error = await p.then(() => null, (e) => e);
+      assert.ok(error?.message.startsWith(`wasm-optim.SGD.${what}: called from inside applyGradients`), String(error));
+    }
+    assert.is(opt.iterations, 2);
+    // A getter of the argument, and a hook of a custom optimizer.
+    const map = { get [w.name]() { return opt.applyGradients({ [w.name]: g }), g; } };
+    assert.throws(() => opt.applyGradients(map), /applyGradients: called from inside applyGradients/);
+    const meddler = optim.fromCore(new Meddler({ learningRate: 1 }));
+    hook = () => meddler.dispose();
+    assert.throws(() => meddler.applyGradients({ [w.name]: g }), /dispose: called from inside applyGradients/);
+    hook = null;
+    opt.applyGradients({ [w.name]: g }); // still usable
+    assert.is(opt.iterations, 3);
+    tf.dispose([w, g]);
+    opt.dispose();
+    meddler.dispose();
+  });
+
+  test(`${backend}: a custom optimizer whose build() disposes a variable and a gradient of the step: their data stays the step's`, async () => {
+    await tf.setBackend(backend);
+    const N = 1 << 14;
+    const before = tf.memory();
+    const own = (x) => tf.tidy(() => tf.variable(tf.fill([N], x))); // tidy frees the tensor it was made from
+    const a = own(1);
+    const c = own(2);
+    const ga = tf.fill([N], 0.5);
+    const gc = tf.fill([N], 0.25);
+    const junk = [];
+    buildHook = () => {
+      buildHook = null;
+      a.dispose();
+      gc.dispose(); // c's gradient: still read by this step
+      for (let i = 0; i < 3; i++) junk.push(tf.fill([N], 7));
+    };
+    const opt = optim.fromCore(new Builder({ learningRate: 1 }));
+    opt.applyGradients({ [a.name]: ga, [c.name]: gc });
+    assert.ok(junk.every((t) => values(t).every((x) => x === 7)), 'tensors allocated by the hook are untouched');
+    assert.ok(values(c).every((x) => x === 1.75), 'c updated with its gradient');
+    assert.is(opt.iterations, 1);
+    opt.applyGradients({ [c.name]: ga });
+    assert.ok(values(c).every((x) => x === 1.25));
+    tf.dispose([c, ga, ...junk]);
+    opt.dispose();
+    const after = tf.memory();
+    assert.equal([after.numTensors, after.numDataBuffers, after.numBytes], [before.numTensors, before.numDataBuffers, before.numBytes], 'tfjs\' bookkeeping: everything freed once');
+  });
+
   test(`${backend}: a custom optimizer whose updateStep disposes variables and allocates: no other tensor changes`, async () => {
     await tf.setBackend(backend);
     const a = tf.variable(tf.tensor([1, 2, 3, 4]));
@@ -197,6 +289,116 @@ for (const [backend, zeroCopy, mode] of [['cpu', true, 'cpu'], ['wasm', true, 'z
     } finally {
       optim.setZeroCopyEnabled(true);
     }
+  });
+}
+
+// ---------------------------------------------------------------- item 14: unknown options
+
+/** model.save into memory (JSON like a file), optionally edit the optimizer config, and load. */
+async function saveAndLoad(model, edit = (c) => c) {
+  let artifacts;
+  await model.save(tf.io.withSaveHandler(async (a) => ((artifacts = a), { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(a) })), { includeOptimizer: true });
+  const json = JSON.parse(JSON.stringify({ ...artifacts, weightData: undefined }));
+  json.trainingConfig.optimizer_config.config = edit(json.trainingConfig.optimizer_config.config);
+  const { tfl } = await import('./helpers/tfjs.mjs');
+  return tfl.loadLayersModel(tf.io.fromMemory({ ...json, weightData: artifacts.weightData }));
+}
+
+class WithLoaderKey extends core.SGD {
+  static className = 'WithLoaderKey';
+  static optionNames = ['customObjects']; // an option named like the key tfjs-layers' loader adds
+  constructor({ customObjects = 1, ...rest } = {}) {
+    super(rest);
+    this.customObjects = customObjects;
+  }
+  getConfig() {
+    return { ...super.getConfig(), customObjects: this.customObjects };
+  }
+}
+core.registerClass(WithLoaderKey);
+
+test('unknown options: factories, fromConfig and loading a saved model refuse them; snake_case gets a hint', async () => {
+  await tf.setBackend('cpu');
+  const snake = /unknown option 'learning_rate' \(did you mean learningRate\?\)/;
+  for (const [name, F] of Object.entries(optim.train)) {
+    const wrapper = F.tfjsClass.coreClass.length > 0;
+    assert.throws(() => (wrapper ? F(new core.Adam(), { learning_rate: 0.5 }) : F({ learning_rate: 0.5 })), (e) => e instanceof TypeError && /unknown option.*learning_rate/.test(e.message), name);
+    if (!wrapper) assert.throws(() => F({ learning_rate: 0.5 }), snake, name);
+  }
+  const T = optim.adam.tfjsClass;
+  assert.throws(() => T.fromConfig(T, { learning_rate: 0.5 }), snake);
+  assert.throws(() => T.fromConfig(T, { learningRat: 0.5 }), /Adam: unknown option 'learningRat'/);
+  assert.is(T.fromConfig(T, { learningRate: 0.5, customObjects: {} }).core.learningRate, 0.5, 'the loader\'s key is dropped');
+
+  const { tfl } = await import('./helpers/tfjs.mjs');
+  const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 1, inputShape: [2] })] });
+  model.compile({ optimizer: optim.adam(0.01), loss: 'meanSquaredError' });
+  let error = null;
+  try {
+    await saveAndLoad(model, (c) => ({ ...c, learningRat: 0.5 }));
+  } catch (e) {
+    error = e;
+  }
+  assert.ok(error instanceof TypeError && /Adam: unknown option 'learningRat'/.test(error.message), String(error));
+  const loaded = await saveAndLoad(model);
+  assert.equal(loaded.optimizer.core.getConfig(), model.optimizer.core.getConfig());
+
+  // A config's own key named like the loader's survives save and load.
+  const own = tfl.sequential({ layers: [tfl.layers.dense({ units: 1, inputShape: [2] })] });
+  own.compile({ optimizer: optim.fromCore(new WithLoaderKey({ learningRate: 0.1, customObjects: 7 })), loss: 'meanSquaredError' });
+  const back = await saveAndLoad(own);
+  assert.is(back.optimizer.core.customObjects, 7);
+  assert.equal(back.optimizer.core.getConfig(), own.optimizer.core.getConfig());
+  for (const m of [model, loaded, own, back]) m.dispose();
+});
+
+// ---------------------------------------------------------------- item 13: disposed variables are released
+
+for (const backend of ['cpu', 'wasm']) {
+  test(`${backend}: a loop that creates and disposes a variable per step keeps memory flat; a name re-created saves`, async () => {
+    await tf.setBackend(backend);
+    const keep = tf.variable(tf.ones([64]), true, `keep-${backend}`);
+    const g = tf.ones([64]);
+    const gt = tf.ones([256]);
+    const opt = optim.adam({ learningRate: 0.01, useEma: true });
+    const variable = (shape, name) => {
+      const z = tf.zeros(shape);
+      const v = tf.variable(z, true, name);
+      z.dispose(); // tf.variable shares z's data: the variable keeps it alive
+      return v;
+    };
+    const step = () => {
+      const tmp = variable([256]);
+      opt.applyGradients({ [keep.name]: g, [tmp.name]: gt });
+      tmp.dispose();
+    };
+    for (let i = 0; i < 20; i++) step();
+    const probe = () => ({ tensors: tf.memory().numTensors, bytes: tf.memory().numBytes, arena: core.defaultHeap().liveBytes, slots: opt.core.variables.length, heap: backend === 'wasm' ? tf.backend().wasm.HEAPU8.length : 0 });
+    const before = probe();
+    for (let i = 0; i < 300; i++) step();
+    assert.equal(probe(), before, 'tensors, bytes, arena, slots and the wasm heap stay flat');
+    assert.ok(before.slots <= 2 * 3, `slots of the live variables only (at most one temporary): ${before.slots}`);
+
+    // getWeights right after a dispose: the disposed variable's slots are gone already.
+    const last = variable([256]);
+    opt.applyGradients({ [keep.name]: g, [last.name]: gt });
+    const lastName = last.name;
+    last.dispose();
+    assert.ok(!(await opt.getWeights()).some((w) => w.name.startsWith(`${lastName}/`)), 'no slot of a disposed variable is saved');
+
+    // A variable re-created under its old name: fresh state, and the state saves.
+    const name = `again-${backend}`;
+    for (let i = 0; i < 3; i++) {
+      const v = variable([2], name);
+      tf.tidy(() => opt.applyGradients({ [v.name]: tf.ones([2]) }));
+      opt.applyGradients({ [keep.name]: g });
+      const weights = await opt.getWeights();
+      assert.is(weights.filter((w) => w.name === `${name}/m`).length, 1);
+      assert.ok(opt.core.saveState() instanceof Uint8Array);
+      v.dispose();
+    }
+    tf.dispose([keep, g, gt]);
+    opt.dispose();
   });
 }
 

@@ -138,9 +138,12 @@ for (const backend of ['cpu', 'wasm']) {
     for (let i = 0; i < 5; i++) opt.applyGradients({ [x.name]: tf.ones([3]) }); // EMA overwrite touches every known variable
     assert.ok(junk.dataSync().every((v) => v === 7), `untouched (block reused: ${reused})`);
     if (backend === 'wasm') assert.ok(reused, 'the test exercises a reused block');
+    assert.is(opt.core.variables.length, 1, 'the disposed variable\'s average is freed');
     const y2 = tf.variable(tf.zeros([2]), true, yName); // another shape under the old name
     opt.applyGradients({ [x.name]: tf.ones([3]), [yName]: tf.ones([2]) });
+    assert.is(opt.core.variables.length, 2, 'one EMA average per live variable');
     assert.equal(Array.from(y2.dataSync()), [Math.fround(-0.1), Math.fround(-0.1)], 'fresh state: the first step of y2');
+    assert.ok(opt.core.saveState() instanceof Uint8Array, 'the state saves (one set of slots per name)');
     tf.dispose([x, y2, junk]);
     opt.dispose();
   });

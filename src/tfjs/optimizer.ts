@@ -105,6 +105,8 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
   private readonly stepVars: tf.Variable[] = [];
   private readonly stepGrads: tf.Tensor[] = [];
   private readonly stepEntries: Entry[] = [];
+  /** The data of each step variable, held (pinned) from before any hook runs to the end of the step. */
+  private readonly stepData: object[] = [];
   private readonly synced: Entry[] = [];
   private syncedCount = 0;
   private stepId = 0;
@@ -123,6 +125,8 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
   private pendingUnchecked = false;
   private exported: tf.Tensor[] = [];
   private isDisposed = false;
+  /** The step running now: user code it calls (getters, schedules, hooks) must not re-enter. */
+  private busy: string | null = null;
 
   protected constructor(core: C) {
     super();
@@ -163,6 +167,16 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
    */
   applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
     this.checkAlive('applyGradients');
+    this.checkIdle('applyGradients');
+    this.busy = 'applyGradients';
+    try {
+      this.step(variableGradients);
+    } finally {
+      this.busy = null;
+    }
+  }
+
+  private step(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
     const n = this.collect(variableGradients); // runs user code: getters of the argument
     if (n === 0) return; // nothing to update, nothing counted
     // The last user code of a step (schedules) runs now, before any tfjs memory is looked up; the
@@ -173,12 +187,13 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
       this.recheck(n);
       this.bind();
       this.releaseDisposed();
+      this.hold(n);
       // Saved slots can only belong to variables not seen yet (or to all, right after setWeights).
       if (this.pending && (this.pendingUnchecked || this.hasNewVariable(n))) this.restorePending(n);
-      this.prepareEntries(n);
+      this.prepareEntries(n); // runs user code: build() of a custom optimizer
       const id = ++this.stepId;
       this.syncedCount = 0;
-      for (let i = 0; i < n; i++) this.sync(this.stepEntries[i], id);
+      for (let i = 0; i < n; i++) this.sync(this.stepEntries[i], id, this.stepData[i]);
       if (this.touchesAll) this.syncRest(id);
       this.loadGradients(n);
       this.run(this.runCore);
@@ -196,9 +211,11 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
   /** With `useEma`: copies the moving averages into the tfjs variables (end of training). */
   finalizeVariableValues(): void {
     this.checkAlive('finalizeVariableValues');
+    this.checkIdle('finalizeVariableValues');
     if (this.bindingMode === null || !this.touchesAll) return; // no averages anywhere
     this.bind();
     this.releaseDisposed();
+    this.busy = 'finalizeVariableValues';
     try {
       this.syncedCount = 0;
       this.syncRest(++this.stepId);
@@ -206,6 +223,7 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
       this.writeBack();
     } finally {
       this.unpinAll();
+      this.busy = null;
     }
   }
 
@@ -234,6 +252,8 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
    */
   override async getWeights(): Promise<NamedTensor[]> {
     this.checkAlive('getWeights');
+    this.checkIdle('getWeights');
+    this.releaseDisposed(); // the state of disposed variables is not saved
     tf.dispose(this.exported);
     this.exported = [];
     const state = this.core.getState();
@@ -258,6 +278,7 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
    */
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
     this.checkAlive('setWeights');
+    this.checkIdle('setWeights');
     const where = `${this.getClassName()}.setWeights`;
     if (!Array.isArray(weightValues) || weightValues.length === 0) {
       throw new TypeError(`${where}: expected [{ name: 'iter', tensor }, ...{ name, tensor }] as getWeights() returns`);
@@ -290,6 +311,7 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
   /** Frees the slots (in the tfjs heap or the arena) and the tensors getWeights returned. */
   override dispose(): void {
     if (this.isDisposed) return;
+    this.checkIdle('dispose');
     this.isDisposed = true;
     tf.dispose(this.exported);
     this.exported = [];
@@ -304,6 +326,13 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
 
   private checkAlive(what: string): void {
     if (this.isDisposed) throw new Error(`${this.getClassName()}.${what}: the optimizer was disposed`);
+  }
+
+  /** Refuses a call from user code that a step runs (it would reuse the step's scratch and pins). */
+  private checkIdle(what: string): void {
+    if (this.busy !== null) {
+      throw new Error(`${this.getClassName()}.${what}: called from inside ${this.busy} (a learning-rate schedule, a getter of its argument or a hook of a custom optimizer); call it after the step returns`);
+    }
   }
 
   /** Validates the step's input and fills stepVars/stepGrads. Throws before anything is written. */
@@ -389,6 +418,21 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
       if (this.stepGrads[i].isDisposed) {
         throw new Error(`${this.getClassName()}.applyGradients: the gradient for '${v.name}' was disposed during the step, by a learning-rate schedule or other code it ran; nothing was changed`);
       }
+    }
+  }
+
+  /**
+   * Pins the data of the step's variables and gradients before any hook can run (a variable whose
+   * data other tensors share gets a private copy first, zero-copy only: the kernels write it in place).
+   */
+  private hold(n: number): void {
+    const heap = this.heap;
+    for (let i = 0; i < n; i++) {
+      const v = this.stepVars[i];
+      if (heap && heap.data(v.dataId).refCount > 1) unshare(v); // other tensors see this data: write into a private copy instead
+      this.stepData[i] = v.dataId;
+      this.pin(v.dataId);
+      this.pin(this.stepGrads[i].dataId);
     }
   }
 
@@ -478,33 +522,36 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
     const shape = [...v.shape]; // [] for a scalar, as in tfjs
     let core: Variable;
     if (this.heap) core = Variable.wrap(this.heap, this.heap.data(v.dataId).memoryOffset, shape, { name: v.name });
-    else core = new Variable(v.dataSync() as Float32Array, { name: v.name, shape }, defaultHeap());
+    else core = new Variable(tf.engine().readSync(v.dataId) as Float32Array, { name: v.name, shape }, defaultHeap()); // pinned: readable even if a hook disposed it
     const e: Entry = { name: v.name, core, shape: [...v.shape], size: v.size, tf: v, dataId: null, tfId: 0, grad: null, synced: 0, stepped: false };
     this.entries.set(v.name, e);
     this.entryList.push(e);
     return e;
   }
 
-  /** Points the core variable at the tfjs data (zero-copy, pinned) or copies the values in (copy modes). */
-  private sync(e: Entry, id: number): void {
+  /**
+   * Points the core variable at the tfjs data (zero-copy) or copies the values in (copy modes).
+   * `held` is the data hold() pinned for a step variable (used even if a hook disposed or assigned
+   * the variable since); other variables are pinned here.
+   */
+  private sync(e: Entry, id: number, held: object | null): void {
     e.synced = id;
     const v = e.tf;
     this.synced[this.syncedCount++] = e;
     const heap = this.heap;
-    if (heap) {
-      let d = heap.data(v.dataId);
-      if (d.refCount > 1) {
-        unshare(v); // other tensors see this data: write into a private copy instead
-        d = heap.data(v.dataId);
-      }
+    if (held === null) {
+      if (heap && heap.data(v.dataId).refCount > 1) unshare(v); // other tensors see this data: write into a private copy instead
       this.pin(v.dataId);
-      e.dataId = v.dataId;
+    }
+    const dataId = held ?? v.dataId;
+    e.dataId = dataId;
+    if (heap) {
+      const d = heap.data(dataId);
       e.tfId = d.id;
       if (e.core.ptr !== d.memoryOffset) e.core.rebind(d.memoryOffset);
     } else {
-      e.dataId = v.dataId;
-      const live = this.bindingMode === 'cpu' ? cpuValues(this.boundBackend as tf.KernelBackend, v.dataId, e.size) : null;
-      e.core.value.set(live ?? (v.dataSync() as Float32Array));
+      const live = this.bindingMode === 'cpu' ? cpuValues(this.boundBackend as tf.KernelBackend, dataId, e.size) : null;
+      e.core.value.set(live ?? (tf.engine().readSync(dataId) as Float32Array)); // pinned: readable even if disposed since
     }
   }
 
@@ -512,7 +559,7 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
   private syncRest(id: number): void {
     for (let i = 0; i < this.entryList.length; i++) {
       const e = this.entryList[i];
-      if (e.synced !== id) this.sync(e, id);
+      if (e.synced !== id) this.sync(e, id, null);
     }
   }
 
@@ -524,11 +571,7 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
       const buffer = heap.memory.buffer;
       for (let i = 0; i < n; i++) {
         const e = this.stepEntries[i];
-        const g = this.stepGrads[i];
-        // A custom optimizer's build() (user code) ran since recheck.
-        if (g.isDisposed) throw new Error(`${this.getClassName()}.applyGradients: the gradient for '${e.name}' was disposed during the step, by code it ran`);
-        this.pin(g.dataId);
-        const off = heap.data(g.dataId).memoryOffset;
+        const off = heap.data(this.stepGrads[i].dataId).memoryOffset; // pinned by hold()
         let view = e.grad;
         if (view === null || view.buffer !== buffer || view.byteOffset !== off) view = e.grad = new Float32Array(buffer, off, e.size);
         this.setPair(i, view, e.core);
@@ -539,7 +582,7 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
         const g = this.stepGrads[i];
         const e = this.stepEntries[i];
         const live = cpu ? cpuValues(cpu, g.dataId, e.size) : null;
-        this.setPair(i, live ?? (g.dataSync() as Float32Array), e.core);
+        this.setPair(i, live ?? (tf.engine().readSync(g.dataId) as Float32Array), e.core); // pinned by hold()
       }
     }
     this.pairs.length = n;
