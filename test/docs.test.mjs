@@ -3,7 +3,8 @@
 // the docs state (bundle sizes, the speed of a plain loop, how to install AssemblyScript) are checked.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { ready, Variable, deserialize, registerClass, setSimdEnabled } from '../build/index.js';
 import { importTs, repoFile } from './helpers/load-ts.mjs';
 import { rng } from './helpers/random.mjs';
@@ -156,6 +157,18 @@ test('docs/custom-optimizer.md and README: the stated plain-JS-loop slowdown is 
   assert.match(doc, `${ratio}x slower than the SIMD`, `docs/custom-optimizer.md states the measured ${ratio}x`);
   const readme = readFileSync(repoFile('README.md'), 'utf8').replace(/\s+/g, ' ');
   assert.match(readme, `${ratio}x a plain JS loop`);
+});
+
+test('README.md and docs/*.md: every relative link points to a file of the repository', () => {
+  const docs = ['README.md', ...readdirSync(repoFile('docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+  for (const doc of docs) {
+    const text = readFileSync(repoFile(doc), 'utf8');
+    for (const [, target] of text.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+      if (/^[a-z]+:/i.test(target)) continue; // http(s):, mailto:
+      const path = join(dirname(repoFile(doc)), target);
+      assert.ok(existsSync(path), `${doc} links to ${target}, which does not exist`);
+    }
+  }
 });
 
 test('docs/custom-kernel.md: says how to install AssemblyScript, at the version the project builds with', () => {
