@@ -1,3 +1,4 @@
+import { checkOptionNames } from '../options.js';
 import { type Config } from '../registry.js';
 
 /**
@@ -43,22 +44,11 @@ export abstract class LearningRateSchedule {
   }
 }
 
-const camel = (s: string): string => s.replace(/_+([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-
 /**
  * Throws a TypeError naming the first key of `options` that the schedule's class chain does not
  * list in its `optionNames` (Keras raises on unknown arguments too), with "did you mean" for a
- * Keras snake_case spelling. Options are the constructor's object, read for its own keys only.
+ * Keras snake_case spelling: the optimizers' check (src/options.ts), with no base options.
  */
 export function checkScheduleOptions(schedule: LearningRateSchedule, where: string, options: object): void {
-  const allowed = new Set<string>();
-  for (let c: unknown = schedule.constructor; typeof c === 'function'; c = Object.getPrototypeOf(c)) {
-    if (Object.prototype.hasOwnProperty.call(c, 'optionNames')) for (const n of (c as typeof LearningRateSchedule).optionNames) allowed.add(n);
-  }
-  for (const key of Object.keys(options)) {
-    if (allowed.has(key)) continue;
-    const meant = camel(key);
-    if (meant !== key && allowed.has(meant)) throw new TypeError(`${where}: unknown option '${key}' (did you mean ${meant}?)`);
-    throw new TypeError(`${where}: unknown option '${key}'; expected one of ${[...allowed].join(', ')}`);
-  }
+  checkOptionNames(schedule.constructor, where, options, []);
 }
