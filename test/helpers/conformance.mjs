@@ -3,7 +3,7 @@
 // checks that the SIMD and scalar kernel paths give bit-identical weights and slots. With
 // skipNonFinite, non-finite gradients are mixed in too, and those calls must change nothing.
 import * as assert from 'uvu/assert';
-import { availableParallelism } from 'node:os';
+import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { setSimdEnabled, Variable } from '../../build/index.js';
 import { RefOptimizer } from '../reference/base.mjs';
@@ -188,7 +188,8 @@ export function conformance(Cls, spec, options, { steps = 12, seed = 1, sparse =
  * is [reference module URL, export name]. Fails with the first failing run's message.
  */
 export async function conformanceAll(className, ref, list, runOptions = {}) {
-  const count = Math.max(1, Math.min(availableParallelism(), 4, Math.ceil(list.length / 64)));
+  const cores = os.availableParallelism?.() ?? os.cpus().length; // availableParallelism: Node >= 18.14
+  const count = Math.max(1, Math.min(cores, 4, Math.ceil(list.length / 64)));
   const slices = Array.from({ length: count }, (_, w) => list.filter((_, i) => i % count === w));
   const results = await Promise.all(
     slices.map(
