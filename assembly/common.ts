@@ -18,6 +18,21 @@ export function scaleCopy(dst: usize, src: usize, n: i32, a: f32): void {
   }
 }
 
+/** dst[i] = src[i] / d (dst may equal src): Keras unscales by dividing, which a reciprocal multiply does not match. */
+export function divCopy(dst: usize, src: usize, n: i32, d: f32): void {
+  const vd = f32x4.splat(d);
+  const e = simdEnd(n);
+  let i = 0;
+  for (; i < e; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(dst + o, f32x4.div(v128.load(src + o), vd));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(dst + o, load<f32>(src + o) / d);
+  }
+}
+
 /** y[i] += a * x[i]. */
 export function axpy(y: usize, x: usize, n: i32, a: f32): void {
   const va = f32x4.splat(a);

@@ -5,6 +5,7 @@
 // Powers are modelled as the float32 rounding of the exact power.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import * as lib from '../build/index.js';
 import {
   ready, setSimdEnabled, Variable, Adam, Adamax, Nadam, Lion, RAdam, Yogi, SGD, LossScaleOptimizer,
 } from '../build/index.js';
@@ -114,7 +115,7 @@ function kerasNadam(o, grads, w0) {
 
 // TensorFlow Addons' RectifiedAdam (dense, no warmup, no amsgrad): float32 hyperparameter tensors.
 function tfaRAdam(o, grads, w0) {
-  const b1 = f(o.beta1), b2 = f(o.beta2), lr = f(o.learningRate), eps = f(1e-7), thr = f(5);
+  const b1 = f(o.beta1), b2 = f(o.beta2), lr = f(o.learningRate), eps = f(1e-7), thr = f(o.smaThreshold ?? 5);
   const w = Float32Array.from(w0), m = new Float32Array(w.length), v = new Float32Array(w.length);
   grads.forEach((g, k) => {
     const t = k + 1;
@@ -215,13 +216,195 @@ test('Yogi (beta1 0): every bit equals TensorFlow Addons\' float32 ops (1 - beta
   }
 });
 
-test('RAdam: 40 steps at beta2 0.9999 stay within float32 rounding of TensorFlow Addons (float32 powers and SMA)', () => {
-  for (const [k, o] of [{ learningRate: 0.01, beta1: 0.9, beta2: 0.9999 }, { learningRate: 0.01, beta1: 0.9, beta2: 0.95 }].entries()) {
+test('RAdam: 40 steps stay within float32 rounding of TensorFlow Addons (float32 powers and SMA, so the same rectified steps)', () => {
+  // beta2 0.999, threshold 6: at t = 6 TFA's float32 SMA is 6.0005 (rectified step), float64's 5.9942.
+  const opts = [
+    { learningRate: 0.01, beta1: 0.9, beta2: 0.9999 },
+    { learningRate: 0.01, beta1: 0.9, beta2: 0.95 },
+    { learningRate: 0.01, beta1: 0.9, beta2: 0.999, smaThreshold: 6 },
+  ];
+  for (const [k, o] of opts.entries()) {
     const grads = gradients(40, 7, 50 + k);
     const w0 = Array.from({ length: 7 }, (_, i) => i / 7 - 0.5);
     const d = maxRelDiff(ours(() => new RAdam(o), grads, w0).w, tfaRAdam(o, grads, w0).w);
     assert.ok(d < 2e-6, `options ${JSON.stringify(o)}: max relative difference ${d}`);
   }
+});
+
+// ------------------------------------------------------------ item 28: duplicate sparse rows
+
+test('every optimizer but LazyAdam: duplicate sparse rows are summed first, giving the bits of the dense update of the densified gradient', () => {
+  // Keras' tensorflow backend squares each IndexedSlices slice before summing duplicates (Adam's v,
+  // Adagrad's accumulator, ...); its jax backend sums duplicates first, as we do (docs/keras-compat.md).
+  const configs = [
+    ['SGD', {}], ['SGD', { momentum: 0.9 }], ['Adam', {}], ['AdamW', { amsgrad: true }], ['Adamax', {}], ['Nadam', {}],
+    ['RMSprop', {}], ['RMSprop', { momentum: 0.5, centered: true }], ['Adagrad', {}], ['Adadelta', { learningRate: 1 }],
+    ['Ftrl', { l1RegularizationStrength: 0.001 }], ['Lion', {}], ['Lamb', {}], ['Adafactor', {}], ['Yogi', {}], ['RAdam', {}],
+    ['Adam', { clipnorm: 0.5 }], ['SGD', { globalClipnorm: 0.3 }],
+  ];
+  const rows = 9, cols = 6;
+  for (const [name, o] of configs) {
+    const Cls = lib[name];
+    const init = gradients(1, rows * cols, 7)[0];
+    const a = new Variable(init, { shape: [rows, cols], name: 'emb' });
+    const b = new Variable(init, { shape: [rows, cols], name: 'emb' });
+    const oa = new Cls(o);
+    const ob = new Cls(o);
+    for (let s = 0; s < 6; s++) {
+      const indices = Int32Array.from([(s * 5) % rows, 2, (s * 5) % rows, 7, 2, (s + 4) % rows]); // two duplicated rows
+      const values = gradients(1, indices.length * cols, 100 + s)[0];
+      const dense = new Float32Array(rows * cols);
+      indices.forEach((row, k) => { for (let j = 0; j < cols; j++) dense[row * cols + j] += values[k * cols + j]; });
+      oa.applyGradients([[{ indices, values }, a]]);
+      ob.applyGradients([[dense, b]]);
+    }
+    const label = `${name} ${JSON.stringify(o)}`;
+    assert.equal(Array.from(a.value), Array.from(b.value), `${label}: weights`);
+    const sb = ob.getState().variables;
+    for (const [k, e] of Object.entries(oa.getState().variables)) assert.equal(Array.from(e.values), Array.from(sb[k].values), `${label}: ${k}`);
+    for (const x of [a, b, oa, ob]) x.dispose();
+  }
+});
+
+// ------------------------------------------------------------ LossScaleOptimizer
+
+test('LossScaleOptimizer: the inner optimizer\'s lossScaleFactor is set to null when wrapped, as in Keras (gradient 8 at scale 8: -1, not -0.25)', () => {
+  const w = new Variable(new Float32Array([0]), { name: 'w' });
+  const inner = new SGD({ learningRate: 1, lossScaleFactor: 4 });
+  const opt = new LossScaleOptimizer(inner, { initialScale: 8 });
+  assert.is(inner.lossScaleFactor, null);
+  assert.is(inner.getConfig().lossScaleFactor, null);
+  assert.is(opt.getConfig().inner.config.lossScaleFactor, null, 'serialised without it, as Keras does');
+  opt.applyGradients([[new Float32Array([8]), w]]);
+  assert.is(w.value[0], -1);
+  opt.dispose();
+  w.dispose();
+});
+
+test('LossScaleOptimizer: through Lookahead or SWA, the optimizer they wrap loses its lossScaleFactor too', async () => {
+  const { Lookahead, SWA } = await import('../build/index.js');
+  for (const Wrapper of [Lookahead, SWA]) {
+    const w = new Variable(new Float32Array([0]), { name: 'w' });
+    const sgd = new SGD({ learningRate: 1, lossScaleFactor: 4 });
+    const opt = new LossScaleOptimizer(new Wrapper(sgd), { initialScale: 8 });
+    assert.is(sgd.lossScaleFactor, null);
+    opt.applyGradients([[new Float32Array([8]), w]]);
+    assert.is(w.value[0], -1, Wrapper.className);
+    opt.dispose();
+    w.dispose();
+  }
+});
+
+test('LossScaleOptimizer: a refused construction leaves the inner optimizer\'s lossScaleFactor alone', () => {
+  const inner = new SGD({ learningRate: 1, lossScaleFactor: 4 });
+  assert.throws(() => new LossScaleOptimizer(inner, { initialScale: -1 }), /initialScale/);
+  assert.is(inner.lossScaleFactor, 4);
+  inner.dispose();
+});
+
+test('LossScaleOptimizer: unscales by dividing by the float32 scale, as Keras (initial scale 3 and 0.1)', () => {
+  const g = Float32Array.from({ length: 37 }, (_, i) => (i + 1) * 0.7);
+  for (const initialScale of [3, 0.1, 1000]) {
+    for (const simd of [true, false]) {
+      setSimdEnabled(simd);
+      try {
+        const w = Variable.zeros([37], { name: 'w' });
+        const opt = new LossScaleOptimizer(new SGD({ learningRate: 1 }), { initialScale });
+        assert.is(opt.dynamicScale, f(initialScale), 'the scale is a float32');
+        opt.applyGradients([[g, w]]);
+        assert.equal(Array.from(w.value), Array.from(g, (x) => -f(x / f(initialScale))), `scale ${initialScale}`);
+        opt.dispose();
+        w.dispose();
+      } finally {
+        setSimdEnabled(true);
+      }
+    }
+  }
+});
+
+test('LossScaleOptimizer (deliberate difference): with a scale below 1, a finite gradient that overflows when unscaled skips the step', () => {
+  // Keras checks the scaled gradient (finite), divides by 0.5 (inf) and writes -inf into w.
+  const w = new Variable(new Float32Array([1, 2]), { name: 'w' });
+  const opt = new LossScaleOptimizer(new SGD({ learningRate: 1 }), { initialScale: 0.5 });
+  opt.applyGradients([[new Float32Array([3e38, 1]), w]]);
+  assert.equal(Array.from(w.value), [1, 2], 'nothing applied');
+  assert.is(opt.iterations, 0);
+  assert.is(opt.nonFiniteSkips, 1);
+  assert.is(opt.dynamicScale, 0.25, 'and the scale is halved');
+  opt.dispose();
+  w.dispose();
+});
+
+/**
+ * A step whose gradient's field (read through `wrap`) answers differently on every read: the
+ * wrapper must read it once, write no other memory, and give the plain gradient's result.
+ */
+function hostileStep(kind) {
+  const rows = 4, cols = 4;
+  const big = new Variable(new Float32Array(512).fill(1), { name: 'big' }); // in wasm memory: no JS bounds check
+  const plainW = Variable.zeros([rows, cols], { name: 'w' });
+  const w = Variable.zeros([rows, cols], { name: 'w2' });
+  const plain = new LossScaleOptimizer(new SGD({ learningRate: 0.5 }), { initialScale: 4 });
+  const opt = new LossScaleOptimizer(new SGD({ learningRate: 0.5 }), { initialScale: 4 });
+  const small = new Float32Array(kind === 'dense' ? rows * cols : 2 * cols).map((_, i) => i + 1);
+  const indices = new Int32Array([3, 1]);
+  const make = (values) => (kind === 'dense' ? values : { indices, values });
+  // Warm up (builds the slots and the unscaled buffer), then place neighbours after everything.
+  plain.applyGradients([[make(small), plainW]]);
+  opt.applyGradients([[make(small), w]]);
+  const neighbours = Array.from({ length: 8 }, (_, i) => new Variable(new Float32Array(256).fill(7), { name: `n${i}` }));
+  let reads = 0;
+  const flip = () => (++reads % 2 === 1 ? small : big.value);
+  let g;
+  let pair;
+  if (kind === 'getter') g = { indices, get values() { return flip(); } };
+  else if (kind === 'proxy') g = new Proxy({ indices, values: small }, { get: (t, k) => (k === 'values' ? flip() : t[k]) });
+  if (kind === 'dense') {
+    pair = [null, w];
+    Object.defineProperty(pair, 0, { get: flip, enumerable: true });
+  } else pair = [g, w];
+  let error = null;
+  try {
+    opt.applyGradients([pair]);
+  } catch (e) {
+    error = e;
+  }
+  plain.applyGradients([[make(small), plainW]]);
+  for (const n of neighbours) assert.ok(n.value.every((x) => x === 7), `${kind}: neighbour '${n.name}' was written`);
+  assert.ok(big.value.every((x) => x === 1), `${kind}: the other array was written`);
+  assert.is(error, null, `${kind}: ${error}`);
+  assert.is(reads, 1, `${kind}: read once`);
+  assert.equal(Array.from(w.value), Array.from(plainW.value), `${kind}: same result as the plain gradient`);
+  for (const x of [...neighbours, big, plainW, w, plain, opt]) x.dispose();
+}
+
+test('LossScaleOptimizer: a sparse gradient whose values getter changes on every read is read once (no write outside its buffer)', () => {
+  hostileStep('getter');
+});
+
+test('LossScaleOptimizer: a Proxy sparse gradient whose values change on every read is read once', () => {
+  hostileStep('proxy');
+});
+
+test('LossScaleOptimizer: a pair whose gradient getter changes on every read is read once', () => {
+  hostileStep('dense');
+});
+
+test('LossScaleOptimizer: input it cannot snapshot is refused with the inner optimizer\'s message, nothing changed', () => {
+  const w = new Variable(new Float32Array([1, 2]), { name: 'w' });
+  const opt = new LossScaleOptimizer(new SGD({ learningRate: 1 }), { initialScale: 2 });
+  let reads = 0;
+  const shifty = new Proxy([new Float32Array(2), w], { get: (t, k) => (k === 'length' ? (++reads === 1 ? 3 : 2) : t[k]) });
+  assert.throws(() => opt.applyGradients([shifty]), /pairs\[0\] must be a \[gradient, variable\] pair/);
+  assert.is(reads, 1);
+  assert.throws(() => opt.applyGradients([[new Float32Array(2), w], { 0: new Float32Array(2), 1: w, length: 2 }]), /pairs\[1\] must be a \[gradient, variable\] pair/);
+  assert.throws(() => opt.applyGradients([[new Proxy(new Float32Array(2), {}), w]]), /must be a Float32Array, a \{ indices, values \} sparse gradient or null/);
+  assert.throws(() => opt.applyGradients([[{ indices: [0], values: [1, 2] }, Variable.zeros([1, 2], { name: 'x' })]]), /values/);
+  assert.equal(Array.from(w.value), [1, 2]);
+  assert.is(opt.iterations, 0);
+  assert.is(opt.dynamicScale, 2);
+  opt.dispose();
+  w.dispose();
 });
 
 test.run();

@@ -2,6 +2,7 @@ import { type Gradient, type GradientVariablePair, type LearningRate, Optimizer,
 import { type LearningRateSchedule } from '../schedules/schedule.js';
 import { type Config, deserialize, isSerializedObject, registerClass } from '../registry.js';
 import { type SparseGradient } from '../sparse.js';
+import { isFloat32Array, typedBuffer, typedByteOffset, typedLength } from '../typed.js';
 import { checkNumber, checkOptions } from '../validate.js';
 import { Variable } from '../variable.js';
 
@@ -22,9 +23,18 @@ interface Unscaled {
 /**
  * Dynamic loss scaling (Keras 3's LossScaleOptimizer) around any optimizer: multiply the loss by
  * `scaleLoss(loss)`, pass the scaled gradients here. A step whose gradients are all finite is
- * unscaled and applied by the inner optimizer (the scale doubles every `dynamicGrowthSteps` such
- * steps); otherwise nothing is applied and the scale is halved.
+ * unscaled (divided by the float32 scale) and applied by the inner optimizer (the scale doubles
+ * every `dynamicGrowthSteps` such steps); otherwise nothing is applied and the scale is halved.
  * Clipping, decay, EMA and accumulation belong to the inner optimizer.
+ *
+ * As in Keras, wrapping sets the inner optimizer's `lossScaleFactor` to null (for good: it is
+ * not restored; through Lookahead/SWA, the optimizer they wrap), so the gradients are unscaled
+ * once, by the dynamic scale.
+ *
+ * Deliberate difference from Keras (docs/keras-compat.md): finiteness is checked AFTER unscaling.
+ * With a scale below 1, a finite gradient that overflows float32 when divided by the scale skips
+ * the step (and halves the scale); Keras checks the scaled gradient, applies the step and writes
+ * -inf/inf into the weights.
  */
 export class LossScaleOptimizer extends Optimizer {
   static override readonly className: string = 'LossScaleOptimizer';
@@ -38,6 +48,11 @@ export class LossScaleOptimizer extends Optimizer {
   private readonly pairs: [Gradient, Variable][] = [];
   private readonly ptrs: number[] = [];
   private readonly lens: number[] = [];
+  // This step's snapshot of the caller's pairs: each user-supplied field read once, then only
+  // this is validated and used. Reused (no allocation per step); cleared after the step.
+  private readonly snap: GradientVariablePair[] = [];
+  private readonly snapPairs: [Gradient, Variable | undefined][] = [];
+  private readonly snapSparse: { indices: Int32Array | readonly number[]; values: Float32Array }[] = [];
 
   constructor(inner: Optimizer, opts: LossScaleOptimizerOptions = {}) {
     const options = checkOptions('LossScaleOptimizer', opts);
@@ -48,9 +63,16 @@ export class LossScaleOptimizer extends Optimizer {
       throw new TypeError(`LossScaleOptimizer: unknown option(s) ${extra.join(', ')}: clipping, decay, EMA and accumulation go on the inner optimizer`);
     }
     this.inner = inner;
-    this.initialScale = checkNumber('LossScaleOptimizer: initialScale', options.initialScale ?? 2 ** 15, { min: 0, minExclusive: true });
+    this.initialScale = checkNumber('LossScaleOptimizer: initialScale', options.initialScale ?? 2 ** 15, { min: 0, minExclusive: true, float32: true });
     this.dynamicGrowthSteps = checkNumber('LossScaleOptimizer: dynamicGrowthSteps', options.dynamicGrowthSteps ?? 2000, { min: 1, integer: true });
-    this.scale = this.initialScale;
+    // Keras keeps the scale in a float32 variable (and so does our saved state).
+    this.scale = Math.fround(this.initialScale);
+    // Keras: `inner_optimizer.loss_scale_factor = None`, or the gradients would be unscaled twice.
+    // Down a chain of wrappers (Lookahead, SWA) too: the innermost optimizer runs that part of the
+    // pipeline. Last, so that a refused construction leaves the inner optimizers as they were.
+    for (let o: Optimizer | undefined = inner; o; o = (o as { inner?: Optimizer }).inner) {
+      (o as { lossScaleFactor: number | null }).lossScaleFactor = null;
+    }
   }
 
   /** The current loss scale. */
@@ -99,25 +121,96 @@ export class LossScaleOptimizer extends Optimizer {
 
   override applyGradients(pairs: readonly GradientVariablePair[]): number {
     this.checkAlive('applyGradients');
-    this.inner.validateGradients(pairs);
-    const inv = 1 / this.scale;
-    // Where each wasm-resident gradient lies, read before our buffers are allocated: an
-    // allocation may grow the memory and detach the caller's views.
-    const ptrs = this.ptrs;
-    for (let i = 0; i < pairs.length; i++) {
-      const g = pairs[i][0];
-      const values = g === null || g === undefined ? null : g instanceof Float32Array ? g : (g as SparseGradient).values;
-      ptrs[i] = values !== null && values.buffer === pairs[i][1].heap.memory.buffer ? values.byteOffset : -1;
-      this.lens[i] = values === null ? 0 : values.length;
+    try {
+      return this.step(this.snapshot(pairs));
+    } finally {
+      this.releaseSnapshot(); // do not keep the caller's arrays alive
     }
-    for (let i = 0; i < pairs.length; i++) {
-      const g = pairs[i][0];
-      if (g !== null && g !== undefined) this.bufferFor(pairs[i][1], g);
-    }
-    let finite = true;
+  }
+
+  /**
+   * Reads the caller's pairs exactly once: the array's length and elements, each pair's length and
+   * two entries, a sparse gradient's `in` checks, `indices` and `values`. A getter or Proxy that
+   * answers differently on a second read cannot reach what was validated. Input the inner
+   * optimizer would refuse is replaced by a stand-in it refuses with the same message.
+   */
+  private snapshot(pairs: readonly GradientVariablePair[]): readonly GradientVariablePair[] {
+    if (!Array.isArray(pairs)) return pairs; // refused as is: nothing is read from it
+    const count = pairs.length;
+    const snap = this.snap;
     // Written by index: truncating with `length = 0` would free the array's store every step.
-    if (this.pairs.length !== pairs.length) this.pairs.length = pairs.length;
+    if (snap.length !== count) snap.length = count;
+    for (let i = 0; i < count; i++) {
+      const pair: unknown = pairs[i];
+      if (!Array.isArray(pair) || pair.length !== 2) {
+        snap[i] = NOT_A_PAIR;
+        continue;
+      }
+      const g: unknown = pair[0];
+      const v = pair[1] as Variable;
+      const p = (this.snapPairs[i] ??= [null, undefined]);
+      p[1] = v;
+      if (g === null || g === undefined || isFloat32Array(g) || typeof g !== 'object' || ArrayBuffer.isView(g)) {
+        p[0] = g as Gradient; // a genuine typed array or a primitive: nothing more to read
+      } else if ('indices' in g && 'values' in g) {
+        const s = (this.snapSparse[i] ??= { indices: EMPTY_INDICES, values: EMPTY_VALUES });
+        const { indices, values } = g as SparseGradient; // one read each
+        s.indices = indices;
+        s.values = values;
+        p[0] = s;
+      } else p[0] = NOT_A_GRADIENT;
+      snap[i] = p as GradientVariablePair;
+    }
+    return snap;
+  }
+
+  private releaseSnapshot(): void {
+    // Indexed loops: a for-of iterator could allocate every step.
+    const pairs = this.pairs;
     for (let i = 0; i < pairs.length; i++) {
+      const g = pairs[i]?.[0];
+      if (g !== null && g !== undefined && !isFloat32Array(g)) g.indices = EMPTY_INDICES; // our u.sparse
+    }
+    // Both lists are filled on demand by pair index, so they may have holes.
+    const snap = this.snapPairs;
+    for (let i = 0; i < snap.length; i++) {
+      const p = snap[i];
+      if (p === undefined) continue;
+      p[0] = null;
+      p[1] = undefined;
+    }
+    const sparse = this.snapSparse;
+    for (let i = 0; i < sparse.length; i++) {
+      const s = sparse[i];
+      if (s === undefined) continue;
+      s.indices = EMPTY_INDICES;
+      s.values = EMPTY_VALUES;
+    }
+  }
+
+  /** One step on the snapshot, which the inner optimizer validates first. */
+  private step(pairs: readonly GradientVariablePair[]): number {
+    this.inner.validateGradients(pairs);
+    // Validated: every gradient is null, a genuine Float32Array or { indices, values } with
+    // genuine Float32Array values. Their length and place are read from the engine (a subclass
+    // getter cannot lie), before our buffers are allocated: an allocation may grow the memory and
+    // detach the caller's views.
+    const count = pairs.length;
+    const ptrs = this.ptrs;
+    for (let i = 0; i < count; i++) {
+      const g = pairs[i][0];
+      const values = g === null || g === undefined ? null : isFloat32Array(g) ? g : g.values;
+      ptrs[i] = values !== null && typedBuffer(values) === pairs[i][1].heap.memory.buffer ? typedByteOffset(values) : -1;
+      this.lens[i] = values === null ? 0 : typedLength(values);
+    }
+    for (let i = 0; i < count; i++) {
+      const g = pairs[i][0];
+      if (g !== null && g !== undefined) this.bufferFor(pairs[i][1], this.lens[i]);
+    }
+    const scale = this.scale;
+    let finite = true;
+    if (this.pairs.length !== count) this.pairs.length = count;
+    for (let i = 0; i < count; i++) {
       const g = pairs[i][0];
       const v = pairs[i][1];
       if (g === null || g === undefined) {
@@ -127,23 +220,26 @@ export class LossScaleOptimizer extends Optimizer {
       const u = this.unscaled.get(v) as Unscaled;
       const K = v.heap.kernels;
       // Unscale into our own wasm buffer (the caller's gradient is never written), then check it.
+      // n is the one length read above: the buffer was sized from it and the copy uses it.
       const n = this.lens[i];
-      if (ptrs[i] >= 0) K.scaleCopy(u.buf.ptr, ptrs[i], n, inv);
+      if (ptrs[i] >= 0) K.divCopy(u.buf.ptr, ptrs[i], n, scale);
       else {
-        u.buf.value.set(g instanceof Float32Array ? g : (g as SparseGradient).values);
-        K.scaleCopy(u.buf.ptr, u.buf.ptr, n, inv);
+        u.buf.value.set(isFloat32Array(g) ? g : g.values); // n floats into a buffer of at least n
+        K.divCopy(u.buf.ptr, u.buf.ptr, n, scale);
       }
       if (finite && K.allFinite(u.buf.ptr, n) === 0) finite = false;
-      if (g instanceof Float32Array) u.pair[0] = u.buf.value;
+      if (isFloat32Array(g)) u.pair[0] = u.buf.value;
       else {
-        u.sparse.indices = (g as SparseGradient).indices;
-        u.sparse.values = u.buf.value.subarray(0, n);
+        u.sparse.indices = g.indices;
+        if (typedLength(u.sparse.values) !== n || typedBuffer(u.sparse.values) !== v.heap.memory.buffer) {
+          u.sparse.values = u.buf.value.subarray(0, n);
+        }
         u.pair[0] = u.sparse;
       }
       this.pairs[i] = u.pair;
     }
     if (!finite) {
-      this.scale /= 2;
+      this.scale = Math.fround(this.scale / 2);
       this.counter = 0;
       this.skipped++;
       return this.iterations;
@@ -152,25 +248,29 @@ export class LossScaleOptimizer extends Optimizer {
     const it = this.inner.applyGradients(this.pairs);
     if (this.counter + 1 >= this.dynamicGrowthSteps) {
       this.counter = 0;
-      this.scale *= 2;
+      this.scale = Math.fround(this.scale * 2);
     } else this.counter++;
     return it;
   }
 
-  /** A private wasm buffer per variable for its unscaled gradient: the variable's size for a dense gradient, grown on demand for sparse values. */
-  private bufferFor(v: Variable, g: Gradient): Unscaled {
-    const n = g instanceof Float32Array ? g.length : (g as SparseGradient).values.length;
+  /**
+   * A private wasm buffer per variable for its unscaled gradient, of at least `n` floats (the
+   * gradient's length as read once): the variable's size for a dense gradient, grown on demand
+   * for sparse values.
+   */
+  private bufferFor(v: Variable, n: number): Unscaled {
     let u = this.unscaled.get(v);
     if (!u || u.buf.size < n) {
       u?.buf.dispose();
       const buf = Variable.zeros([Math.max(n, v.size)], { name: `${v.name}/unscaled_gradient` }, v.heap);
-      u = { buf, pair: [null, v], sparse: { indices: [], values: buf.value } };
+      u = { buf, pair: [null, v], sparse: { indices: EMPTY_INDICES, values: EMPTY_VALUES } };
       this.unscaled.set(v, u);
     }
-    if (g instanceof Float32Array && u.buf.size !== v.size) {
+    if (n === v.size && u.buf.size !== v.size) {
       // a dense gradient needs a buffer of exactly the variable's size
       u.buf.dispose();
       u.buf = Variable.zeros(v.shape, { name: `${v.name}/unscaled_gradient` }, v.heap);
+      u.sparse.values = EMPTY_VALUES; // a view of the old buffer
     }
     return u;
   }
@@ -239,3 +339,9 @@ export class LossScaleOptimizer extends Optimizer {
   }
 }
 registerClass(LossScaleOptimizer);
+
+const EMPTY_INDICES = new Int32Array(0);
+const EMPTY_VALUES = new Float32Array(0);
+// Stand-ins for input the inner optimizer refuses, with the message the original would get.
+const NOT_A_PAIR = null as unknown as GradientVariablePair;
+const NOT_A_GRADIENT = Object.freeze({}) as unknown as Gradient;

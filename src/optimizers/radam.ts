@@ -32,8 +32,9 @@ export interface RAdamOptions extends OptimizerOptions {
  * rate rises linearly to lr over totalSteps * warmupProportion steps, then falls linearly to minLr.
  * TFA's own `weight_decay` is the base class's `weightDecay` here (the same w -= lr * wd * w before
  * the step); one difference remains: with totalSteps > 0 the decay uses the scheduled lr, not the
- * warmed-up one. The per-step scalars are computed in float64, because SMA_t cancels badly in float32
- * near the threshold. Sparse gradients take the dense update with zero rows (TFA instead leaves
+ * warmed-up one. The per-step scalars are TFA's float32 ops on float32 hyperparameters, one rounding
+ * per op (SMA_t cancels in float32, but TFA's threshold test sees that same float32 value).
+ * Sparse gradients take the dense update with zero rows (TFA instead leaves
  * untouched weight rows in place while their moments decay).
  */
 export class RAdam extends Optimizer {
