@@ -163,19 +163,22 @@ function checkPtr(heap: Heap, ptr: number, size: number): number {
 
 /**
  * The values to copy, read once. A Float32Array view of `heap`'s memory is kept as a byte offset
- * (`ptr`); another typed array as itself, read through its internal slots (its own properties are
- * ignored), converted to float32 first when it lives in `heap`'s memory; a plain array-like's
- * length is read once here and its elements once in `read()`, into a copy the library owns.
+ * (`ptr`); another typed array is read through its internal slots (its own properties are ignored)
+ * and converted to float32 before any allocation when it lives in `heap`'s memory; a plain
+ * array-like's length is read once here and its elements once in `read()`, into a copy the library
+ * owns. A finite value that float32 cannot hold (1e39) is refused rather than stored as Infinity.
  */
 function sourceOf(where: string, values: object, heap: Heap): { count: number; ptr: number; data: ArrayLike<number> | null; read: (() => Float32Array) | null } {
   const tag = typedArrayTag(values);
   if (tag !== undefined) {
     if (tag === 'BigInt64Array' || tag === 'BigUint64Array') throw new TypeError(`${where}: values must hold numbers, got a ${tag}`);
-    const view = values as ArrayBufferView;
+    const view = values as unknown as Float64Array;
     const count = typedLength(view);
-    if (typedBuffer(view) !== heap.memory.buffer) return { count, ptr: -1, data: values as unknown as ArrayLike<number>, read: null };
-    if (tag === 'Float32Array') return { count, ptr: typedByteOffset(view), data: null, read: null };
-    return { count, ptr: -1, data: new Float32Array(values as unknown as ArrayLike<number>), read: null };
+    const inHeap = typedBuffer(view) === heap.memory.buffer;
+    if (tag === 'Float32Array') return inHeap ? { count, ptr: typedByteOffset(view), data: null, read: null } : { count, ptr: -1, data: view, read: null };
+    if (tag === 'Float64Array') return { count, ptr: -1, data: null, read: () => narrowed(where, view) };
+    // Integers of at most 32 bits: every one is a finite float32.
+    return { count, ptr: -1, data: inHeap ? new Float32Array(view) : view, read: null };
   }
   const list = values as ArrayLike<unknown>;
   const count: unknown = list.length;
@@ -188,8 +191,20 @@ function sourceOf(where: string, values: object, heap: Heap): { count: number; p
       const x = list[i];
       if (typeof x !== 'number') throw new TypeError(`${where}: values[${i}] must be a number, got ${typeof x}`);
       out[i] = x;
+      if (out[i] === Infinity || out[i] === -Infinity) checkFloat32(where, i, x);
     }
     return out;
   };
   return { count, ptr: -1, data: null, read };
+}
+
+/** A float32 copy of a Float64Array (read through its internal slots). */
+function narrowed(where: string, src: Float64Array): Float32Array {
+  const out = new Float32Array(src);
+  for (let i = 0; i < out.length; i++) if (out[i] === Infinity || out[i] === -Infinity) checkFloat32(where, i, src[i]);
+  return out;
+}
+
+function checkFloat32(where: string, i: number, x: number): void {
+  if (Number.isFinite(x)) throw new RangeError(`${where}: values[${i}] is ${x}, which float32 cannot hold (${Math.fround(x)} in float32)`);
 }

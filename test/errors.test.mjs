@@ -412,6 +412,78 @@ const CASES = {
     o.applyGradients([[new Float32Array(2), w]]);
     return [{ run: () => o.saveState(), watch: [o, w] }];
   },
+  // issue #10: refusals of the check-once, atomic step and of state input
+  'state.fromCheckpoint-schedule': () => {
+    const header = JSON.stringify({ className: 'ExponentialDecay', config: { initialLearningRate: 0.1, decaySteps: 10, decayRate: 0.9 }, iterations: 0, variables: [] });
+    const bytes = frame(header);
+    return [{ run: () => Optimizer.fromCheckpoint(bytes, []) }];
+  },
+  ...Object.fromEntries(
+    [
+      ['state.setState-values-number', (s) => ({ ...s, variables: { ...s.variables, 'w/m': { shape: [2], values: ['a', {}] } } })],
+      ['state.setState-values-overflow', (s) => ({ ...s, variables: { ...s.variables, 'w/m': { shape: [2], values: [1e39, 0] } } })],
+      ['state.setState-iterations-safe', (s) => ({ ...s, iterations: 1e300 })],
+      ['state.setState-entry', (s) => ({ ...s, variables: { ...s.variables, 'w/m': null } })],
+      ['state.setState-shape-type', (s) => ({ ...s, variables: { ...s.variables, 'w/m': { shape: '2', values: [1, 2] } } })],
+    ].map(([id, bad]) => [id, (f) => {
+      const { o, w, state } = builtAdam(f);
+      const input = bad(state, f);
+      return [{ run: () => o.setState(input), watch: [o, w] }];
+    }]),
+  ),
+  'state.restore-shape': (f) => {
+    const w = f.v([1, 2], 'w');
+    const o = f.opt(new Adam());
+    const slot = { shape: [3], values: [0, 0, 0] };
+    o.setState({ className: 'Adam', iterations: 1, variables: { 'w/m': slot, 'w/v': slot } });
+    return [{ run: () => o.applyGradients([[new Float32Array(2), w]]), watch: [o, w] }];
+  },
+  'opt.abstract-fromConfig': () => [{ run: () => Optimizer.fromConfig({}) }],
+  'opt.abstract-new': () => [{ run: () => Reflect.construct(Optimizer, [{}]) }],
+  'opt.exclude-unknown': (f) => {
+    const { o, w } = builtAdam(f);
+    return [{ run: () => o.excludeFromWeightDecay({ variable: [] }), watch: [o, w] }];
+  },
+  'opt.subclass-unknown': () => {
+    class Sub extends Optimizer {
+      static className = 'Sub';
+      updateStep() {}
+    }
+    return [{ run: () => new Sub({ beta: 0.5 }) }];
+  },
+  'step.reentrant-apply': (f) => {
+    const w = f.v([1, 2], 'w');
+    const g = new Float32Array([0.5, -0.5]);
+    const o = f.opt(new Adam({ learningRate: () => (o.applyGradients([[g, w]]), 0.1) }));
+    return [{ run: () => o.applyGradients([[g, w]]), watch: [o, w] }];
+  },
+  'step.reentrant-state': (f) => {
+    const w = f.v([1, 2], 'w');
+    const calls = {
+      setState: (self) => self.setState({ className: 'Custom', iterations: 0, variables: {} }),
+      loadState: (self) => self.loadState(new Uint8Array(16)),
+      prepare: (self) => self.prepare([w]),
+      dispose: (self) => self.dispose(),
+      excludeFromWeightDecay: (self) => self.excludeFromWeightDecay({ names: ['w'] }),
+      finalizeVariableValues: (self) => self.finalizeVariableValues(),
+    };
+    return Object.entries(calls).map(([name, call]) => {
+      const o = f.opt(new Custom((self) => call(self)));
+      return { label: name, message: `Custom.${name}: called from inside applyGradients`, run: () => o.applyGradients([[new Float32Array(2), w]]), watch: [o, w] };
+    });
+  },
+  'step.disposed-in-build': (f) => {
+    const w = f.v([1, 2], 'w');
+    const block = f.zeros([2], 'block');
+    const u = Variable.wrap(defaultHeap(), block.ptr, [2], { name: 'u' }); // disposing it frees nothing
+    const o = f.opt(new Custom((self, v) => v === w && u.dispose()));
+    return [{ run: () => o.applyGradients([[new Float32Array(2), w], [new Float32Array(2), u]]), watch: [o, w] }];
+  },
+  'step.sparse-scalar': (f) => {
+    const s = f.v([2], 's', []);
+    const o = f.opt(new Adam());
+    return [{ run: () => o.applyGradients([[{ indices: [0], values: new Float32Array(1) }, s]]), watch: [o, s] }];
+  },
   'state.saveState-name': (f) => {
     const w = f.v([1, 2], 'w');
     const o = f.opt(new Custom((self) => self.addVariable('constructor')));
@@ -565,6 +637,14 @@ const CASES = {
   'variable.values-bigint': (f) => {
     const w = f.v([1, 2, 3], 'w');
     return [{ run: () => new Variable(new BigInt64Array(2)) }, { label: 'assign', message: "Variable 'w'.assign: values must hold numbers, got a BigUint64Array", run: () => w.assign(new BigUint64Array(3)), watch: [w] }];
+  },
+  'variable.values-float32': (f) => {
+    const w = f.v([1, 2, 3], 'w');
+    return [
+      { run: () => new Variable([1, 1e39]) },
+      { label: 'Float64Array', run: () => new Variable(new Float64Array([1, 1e39])) },
+      { label: 'assign', message: "Variable 'w'.assign: values[2] is -1e+39, which float32 cannot hold (-Infinity in float32)", run: () => w.assign(new Float64Array([1, 2, -1e39])), watch: [w] },
+    ];
   },
   'variable.assign-values-type': (f) => {
     const w = f.v([1, 2, 3], 'w');

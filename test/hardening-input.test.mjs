@@ -263,6 +263,30 @@ test('assign: a source whose getter disposes the variable writes nothing', () =>
   reuse.dispose();
 });
 
+test('Variable values: a finite number float32 cannot hold is refused; Infinity and NaN are kept', () => {
+  const heap = defaultHeap();
+  const live = heap.liveBytes;
+  throwsWith(() => new Variable([1, 3.5e38]), 'RangeError', 'Variable: values[1] is 3.5e+38, which float32 cannot hold (Infinity in float32)');
+  throwsWith(() => new Variable(new Float64Array([-1e300])), 'RangeError', 'Variable: values[0] is -1e+300, which float32 cannot hold (-Infinity in float32)');
+  assert.is(heap.liveBytes, live);
+  const v = new Variable([Infinity, -Infinity, NaN, 3.4028235e38, 1e-50]);
+  assert.equal(Array.from(v.value), [Infinity, -Infinity, NaN, 3.4028234663852886e38, 0]);
+  const f64 = new Variable(new Float64Array([0.1, Infinity]));
+  assert.equal(Array.from(f64.value), [Math.fround(0.1), Infinity]);
+  throwsWith(() => f64.assign([1, 1e39]), 'RangeError', "Variable 'variable_");
+  assert.equal(Array.from(f64.value), [Math.fround(0.1), Infinity]);
+  // a Float64Array view of wasm memory is converted before the allocation that could detach it
+  const small = smallArena();
+  const host = new Variable(new Float32Array(12000), { name: 'host' }, small);
+  const doubles = new Float64Array(small.memory.buffer, host.ptr, 6000);
+  doubles.fill(0.25);
+  const size = small.memory.buffer.byteLength;
+  const copy = new Variable(doubles, { name: 'copy' }, small);
+  assert.ok(small.memory.buffer.byteLength > size, 'the memory grew');
+  assert.ok(copy.value.every((x) => x === 0.25));
+  for (const x of [copy, host, v, f64]) x.dispose();
+});
+
 test('Variable options are read once: a name or shape getter cannot change after its check', () => {
   let nameReads = 0;
   let shapeReads = 0;
