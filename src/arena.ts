@@ -133,8 +133,18 @@ export class Arena implements Heap {
     if (pages < needPages) {
       throw new RangeError(`wasm-optim: out of wasm memory: cannot allocate ${size} bytes (limit 4 GiB, ${this.liveBytes} bytes live)`);
     }
-    this.memory.grow(pages);
-    this.insertFree(end, pages * PAGE);
+    let grown = pages;
+    try {
+      this.memory.grow(pages);
+    } catch {
+      // A memory with a smaller maximum (or a host short of memory): try exactly what is needed.
+      try {
+        this.memory.grow((grown = needPages));
+      } catch {
+        throw new RangeError(`wasm-optim: out of wasm memory: cannot allocate ${size} bytes (the memory cannot grow by ${needPages} pages of 64 KiB; ${this.liveBytes} bytes live)`);
+      }
+    }
+    this.insertFree(end, grown * PAGE);
     return this.freeStart.length - 1;
   }
 

@@ -378,6 +378,7 @@ export abstract class Optimizer {
         }
         this.registerNew(n);
         this.stageAll(n, true);
+        runStepHooks(this);
       } catch (e) {
         this.journal.rollback();
         this.unregister(fresh, own);
@@ -856,6 +857,30 @@ export abstract class Optimizer {
       throw new Error(`${this.getClassName()}.${what}: called from inside ${this.busy} (a learning-rate schedule, build() or updateStep hook); call it after the step returns`);
     }
   }
+}
+
+// Work that must happen inside a step's allocation phase: after every input is checked and every
+// buffer allocated, before the first write, so that its failure rolls the step back (a wrapper
+// builds its own slots here). Internal: not exported from the package.
+const stepHooks = new WeakMap<Optimizer, (() => void)[]>();
+
+/** Runs `hook` in `opt`'s next step (in a wrapper, its innermost optimizer's), before the first write. */
+export function addStepHook(opt: Optimizer, hook: () => void): void {
+  const list = stepHooks.get(opt);
+  if (list) list.push(hook);
+  else stepHooks.set(opt, [hook]);
+}
+
+/** Removes and returns the hooks added for `opt` (a wrapper forwards them to its inner optimizer). */
+export function takeStepHooks(opt: Optimizer): (() => void)[] | undefined {
+  const list = stepHooks.get(opt);
+  stepHooks.delete(opt);
+  return list;
+}
+
+function runStepHooks(opt: Optimizer): void {
+  const list = takeStepHooks(opt);
+  if (list) for (const hook of list) hook();
 }
 
 /** The base-class option names (Keras 3's, camelCase). */

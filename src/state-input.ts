@@ -27,7 +27,6 @@ export function snapshotState(state: unknown, where: string, className: string):
   }
   if (cls !== className) throw new Error(`${where}: the state belongs to a ${String(cls)}, not a ${className}`);
   checkNumber(`${where}: state.iterations`, iterations, { min: 0, integer: true });
-  if (!Number.isSafeInteger(iterations)) throw new RangeError(`${where}: state.iterations must be a safe integer (at most 2^53 - 1), got ${String(iterations)}`);
   const entries: StateEntries = new Map();
   for (const name of Object.keys(variables)) {
     const entry: unknown = (variables as Record<string, unknown>)[name];

@@ -1,4 +1,4 @@
-import { type Gradient, type GradientVariablePair, type LearningRate, Optimizer, type OptimizerState } from '../optimizer.js';
+import { addStepHook, type Gradient, type GradientVariablePair, type LearningRate, Optimizer, type OptimizerState, takeStepHooks } from '../optimizer.js';
 import { type LearningRateSchedule } from '../schedules/schedule.js';
 import { type Config, deserialize, isSerializedObject, registerClass } from '../registry.js';
 import { type SparseGradient } from '../sparse.js';
@@ -121,9 +121,13 @@ export class LossScaleOptimizer extends Optimizer {
 
   override applyGradients(pairs: readonly GradientVariablePair[]): number {
     this.checkAlive('applyGradients');
+    // An outer wrapper's step hooks run in the inner optimizer's step (dropped if it does not run).
+    const outer = takeStepHooks(this);
+    if (outer) for (const hook of outer) addStepHook(this.inner, hook);
     try {
       return this.step(this.snapshot(pairs));
     } finally {
+      if (outer) takeStepHooks(this.inner); // a skipped step built nothing
       this.releaseSnapshot(); // do not keep the caller's arrays alive
     }
   }

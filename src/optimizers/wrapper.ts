@@ -3,7 +3,7 @@
 // wrapper keeps one slot per variable and acts after each real update of the inner optimizer.
 import { checkOptionNames } from '../options.js';
 import { checkOptions } from '../validate.js';
-import { type LearningRate, Optimizer, type OptimizerState, type GradientVariablePair } from '../optimizer.js';
+import { addStepHook, type LearningRate, Optimizer, type OptimizerState, type GradientVariablePair, takeStepHooks } from '../optimizer.js';
 import { type Config, deserialize, isSerializedObject } from '../registry.js';
 import { type LearningRateSchedule } from '../schedules/schedule.js';
 import { Variable } from '../variable.js';
@@ -23,8 +23,6 @@ export abstract class OptimizerWrapper extends Optimizer {
   protected readonly tracked: Variable[] = [];
   protected readonly slots: Variable[] = [];
   private readonly index = new Map<Variable, number>();
-  /** Values to start new slots from, while applyGradients builds them (else the current values). */
-  private initialValues: Map<Variable, Float32Array> | null = null;
 
   constructor(inner: Optimizer, options: { name?: string }) {
     // TypeScript stops `new OptimizerWrapper(...)`; plain JavaScript would get a wrapper with no slot or rule.
@@ -55,7 +53,7 @@ export abstract class OptimizerWrapper extends Optimizer {
   override build(variables: readonly Variable[]): void {
     for (const v of variables) {
       const slot = this.addVariableFromReference(v, this.slotName);
-      if (!this.restoredFromState(slot)) slot.value.set(this.initialValues?.get(v) ?? v.value);
+      if (!this.restoredFromState(slot)) slot.value.set(v.value);
       const i = this.index.get(v);
       if (i === undefined) {
         this.index.set(v, this.tracked.length);
@@ -87,22 +85,41 @@ export abstract class OptimizerWrapper extends Optimizer {
   override applyGradients(pairs: readonly GradientVariablePair[]): number {
     this.checkAlive('applyGradients');
     this.releaseDisposed();
+    // Hooks an outer wrapper added for this step run where the inner optimizer's step does.
+    const outer = takeStepHooks(this);
+    if (outer) for (const hook of outer) addStepHook(this.inner, hook);
     const fresh = this.unbuilt(pairs);
-    // Allocates only when there are new variables, like the base class's own first step.
-    const initial = fresh && new Map(fresh.map((v) => [v, v.value.slice()]));
+    if (fresh) {
+      // The slots of new variables are built inside the inner step, after it has checked and
+      // allocated everything and before its first write (from the weights before the step): a
+      // refused or skipped step builds none, and a slot that does not fit rolls the step back.
+      const mark = this.registrationMark();
+      const tracked = this.tracked.length;
+      addStepHook(this.inner, () => {
+        try {
+          super.prepare(fresh);
+        } catch (e) {
+          this.dropSince(mark, tracked);
+          throw e;
+        }
+      });
+    }
     const before = this.inner.iterations;
-    const skips = this.inner.nonFiniteSkips;
-    const after = this.inner.applyGradients(pairs);
-    if (fresh && this.inner.nonFiniteSkips === skips) {
-      this.initialValues = initial;
-      try {
-        super.prepare(fresh); // the wrapper's slots only: the inner optimizer has built its own
-      } finally {
-        this.initialValues = null;
-      }
+    let after: number;
+    try {
+      after = this.inner.applyGradients(pairs);
+    } finally {
+      takeStepHooks(this.inner); // not run when the inner optimizer refused or skipped the step
     }
     if (after !== before) this.afterInnerUpdate(pairs, after);
     return after;
+  }
+
+  /** Frees the slots built since `mark` (and forgets their variables). */
+  private dropSince(mark: readonly [number, number], tracked: number): void {
+    for (const v of this.tracked.splice(tracked)) this.index.delete(v);
+    this.slots.splice(tracked);
+    this.rollbackRegistration(mark);
   }
 
   /** Also forgets disposed variables in the wrapper's own lists. */
@@ -229,9 +246,7 @@ export abstract class OptimizerWrapper extends Optimizer {
     try {
       this.inner.setState({ className: this.inner.getClassName(), iterations: state.iterations, variables: inner }, variables);
     } catch (e) {
-      for (const v of this.tracked.splice(tracked)) this.index.delete(v);
-      this.slots.splice(tracked);
-      this.rollbackRegistration(mark);
+      this.dropSince(mark, tracked);
       super.setState(saved); // the slot values (or the deferred restore) as they were
       throw e;
     }
