@@ -9,7 +9,7 @@ import { checkNumber, checkShape } from '../build/validate.js';
 import { typedLength, typedByteOffset, typedBuffer, isFloat32Array } from '../build/typed.js';
 
 const {
-  ready, Variable, Arena, Adam, SGD, Optimizer, OptimizerWrapper, LearningRateSchedule, LossScaleOptimizer,
+  ready, Variable, Arena, Adam, Optimizer, OptimizerWrapper, LossScaleOptimizer,
   defaultHeap, instantiateKernels, kernelModule, kernels, registerClass, getRegisteredClass, deserialize,
   ExponentialDecay, PiecewiseConstantDecay, PolynomialDecay, CosineDecay, CosineDecayRestarts, InverseTimeDecay,
 } = lib;
