@@ -82,7 +82,9 @@ export class RAdam extends Optimizer {
     const omb2 = f(1 - b2);
     const rc1 = f(1 / f(1 - b1t));
     const rc2 = f(1 / f(1 - b2t));
-    let lr = learningRate;
+    // fround: a float64 from the start (already float32-valued), so that the reassignment below
+    // does not merge with the caller's boxed number and box a new one every warmup step.
+    let lr = f(learningRate);
     if (this.totalSteps > 0) {
       // TFA's warmup: rise linearly to lr over `warmup` steps, then fall linearly to minLr.
       const total = f(this.totalSteps);
