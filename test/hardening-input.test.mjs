@@ -4,7 +4,10 @@
 // checkpoint headers, registry names, scalar variables.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import * as lib from '../build/index.js';
+import { repoFile } from './helpers/load-ts.mjs';
 import { checkNumber, checkShape } from '../build/validate.js';
 import { typedLength, typedByteOffset, typedBuffer, isFloat32Array } from '../build/typed.js';
 
@@ -125,6 +128,35 @@ test('kernels: lengths are compared on the engine values; an object posing as a 
   assert.equal(Array.from(b.value), [0, 0, 0, 0, 0, 0, 0, 0]);
   a.dispose();
   b.dispose();
+});
+
+test('kernels: reading the engine values allocates nothing (0 collections in 400k calls with a 1 MiB young generation)', () => {
+  const script = `
+    import { PerformanceObserver } from 'node:perf_hooks';
+    const { ready, Variable, kernels } = await import(${JSON.stringify(pathToFileURL(repoFile('build', 'index.js')).href)});
+    await ready();
+    const a = new Variable(new Float32Array(64).fill(0.5), { name: 'a' });
+    const b = new Variable(new Float32Array(64).fill(0.25), { name: 'b' });
+    const x = a.value, y = b.value;
+    const round = () => {
+      kernels.axpy(x, y, 0.5); kernels.scale(x, 0.5); kernels.scaleCopy(x, y, 2); kernels.copy(x, y);
+      kernels.fill(y, 0.25); kernels.ema(x, y, 0.9); kernels.clipByValue(x, 1);
+      return kernels.sumSquares(x) + kernels.norm(y) + (kernels.allFinite(x) ? 1 : 0);
+    };
+    let sink = 0;
+    for (let i = 0; i < 20000; i++) sink += round();
+    let collections = 0;
+    globalThis.gc();
+    await new Promise((r) => setTimeout(r, 10));
+    const obs = new PerformanceObserver((list) => { collections += list.getEntries().length; });
+    obs.observe({ entryTypes: ['gc'] });
+    for (let i = 0; i < 40000; i++) sink += round();
+    await new Promise((r) => setTimeout(r, 10));
+    obs.disconnect();
+    console.log(JSON.stringify({ collections, sink: Number.isFinite(sink) }));`;
+  const out = spawnSync(process.execPath, ['--expose-gc', '--max-semi-space-size=1', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  const result = JSON.parse(out.stdout.trim().split('\n').pop() || '{}');
+  assert.equal(result, { collections: 0, sink: true }, out.stderr);
 });
 
 test('kernels: a number argument that is infinite in float32 is refused; Infinity itself is allowed', () => {
