@@ -253,6 +253,26 @@ for (const backend of ['cpu', 'wasm']) {
   });
 }
 
+test('cpu: the pins do not count as sharing: an unshared variable is still written in place (same data, no tensor made)', async () => {
+  await tf.setBackend('cpu');
+  const v = tf.tidy(() => tf.variable(tf.ones([4])));
+  const g = tf.ones([4]);
+  const opt = optim.adam({ learningRate: 0.1, useEma: true });
+  opt.applyGradients({ [v.name]: g });
+  const dataId = v.dataId;
+  const tensors = tf.memory().numTensors;
+  for (let i = 0; i < 5; i++) opt.applyGradients({ [v.name]: g });
+  assert.is(v.dataId, dataId, 'written into its live array, not assigned');
+  assert.is(tf.memory().numTensors, tensors);
+  const shared = tf.tidy(() => tf.variable(tf.ones([4])));
+  const alias = tf.reshape(shared, [2, 2]); // shares the data: the step must not write it
+  opt.applyGradients({ [shared.name]: g });
+  assert.equal(values(alias), [1, 1, 1, 1]);
+  assert.ok(values(shared)[0] < 1);
+  tf.dispose([v, g, shared, alias]);
+  opt.dispose();
+});
+
 // ---------------------------------------------------------------- item 19: scalar variables
 
 for (const [backend, zeroCopy, mode] of [['cpu', true, 'cpu'], ['wasm', true, 'zero-copy'], ['wasm', false, 'copy']]) {

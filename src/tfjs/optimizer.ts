@@ -628,7 +628,8 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
       if (heap) heap.refresh(e.tfId, e.size, e.core.ptr);
       else {
         const b = this.boundBackend as tf.KernelBackend;
-        const live = this.bindingMode === 'cpu' && b.refCount(v.dataId) === 1 ? cpuValues(b, v.dataId, e.size) : null;
+        // In place only if no other tensor shares the data: the variable and this step's one pin.
+        const live = this.bindingMode === 'cpu' && b.refCount(v.dataId) === 2 ? cpuValues(b, v.dataId, e.size) : null;
         if (live) live.set(e.core.value);
         else assignCopy(v, e.core.value);
       }
