@@ -457,6 +457,16 @@ const CASES = {
       { label: 'list', run: () => opt.applyGradients([{ name: 'u', tensor: gu }, { name: 'w', tensor: g4 }]), watch: [w, u, opt] },
     ];
   },
+  'tfjs.apply.record': (f) => {
+    const { w, u, opt, gu } = f.stepped();
+    const liar = f.t([1, 1], [2]);
+    Object.defineProperty(liar, 'shape', { value: [2, 2] });
+    Object.defineProperty(liar, 'size', { value: 4 });
+    return [
+      { label: 'map', run: () => opt.applyGradients({ u: gu, w: liar }), watch: [w, u, opt] },
+      { label: 'list', run: () => opt.applyGradients([{ name: 'u', tensor: gu }, { name: 'w', tensor: liar }]), watch: [w, u, opt] },
+    ];
+  },
   'tfjs.apply.twice': (f) => {
     const { w, u, opt, g } = f.stepped();
     return [{ run: () => opt.applyGradients([{ name: 'w', tensor: g }, { name: 'w', tensor: g }]), watch: [w, u, opt] }];

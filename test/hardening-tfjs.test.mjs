@@ -253,6 +253,24 @@ for (const backend of ['cpu', 'wasm']) {
   });
 }
 
+for (const backend of ['cpu', 'wasm']) {
+  test(`${backend}: a gradient whose shape field lies is refused by tfjs' own record (zero-copy read past its block before)`, async () => {
+    await tf.setBackend(backend);
+    const v = tf.tidy(() => tf.variable(tf.ones([2, 2])));
+    const g = tf.ones([2]);
+    Object.defineProperty(g, 'shape', { value: [2, 2] });
+    Object.defineProperty(g, 'size', { value: 4 });
+    const opt = optim.sgd({ learningRate: 1 });
+    assert.throws(() => opt.applyGradients({ [v.name]: g }), /tfjs' record of the data of '.*' or of its gradient does not hold 4 float32 values/);
+    assert.equal(values(v), [1, 1, 1, 1]);
+    const r = tf.reshape(tf.ones([4]), [2, 2]); // shares the data of a [4] tensor: same size, accepted
+    opt.applyGradients({ [v.name]: r });
+    assert.equal(values(v), [0, 0, 0, 0]);
+    tf.dispose([v, g, r]);
+    opt.dispose();
+  });
+}
+
 test('cpu: the pins do not count as sharing: an unshared variable is still written in place (same data, no tensor made)', async () => {
   await tf.setBackend('cpu');
   const v = tf.tidy(() => tf.variable(tf.ones([4])));

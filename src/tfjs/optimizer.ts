@@ -74,6 +74,18 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return true;
 }
 
+function sizeOf(shape: readonly number[]): number {
+  let size = 1;
+  for (let i = 0; i < shape.length; i++) size *= shape[i];
+  return size;
+}
+
+/** Whether tfjs' engine records `t`'s data as float32 of exactly `size` values (reshapes share data of the same size). */
+function holds(t: tf.Tensor, size: number): boolean {
+  const info = tf.engine().state.tensorInfo.get(t.dataId);
+  return info !== undefined && info.dtype === 'float32' && sizeOf(info.shape) === size;
+}
+
 /**
  * A tf.Optimizer that runs a wasm-optim core optimizer. Build one with a factory (`adam(...)`),
  * `toTfjs(CoreClass)` or `fromCore(instance)`; the core optimizer is `optimizer.core`.
@@ -370,8 +382,14 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
     if (!sameShape(g.shape, v.shape)) {
       throw new RangeError(`${where}: the gradient for '${name}' has shape ${JSON.stringify(g.shape)}, the variable ${JSON.stringify(v.shape)}`);
     }
+    // What the kernels read and write is bounded by tfjs' own record of the data, not by a tensor's
+    // fields (which an object can redefine): both must hold the variable's size in float32.
+    const size = sizeOf(v.shape);
+    if (!holds(v, size) || !holds(g, size)) {
+      throw new RangeError(`${where}: tfjs' record of the data of '${name}' or of its gradient does not hold ${size} float32 values (a tensor whose shape or dtype was redefined?)`);
+    }
     for (let j = 0; j < n; j++) if (this.stepVars[j] === v) throw new Error(`${where}: variable '${name}' appears twice`);
-    if (v.size === 0) return n; // nothing to update
+    if (size === 0) return n; // nothing to update
     this.stepVars[n] = v;
     this.stepGrads[n] = g;
     return n + 1;
