@@ -97,21 +97,90 @@ export class Journal {
   }
 }
 
-const overlaps = (a: number, aLen: number, b: Variable): boolean => {
-  const p = b.ptr;
-  return a < p + b.size * 4 && p < a + aLen * 4;
-};
+const SLOT = 2 ** 21; // ranges per index at most; start * SLOT + i stays below 2^53
 
 /**
- * True when `size` floats at `ptr` overlap memory this step writes: a variable of the step or a
- * state variable (slot, average, accumulator) of one. Reading such a gradient in place would see
- * the writes (weight decay runs first; earlier variables are updated before later ones).
+ * Where the memory a step may write lies: every registered variable and its state (slots,
+ * average, accumulator), as intervals sorted by start with a running maximum of their ends, so
+ * that "does this gradient overlap any of them" is a binary search. Rebuilt only when the
+ * registrations change or a variable moved (an integration rebinds wrapped variables); the
+ * steady-state step allocates nothing and reads each variable's pointer once.
  */
-export function aliasesStep(ptr: number, size: number, recs: readonly (VarRecord | undefined)[], vars: readonly Variable[], n: number): boolean {
+export class AliasIndex {
+  private vars: Variable[] = [];
+  private ptrs: number[] = [];
+  private keys = new Float64Array(0);
+  private starts = new Float64Array(0);
+  private maxEnd = new Float64Array(0);
+  private count = 0;
+  private generation = -1;
+
+  /** Brings the index up to date with `records` (whose registrations are at `generation`). */
+  refresh(generation: number, records: readonly VarRecord[]): void {
+    if (generation === this.generation && this.unmoved()) return;
+    const vars = this.vars;
+    vars.length = 0;
+    for (const r of records) {
+      vars.push(r.variable);
+      for (const s of r.state) vars.push(s);
+    }
+    const m = vars.length;
+    if (m >= SLOT) throw new RangeError(`wasm-optim: more than ${SLOT} state variables in one optimizer`);
+    if (this.keys.length < m) {
+      this.keys = new Float64Array(m * 2);
+      this.starts = new Float64Array(m * 2);
+      this.maxEnd = new Float64Array(m * 2);
+    }
+    this.ptrs.length = m;
+    for (let i = 0; i < m; i++) {
+      this.ptrs[i] = vars[i].ptr;
+      this.keys[i] = this.ptrs[i] * SLOT + i;
+    }
+    this.keys.fill(Infinity, m);
+    this.keys.sort(); // native, in place: no allocation
+    let max = -1;
+    for (let k = 0; k < m; k++) {
+      const i = this.keys[k] % SLOT;
+      const start = this.ptrs[i];
+      max = Math.max(max, start + vars[i].size * 4);
+      this.starts[k] = start;
+      this.maxEnd[k] = max;
+    }
+    this.count = m;
+    this.generation = generation;
+  }
+
+  private unmoved(): boolean {
+    for (let i = 0; i < this.count; i++) if (this.vars[i].ptr !== this.ptrs[i]) return false;
+    return true;
+  }
+
+  /** True when `size` floats at `ptr` overlap an indexed variable. */
+  overlaps(ptr: number, size: number): boolean {
+    const end = ptr + size * 4;
+    let lo = 0;
+    let hi = this.count; // the first index whose start is >= end
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.starts[mid] < end) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo > 0 && this.maxEnd[lo - 1] > ptr;
+  }
+}
+
+/**
+ * True when `size` floats at `ptr` overlap memory this step may write: a registered variable or
+ * its state (`index`), or a variable of this step not registered yet. Reading such a gradient in
+ * place would see the writes (weight decay runs first; earlier variables are updated first).
+ */
+export function aliasesStep(ptr: number, size: number, index: AliasIndex, recs: readonly (VarRecord | undefined)[], vars: readonly Variable[], n: number): boolean {
+  if (index.overlaps(ptr, size)) return true;
+  const end = ptr + size * 4;
   for (let j = 0; j < n; j++) {
-    if (overlaps(ptr, size, vars[j])) return true;
-    const r = recs[j];
-    if (r !== undefined) for (let k = 0; k < r.state.length; k++) if (overlaps(ptr, size, r.state[k])) return true;
+    if (recs[j] !== undefined) continue; // indexed
+    const p = vars[j].ptr;
+    if (ptr < p + vars[j].size * 4 && p < end) return true;
   }
   return false;
 }

@@ -5,7 +5,7 @@
 import { type Heap } from './arena.js';
 import { type Config, type ConfigValue, deserialize, isSerializedObject } from './registry.js';
 import { LearningRateSchedule } from './schedules/schedule.js';
-import { accumulate, aliasesStep, clipGradients, gradientView, inputFinite, Journal, newRecord, prepareGradient, stage, stagedFinite, StepInput, type VarRecord } from './gradients.js';
+import { accumulate, AliasIndex, aliasesStep, clipGradients, gradientView, inputFinite, Journal, newRecord, prepareGradient, stage, stagedFinite, StepInput, type VarRecord } from './gradients.js';
 import { isSparse, type SparseGradient, type SparseScratch, type UniqueSparseGradient } from './sparse.js';
 import { decodeState, encodeState } from './state.js';
 import { isFloat32Array, typedBuffer, typedByteOffset, typedLength } from './typed.js';
@@ -115,6 +115,9 @@ export abstract class Optimizer {
   /** Whether each active variable is built by this step. */
   private readonly isNew: boolean[] = [];
   private readonly journal = new Journal();
+  private readonly aliases = new AliasIndex();
+  /** Changes whenever variables are registered or released (the alias index follows it). */
+  private generation = 0;
 
   constructor(options: OptimizerOptions = {}) {
     if (new.target === Optimizer) throw new TypeError('Optimizer is abstract: extend it, or use a built-in optimizer such as Adam');
@@ -612,18 +615,22 @@ export abstract class Optimizer {
     }
     const N = this.gradientAccumulationSteps;
     const transform = !N && (this.lossScaleFactor !== null || this.clipnorm !== null || this.clipvalue !== null || this.globalClipnorm !== null);
+    // A hook (build) may have disposed a variable of this step: nothing is written yet.
+    for (let i = 0; i < n; i++) {
+      const v = this.activeVars[i];
+      if (v.disposed) throw new Error(`${this.where()}: variable '${v.name}' was disposed during the step (by a build() hook)`);
+    }
+    this.aliases.refresh(this.generation, this.all);
     for (let i = 0; i < n; i++) {
       const rec = this.active[i];
       if (this.isNew[i] !== fresh) continue;
       const g = this.inputs[i];
-      // A hook (build) may have disposed a variable of this step: nothing is written yet.
-      if (rec.variable.disposed) throw new Error(`${this.where()}: variable '${rec.variable.name}' was disposed during the step (by a build() hook)`);
       if (g.sparse) {
         this.journal.sparseOf(rec, g.rows.count);
         if (!N && this.sparseNeedsDenseBuffer(rec.variable)) this.journal.gradOf(rec);
         stage(rec, g, false);
       } else {
-        const copy = g.ptr < 0 || aliasesStep(g.ptr, rec.variable.size, this.active, this.activeVars, n);
+        const copy = g.ptr < 0 || aliasesStep(g.ptr, rec.variable.size, this.aliases, this.active, this.activeVars, n);
         if (copy || transform) this.journal.gradOf(rec);
         stage(rec, g, copy);
       }
@@ -712,6 +719,7 @@ export abstract class Optimizer {
     const records = this.all.length;
     const own = this.own.length;
     const everBuilt = this.everBuilt;
+    this.generation++;
     this.heap = heap;
     this.everBuilt = true;
     const busy = this.busy;
@@ -745,6 +753,7 @@ export abstract class Optimizer {
 
   /** Drops the records and state variables created after the given counts (rollback and dispose). */
   private unregister(records: number, own: number): void {
+    this.generation++;
     for (const rec of this.all.splice(records)) {
       this.records.delete(rec.variable);
       rec.grad?.dispose();
@@ -763,6 +772,7 @@ export abstract class Optimizer {
     let dead = 0;
     for (let i = 0; i < this.all.length; i++) if (this.all[i].variable.disposed) dead++;
     if (dead === 0) return;
+    this.generation++;
     const gone = new Set<Variable>();
     const keep: VarRecord[] = [];
     for (const rec of this.all) {
