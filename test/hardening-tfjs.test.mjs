@@ -271,6 +271,29 @@ for (const backend of ['cpu', 'wasm']) {
   });
 }
 
+test('getters of a { name, tensor } element run once (applyGradients and setWeights)', async () => {
+  await tf.setBackend('cpu');
+  const w = tf.tidy(() => tf.variable(tf.ones([2])));
+  const g = tf.ones([2]);
+  const opt = optim.sgd({ learningRate: 0.5 });
+  let reads = 0;
+  const element = { get name() { return reads++ === 0 ? w.name : 'another'; }, get tensor() { reads++; return g; } };
+  opt.applyGradients([element]);
+  assert.is(reads, 2, 'name and tensor read once each');
+  assert.equal(values(w), [0.5, 0.5]);
+  const saved = (await opt.getWeights()).map((x) => ({ name: x.name, tensor: tf.clone(x.tensor) }));
+  let nameReads = 0;
+  const first = saved[0];
+  const tricky = [{ get name() { return nameReads++ === 0 ? 'iter' : 'not-iter'; }, tensor: first.tensor }, ...saved.slice(1)];
+  const other = optim.sgd({ learningRate: 0.5 });
+  await other.setWeights(tricky);
+  assert.is(nameReads, 1);
+  assert.is(other.iterations, 1);
+  tf.dispose([w, g, ...saved.map((x) => x.tensor)]);
+  opt.dispose();
+  other.dispose();
+});
+
 test('cpu: the pins do not count as sharing: an unshared variable is still written in place (same data, no tensor made)', async () => {
   await tf.setBackend('cpu');
   const v = tf.tidy(() => tf.variable(tf.ones([4])));

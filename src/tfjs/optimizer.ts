@@ -295,13 +295,22 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
     if (!Array.isArray(weightValues) || weightValues.length === 0) {
       throw new TypeError(`${where}: expected [{ name: 'iter', tensor }, ...{ name, tensor }] as getWeights() returns`);
     }
-    const read = async (i: number): Promise<{ name: string; tensor: tf.Tensor; values: tf.TypedArray }> => {
-      const w = weightValues[i];
-      if (w === null || typeof w !== 'object' || typeof w.name !== 'string' || w.name === '' || !(w.tensor instanceof tf.Tensor)) {
+    // Every element's name and tensor are read once, before the first await (user code may run there).
+    const count = weightValues.length;
+    const items: { name: string; tensor: tf.Tensor }[] = [];
+    for (let i = 0; i < count; i++) {
+      const w: unknown = weightValues[i];
+      const name: unknown = w !== null && typeof w === 'object' ? (w as NamedTensor).name : undefined;
+      const tensor: unknown = w !== null && typeof w === 'object' ? (w as NamedTensor).tensor : undefined;
+      if (typeof name !== 'string' || name === '' || !(tensor instanceof tf.Tensor)) {
         throw new TypeError(`${where}: weightValues[${i}] must be { name, tensor } with a non-empty name and a tf.Tensor`);
       }
-      if (w.tensor.isDisposed) throw new Error(`${where}: the tensor of '${w.name}' was already disposed`);
-      return { name: w.name, tensor: w.tensor, values: (await w.tensor.data()) as tf.TypedArray };
+      items.push({ name, tensor });
+    }
+    const read = async (i: number): Promise<{ name: string; tensor: tf.Tensor; values: tf.TypedArray }> => {
+      const { name, tensor } = items[i];
+      if (tensor.isDisposed) throw new Error(`${where}: the tensor of '${name}' was already disposed`);
+      return { name, tensor, values: (await tensor.data()) as tf.TypedArray };
     };
     const iter = await read(0);
     const iterations = iter.values.length === 1 ? iter.values[0] : NaN; // int32 as saved: exact beyond 2^24
@@ -309,7 +318,7 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
       throw new TypeError(`${where}: weightValues[0] must be the iteration count { name: 'iter', tensor: scalar int >= 0 }, got '${iter.name}'`);
     }
     const slots = new Map<string, { shape: number[]; values: Float32Array }>();
-    for (let i = 1; i < weightValues.length; i++) {
+    for (let i = 1; i < count; i++) {
       const w = await read(i);
       if (w.tensor.dtype !== 'float32') throw new TypeError(`${where}: '${w.name}' has dtype ${w.tensor.dtype}, expected float32`);
       if (w.name === 'iter' || slots.has(w.name)) throw new Error(`${where}: the name '${w.name}' appears twice`);
@@ -352,12 +361,12 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
     const where = `${this.getClassName()}.applyGradients`;
     let n = 0;
     if (Array.isArray(vg)) {
-      for (let i = 0; i < vg.length; i++) {
-        const item = vg[i];
-        if (item === null || typeof item !== 'object' || typeof item.name !== 'string') {
-          throw new TypeError(`${where}: element ${i} must be a { name, tensor } object`);
-        }
-        n = this.collectOne(item.name, item.tensor, n, where);
+      for (let i = 0, count = vg.length; i < count; i++) {
+        const item: unknown = vg[i];
+        // name and tensor are read once each (getters of user objects run once).
+        const name: unknown = item !== null && typeof item === 'object' ? (item as NamedTensor).name : undefined;
+        if (typeof name !== 'string') throw new TypeError(`${where}: element ${i} must be a { name, tensor } object`);
+        n = this.collectOne(name, (item as NamedTensor).tensor, n, where);
       }
     } else if (vg instanceof Map) {
       throw new TypeError(`${where}: a Map is not supported: pass a plain { [variableName]: gradient } object or a { name, tensor }[] list`);
