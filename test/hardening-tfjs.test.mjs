@@ -294,6 +294,18 @@ test('getters of a { name, tensor } element run once (applyGradients and setWeig
   other.dispose();
 });
 
+test('toTfjs reads a class\'s className once (the name it validates is the name it registers)', () => {
+  let reads = 0;
+  class Counted extends core.Adam {
+    static get className() {
+      return reads++ === 0 ? 'CountedAdam' : '';
+    }
+  }
+  const T = optim.toTfjs(Counted);
+  assert.is(reads, 1);
+  assert.is(T.className, 'wasm-optim.CountedAdam');
+});
+
 test('cpu: the pins do not count as sharing: an unshared variable is still written in place (same data, no tensor made)', async () => {
   await tf.setBackend('cpu');
   const v = tf.tidy(() => tf.variable(tf.ones([4])));

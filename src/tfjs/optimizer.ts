@@ -801,15 +801,16 @@ export function toTfjs<C extends CoreOptimizer, A extends unknown[]>(coreClass: 
   if (typeof coreClass !== 'function' || !(coreClass.prototype instanceof CoreOptimizer)) {
     throw new TypeError('toTfjs: expected a subclass of the wasm-optim Optimizer class');
   }
-  if (!Object.prototype.hasOwnProperty.call(coreClass, 'className') || typeof coreClass.className !== 'string' || coreClass.className === '') {
+  const className: unknown = Object.prototype.hasOwnProperty.call(coreClass, 'className') ? coreClass.className : undefined; // read once
+  if (typeof className !== 'string' || className === '') {
     throw new TypeError(`toTfjs: ${coreClass.name || 'the class'} needs its own static className (it is the name saved models use)`);
   }
-  if (typeof coreClass.fromConfig !== 'function') throw new TypeError(`toTfjs: ${coreClass.className} needs a static fromConfig`);
-  const name = tfjsClassName(coreClass.className);
+  if (typeof coreClass.fromConfig !== 'function') throw new TypeError(`toTfjs: ${className} needs a static fromConfig`);
+  const name = tfjsClassName(className);
   // Registering under a name another class holds would make saved models of that class load as this one.
   for (const [other, generated] of classes) {
     if (generated.className === name && other !== key) {
-      throw new Error(`toTfjs: className '${coreClass.className}' is already used by another optimizer class; give ${coreClass.name || 'your class'} its own static className`);
+      throw new Error(`toTfjs: className '${className}' is already used by another optimizer class; give ${coreClass.name || 'your class'} its own static className`);
     }
   }
   const Generated = class extends TfjsOptimizer<C> {
