@@ -2,7 +2,7 @@
 // memory that an allocation detaches, so every field is read exactly once into a private copy
 // that is checked before the optimizer builds or writes anything.
 import { isFloat32Array } from './typed.js';
-import { checkNumber } from './validate.js';
+import { checkNumber, describeValue } from './validate.js';
 
 /** State entries by name: shape and a private copy of the values. */
 export type StateEntries = Map<string, { shape: readonly number[]; values: Float32Array }>;
@@ -12,7 +12,6 @@ export interface StateInput {
   entries: StateEntries;
 }
 
-const what = (x: unknown): string => (typeof x === 'string' ? `the string '${x}'` : x === null ? 'null' : Array.isArray(x) ? 'an array' : typeof x);
 
 export function snapshotState(state: unknown, where: string, className: string): StateInput {
   if (state === null || typeof state !== 'object') {
@@ -31,7 +30,7 @@ export function snapshotState(state: unknown, where: string, className: string):
   for (const name of Object.keys(variables)) {
     const entry: unknown = (variables as Record<string, unknown>)[name];
     if (entry === null || typeof entry !== 'object') {
-      throw new TypeError(`${where}: '${name}' must be an object with shape and values, got ${what(entry)}`);
+      throw new TypeError(`${where}: '${name}' must be an object with shape and values, got ${describeValue(entry)}`);
     }
     const rawShape: unknown = (entry as { shape?: unknown }).shape;
     const rawValues: unknown = (entry as { values?: unknown }).values;
@@ -67,7 +66,7 @@ function readValues(raw: unknown, name: string, where: string): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const x: unknown = raw[i];
-    if (typeof x !== 'number') throw new TypeError(`${where}: values of '${name}' must be numbers: values[${i}] is ${what(x)}`);
+    if (typeof x !== 'number') throw new TypeError(`${where}: values of '${name}' must be numbers: values[${i}] is ${describeValue(x)}`);
     if (Number.isFinite(x) && !Number.isFinite(Math.fround(x))) {
       throw new RangeError(`${where}: values of '${name}': values[${i}] = ${x} overflows float32`);
     }

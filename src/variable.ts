@@ -13,6 +13,8 @@ export interface VariableOptions {
 }
 
 let unnamed = 0;
+/** The sources `Variable.zeros` makes: the constructor fills these with zeros in place. */
+const zeroSources = new WeakSet<object>();
 
 export class Variable {
   readonly name: string;
@@ -43,7 +45,8 @@ export class Variable {
     const given = rawShape === undefined ? null : checkShape('Variable: options.shape', rawShape);
     // The source last: no user code (a getter, a Proxy trap) runs between taking a wasm-memory
     // source's offset here and the copy below. Its length and elements are read once.
-    const src = external === undefined ? sourceOf('Variable', values, heap) : { count: values.length, ptr: -1, data: null, read: null };
+    const zero = zeroSources.has(values);
+    const src = external === undefined && !zero ? sourceOf('Variable', values, heap) : { count: values.length, ptr: -1, data: null, read: null };
     const shape = given ?? [src.count];
     const size = sizeOf(shape);
     if (size !== src.count || size === 0) {
@@ -65,7 +68,8 @@ export class Variable {
     this._ptr = external ? checkPtr(heap, external.ptr, size) : heap.alloc(size * 4);
     try {
       this.view = new Float32Array(heap.memory.buffer, this._ptr, size);
-      if (this.owned) {
+      if (zero) heap.kernels.fill(this._ptr, size, 0);
+      else if (this.owned) {
         if (src.ptr >= 0) new Uint8Array(heap.memory.buffer).copyWithin(this._ptr, src.ptr, src.ptr + size * 4);
         else this.view.set(data as ArrayLike<number>);
       }
@@ -97,7 +101,11 @@ export class Variable {
   /** A zero-filled variable of the given shape. */
   static zeros(shape: readonly number[], options: Omit<VariableOptions, 'shape'> = {}, heap?: Heap): Variable {
     const s = checkShape('Variable.zeros: shape', shape);
-    return new Variable(new Float32Array(sizeOf(s)), { ...options, shape: s }, heap);
+    // Zero-filled in wasm memory directly: no JS array of the same size (slots of a 300M-float
+    // variable would otherwise cost 1.2 GB of JS memory each, however briefly).
+    const zeros = { length: sizeOf(s) };
+    zeroSources.add(zeros);
+    return new Variable(zeros, { ...options, shape: s }, heap);
   }
 
   /**
