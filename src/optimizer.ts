@@ -334,12 +334,15 @@ export abstract class Optimizer {
     this.checkIdle('excludeFromWeightDecay');
     const o = checkOptions('excludeFromWeightDecay', options);
     checkOptionNames(null, 'excludeFromWeightDecay', o, ['variables', 'names']);
-    const variables: unknown = o.variables ?? [];
-    const names: unknown = o.names ?? [];
-    if (!Array.isArray(variables) || variables.some((v) => !(v instanceof Variable))) {
+    const rawVariables: unknown = o.variables ?? [];
+    const rawNames: unknown = o.names ?? [];
+    // Copied once, then only the copies are checked and used.
+    const variables = Array.isArray(rawVariables) ? [...(rawVariables as unknown[])] : null;
+    const names = Array.isArray(rawNames) ? [...(rawNames as unknown[])] : null;
+    if (variables === null || variables.some((v) => !(v instanceof Variable))) {
       throw new TypeError('excludeFromWeightDecay: variables must be an array of Variables');
     }
-    if (!Array.isArray(names) || names.some((n) => typeof n !== 'string')) {
+    if (names === null || names.some((n) => typeof n !== 'string')) {
       throw new TypeError('excludeFromWeightDecay: names must be an array of strings (regular expressions)');
     }
     let regex: RegExp | null = null;
@@ -363,11 +366,10 @@ export abstract class Optimizer {
     this.checkAlive('applyGradients');
     this.checkIdle('applyGradients');
     this.busy = 'applyGradients';
-    let n = 0;
     try {
       // User code (a schedule) runs first, before any input is read: it cannot change what was checked.
       const lr = this.currentLearningRate();
-      n = this.collect(pairs);
+      const n = this.collect(pairs);
       this.releaseDisposed();
       const fresh = this.all.length;
       const own = this.own.length;
@@ -390,7 +392,7 @@ export abstract class Optimizer {
       this.journal.commit();
       return this.update(n, lr);
     } finally {
-      for (let i = 0; i < n; i++) this.inputs[i].release(); // do not keep the caller's arrays alive
+      this.releaseInputs();
       this.busy = null;
     }
   }
@@ -399,8 +401,16 @@ export abstract class Optimizer {
   validateGradients(pairs: readonly GradientVariablePair[]): void {
     this.checkAlive('applyGradients');
     this.checkIdle('applyGradients');
-    const n = this.collect(pairs);
-    for (let i = 0; i < n; i++) this.inputs[i].release();
+    try {
+      this.collect(pairs);
+    } finally {
+      this.releaseInputs();
+    }
+  }
+
+  /** Drops every reference to the caller's arrays (a refused step may have read some). */
+  private releaseInputs(): void {
+    for (let i = 0; i < this.inputs.length; i++) this.inputs[i].release();
   }
 
   /** Copies the moving averages into the variables (call at the end of training with useEma). */
@@ -441,9 +451,9 @@ export abstract class Optimizer {
    * is built or written.
    *
    * Deferred restore: on a fresh optimizer (no variable ever built), called without `variables`
-   * (or with none), the
-   * state is kept and each state variable takes its values when it is created (by name), as
-   * TensorFlow checkpoints restore; `pendingState` lists the names not matched so far.
+   * (or with none), the state is kept and each state variable takes its values when it is
+   * created (by name), as TensorFlow checkpoints restore; `pendingState` lists the names not
+   * matched so far.
    */
   setState(state: OptimizerState, variables?: readonly Variable[]): void {
     this.checkAlive('setState');
@@ -456,15 +466,13 @@ export abstract class Optimizer {
       this.rawIterations = snap.iterations;
       return;
     }
+    this.releaseDisposed(); // before the rollback marks below are taken
     const before = this.own.length;
     const beforeRecords = this.all.length;
     const pending = this.pending;
     this.pending = null; // an exact restore replaces a deferred one
     try {
-      if (vars !== undefined) {
-        this.releaseDisposed();
-        this.register(vars.filter((v, i) => !this.records.has(v) && vars.indexOf(v) === i));
-      }
+      if (vars !== undefined) this.register(vars.filter((v, i) => !this.records.has(v) && vars.indexOf(v) === i));
       const byName = new Map(this.own.map((v) => [v.name, v]));
       for (const [name, entry] of snap.entries) {
         const v = byName.get(name);

@@ -285,6 +285,22 @@ test('12: a state entry with a getter, and values whose byteOffset lies, are rea
 
 // ---------------------------------------------------------------- 13: disposed variables
 
+test('13: a refused setState after a variable was disposed rolls back exactly what it built', () => {
+  const heap = defaultHeap();
+  const a = new Variable(new Float32Array([1, 2]), { name: 'a' });
+  const b = new Variable(new Float32Array([3]), { name: 'b' });
+  const c = new Variable(new Float32Array([4]), { name: 'c' });
+  const opt = new Adam();
+  opt.applyGradients([[new Float32Array([1, 1]), a], [new Float32Array([1]), b]]);
+  a.dispose(); // its slots are released by the next call
+  const state = opt.getState();
+  const live = heap.liveBytes;
+  assert.throws(() => opt.setState({ ...state, variables: { ...state.variables, 'x/m': { shape: [1], values: [0] } } }, [c]), /the state has 'x\/m'/);
+  assert.is(heap.liveBytes, live, 'nothing built for c is kept');
+  assert.equal(opt.variables.map((v) => v.name), ['b/m', 'b/v']);
+  for (const x of [b, c, opt]) x.dispose();
+});
+
 test('13: slots of disposed variables are released (200k steps with a temporary variable stay flat) and a re-created name saves', () => {
   const heap = defaultHeap();
   const keep = new Variable(new Float32Array(16), { name: 'keep' });
