@@ -231,33 +231,50 @@ test('RAdam: 40 steps stay within float32 rounding of TensorFlow Addons (float32
   }
 });
 
-test('RAdam with totalSteps: steady-state warmup and decay steps allocate nothing (fresh process, 1 MiB young generation)', async () => {
+/**
+ * Garbage collections during 200,000 steps of `make()` on `gradient`, in a fresh process with a 1 MiB
+ * young generation (a boxed number per step fills it within ~60,000 steps), after 20,000 warm-up steps.
+ */
+async function collectionsPerSteadyState(imports, make, gradient) {
   const { spawnSync } = await import('node:child_process');
   const index = new URL('../build/index.js', import.meta.url).href;
+  const code = `
+    import { PerformanceObserver } from 'node:perf_hooks';
+    const { ready, Variable, ${imports} } = await import(${JSON.stringify(index)});
+    await ready();
+    const w = Variable.zeros([16, 4], { name: 'w' });
+    const gv = new Variable(Float32Array.from({ length: 64 }, (_, i) => (i % 7) / 50 - 0.06), { name: 'g' });
+    const opt = ${make};
+    opt.prepare([w]);
+    const pairs = [[${gradient}, w]];
+    for (let i = 0; i < 20000; i++) opt.applyGradients(pairs);
+    let collections = 0;
+    globalThis.gc();
+    await new Promise((r) => setTimeout(r, 10));
+    const obs = new PerformanceObserver((list) => { collections += list.getEntries().length; });
+    obs.observe({ entryTypes: ['gc'] });
+    for (let i = 0; i < 200000; i++) opt.applyGradients(pairs);
+    await new Promise((r) => setTimeout(r, 10));
+    obs.disconnect();
+    process.stdout.write(String(collections));`;
+  const out = spawnSync(process.execPath, ['--expose-gc', '--max-semi-space-size=1', '--input-type=module', '-e', code], { encoding: 'utf8' });
+  assert.is(out.status, 0, out.stderr);
+  const n = Number(out.stdout.trim());
+  assert.ok(Number.isInteger(n), `probe output: ${out.stdout}${out.stderr}`);
+  return n;
+}
+
+test('RAdam with totalSteps: steady-state warmup and decay steps allocate nothing', async () => {
   // totalSteps 5e6 and warmupProportion 0.5: every measured step is a warmup step; 0.001: a decay step.
-  for (const warmupProportion of [0.5, 0.001]) {
-    const code = `
-      import { PerformanceObserver } from 'node:perf_hooks';
-      const { ready, Variable, RAdam } = await import(${JSON.stringify(index)});
-      await ready();
-      const w = Variable.zeros([64], { name: 'w' });
-      const g = new Variable(Float32Array.from({ length: 64 }, (_, i) => (i % 7) / 50 - 0.06), { name: 'g' });
-      const opt = new RAdam({ totalSteps: 5e6, warmupProportion: ${warmupProportion} });
-      opt.prepare([w]);
-      const pairs = [[g.value, w]];
-      for (let i = 0; i < 20000; i++) opt.applyGradients(pairs);
-      let collections = 0;
-      globalThis.gc();
-      await new Promise((r) => setTimeout(r, 10));
-      const obs = new PerformanceObserver((list) => { collections += list.getEntries().length; });
-      obs.observe({ entryTypes: ['gc'] });
-      for (let i = 0; i < 200000; i++) opt.applyGradients(pairs);
-      await new Promise((r) => setTimeout(r, 10));
-      obs.disconnect();
-      process.stdout.write(String(collections));`;
-    const out = spawnSync(process.execPath, ['--expose-gc', '--max-semi-space-size=1', '--input-type=module', '-e', code], { encoding: 'utf8' });
-    assert.is(out.status, 0, out.stderr);
-    assert.is(Number(out.stdout.trim()), 0, `warmupProportion ${warmupProportion}: collections during 200,000 steps (output: ${out.stdout}${out.stderr})`);
+  for (const p of [0.5, 0.001]) {
+    assert.is(await collectionsPerSteadyState('RAdam', `new RAdam({ totalSteps: 5e6, warmupProportion: ${p} })`, 'gv.value'), 0, `warmupProportion ${p}`);
+  }
+});
+
+test('LossScaleOptimizer: a steady-state sparse step allocates nothing (its snapshot and views are reused)', async () => {
+  const sparse = '{ indices: Int32Array.from([3, 9, 3, 0]), values: gv.value.subarray(0, 16) }';
+  for (const inner of ['SGD', 'Adam']) {
+    assert.is(await collectionsPerSteadyState(`LossScaleOptimizer, ${inner}`, `new LossScaleOptimizer(new ${inner}(), { initialScale: 4 })`, sparse), 0, inner);
   }
 });
 
