@@ -42,6 +42,14 @@ export { PolynomialDecay, type PolynomialDecayOptions } from './schedules/polyno
 export { InverseTimeDecay, type InverseTimeDecayOptions } from './schedules/inverse-time-decay.js';
 export { CosineDecay, type CosineDecayOptions } from './schedules/cosine-decay.js';
 export { CosineDecayRestarts, type CosineDecayRestartsOptions } from './schedules/cosine-decay-restarts.js';
+export { ConstantSchedule, type ConstantScheduleOptions } from './schedules/constant-schedule.js';
+export { LinearSchedule, type LinearScheduleOptions } from './schedules/linear-schedule.js';
+export { WarmupCosineDecay, type WarmupCosineDecayOptions } from './schedules/warmup-cosine-decay.js';
+export { OneCycle, type OneCycleOptions } from './schedules/one-cycle.js';
+export { OneCycleMomentum, type OneCycleMomentumOptions } from './schedules/one-cycle-momentum.js';
+export { type AnnealStrategy } from './schedules/one-cycle-phases.js';
+export { JoinSchedules, joinSchedules, type JoinSchedulesOptions } from './schedules/join-schedules.js';
+export { warmup, type WarmupOptions } from './schedules/warmup.js';
 // reliability exports
 export { LossScaleOptimizer, type LossScaleOptimizerOptions } from './optimizers/loss-scale-optimizer.js';
 export { STATE_FORMAT_VERSION, type StateSnapshot } from './state.js';

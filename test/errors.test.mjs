@@ -73,6 +73,12 @@ const VALID_SCHEDULE_OPTIONS = {
   InverseTimeDecay: { initialLearningRate: 0.1, decaySteps: 10, decayRate: 0.5 },
   PiecewiseConstantDecay: { boundaries: [10], values: [1, 0.5] },
   PolynomialDecay: { initialLearningRate: 0.1, decaySteps: 10 },
+  ConstantSchedule: { value: 0.1 },
+  LinearSchedule: { initialValue: 0.1, endValue: 0, transitionSteps: 10 },
+  WarmupCosineDecay: { initialValue: 0, peakValue: 0.1, warmupSteps: 5, decaySteps: 50 },
+  OneCycle: { maxLearningRate: 0.1, totalSteps: 100 },
+  OneCycleMomentum: { totalSteps: 100 },
+  JoinSchedules: { schedules: [new lib.ConstantSchedule({ value: 0.1 })], boundaries: [] },
 };
 
 /** Argument names of every kernels function: arrays first, then numbers. */
@@ -356,6 +362,39 @@ const CASES = {
   },
   'opt.fromConfig': () => [{ run: () => Adam.fromConfig(null) }],
   'opt.fromConfig-schedule': () => [{ run: () => Adam.fromConfig({ learningRate: { className: 'Nope', config: {} } }) }],
+
+  // Schedules whose bad input needs schedule instances (test/schedules-extra.test.mjs has the values)
+  'onecycle.momentum-off': () => [{ run: () => new lib.OneCycle({ maxLearningRate: 0.1, totalSteps: 10, cycleMomentum: false }).momentum() }],
+  'ctor.JoinSchedules.boundaries': () => {
+    const a = new lib.ConstantSchedule({ value: 0.1 });
+    return [{ run: () => new lib.JoinSchedules({ schedules: [a, a], boundaries: [] }) }];
+  },
+  'ctor.JoinSchedules.boundaries.integer': () => {
+    const a = new lib.ConstantSchedule({ value: 0.1 });
+    return [{ run: () => new lib.JoinSchedules({ schedules: [a, a], boundaries: [-1] }) }];
+  },
+  'ctor.JoinSchedules.boundaries.order': () => {
+    const a = new lib.ConstantSchedule({ value: 0.1 });
+    return [{ run: () => new lib.JoinSchedules({ schedules: [a, a, a], boundaries: [5, 5] }) }];
+  },
+  'join.fromConfig-unknown': () => [{ run: () => lib.JoinSchedules.fromConfig({ schedules: [{ className: 'Nope', config: {} }], boundaries: [] }) }],
+  'warmup.schedule': () => [{ run: () => lib.warmup(0.1, { warmupSteps: 2 }) }],
+  'warmup.options': () => [{ run: () => lib.warmup(new lib.ConstantSchedule({ value: 0.1 })) }],
+  'warmup.unknown-option': () => [{ run: () => lib.warmup(new lib.ConstantSchedule({ value: 0.1 }), { warmup_steps: 3 }) }],
+  'warmup.warmupSteps': () => [{ run: () => lib.warmup(new lib.ConstantSchedule({ value: 0.1 }), { warmupSteps: -2 }) }],
+  'warmup.initialValue': () => [{ run: () => lib.warmup(new lib.ConstantSchedule({ value: 0.1 }), { warmupSteps: 2, initialValue: 1e39 }) }],
+  'warmup.target': () => {
+    class Negative extends LearningRateSchedule {
+      static className = 'test.Negative';
+      call() {
+        return -1;
+      }
+      getConfig() {
+        return {};
+      }
+    }
+    return [{ run: () => lib.warmup(new Negative(), { warmupSteps: 2 }) }];
+  },
 
   // State and checkpoints
   'state.getState-names': (f) => {
