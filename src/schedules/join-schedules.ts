@@ -1,4 +1,4 @@
-import { type Config, deserialize, isSerializedObject, registerClass } from '../registry.js';
+import { type Config, deserialize, registerClass, type SerializedObject } from '../registry.js';
 import { checkNumber, describeValue } from '../validate.js';
 import { checkScheduleOptions, LearningRateSchedule } from './schedule.js';
 
@@ -69,7 +69,8 @@ export class JoinSchedules extends LearningRateSchedule {
     if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new TypeError('JoinSchedules.fromConfig: config must be an object');
     const { schedules, ...rest } = config;
     const list = snapshot(schedules);
-    const built = list === null ? schedules : list.map((s) => (isSerializedObject(s) ? deserialize(s, 'learning-rate schedule') : s));
+    // deserialize reads each element's className and config once and refuses anything else.
+    const built = list === null ? schedules : list.map((s) => (s instanceof LearningRateSchedule ? s : deserialize(s as SerializedObject, 'learning-rate schedule')));
     const Join = this as unknown as new (options: { [key: string]: unknown }) => T;
     return new Join({ ...rest, schedules: built });
   }
