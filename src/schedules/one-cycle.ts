@@ -33,8 +33,8 @@ export interface OneCycleOptions {
  * `2 * pctStart * totalSteps - 2` and `totalSteps - 1`; the rate anneals (cos or linear) initial ->
  * max, then max -> min (threePhase: max -> initial, then initial -> min), with pct = (step -
  * previous end) / (end - previous end). Step t of an optimizer is PyTorch's scheduler after t calls
- * of `step()`. From step totalSteps - 1 on it holds that step's value (the end of the cycle, min
- * unless pctStart is 1): PyTorch raises past totalSteps, and at totalSteps itself extrapolates
+ * of `step()`. From step totalSteps - 1 on it holds that step's value (min, unless a large
+ * pctStart leaves that step in an earlier phase): PyTorch raises past totalSteps, and at totalSteps itself extrapolates
  * past the last phase (below min; negative for 'linear' unless the last phase is very long), a
  * value a PyTorch loop of totalSteps steps never trains with.
  * `momentum()` gives the inverse momentum cycle as a schedule of its own.
