@@ -462,7 +462,8 @@ export abstract class Optimizer {
     const snap = snapshotState(state, where, this.getClassName());
     const vars = variables === undefined ? undefined : this.checkVariables('prepare', variables);
     if ((vars === undefined || vars.length === 0) && !this.everBuilt) {
-      this.pending = snap.entries.size ? snap.entries : null;
+      this.pending = null;
+      this.restoreEntries(snap.entries);
       this.rawIterations = snap.iterations;
       return;
     }
@@ -491,6 +492,28 @@ export abstract class Optimizer {
     }
     for (const v of this.own) v.value.set((snap.entries.get(v.name) as { values: Float32Array }).values);
     this.rawIterations = snap.iterations;
+  }
+
+  /**
+   * Restores state entries by name: a state variable that exists takes its values now (shapes are
+   * checked first: on error nothing changes), any other when it is created. When a variable is
+   * built from them, all of its state must be restored or none (a partial or foreign entry is an
+   * error). The deferred restore of setState/loadState and the tfjs entry's setWeights use it;
+   * wrappers route their inner optimizer's entries to it.
+   */
+  protected restoreEntries(entries: StateEntries): void {
+    const byName = new Map(this.own.map((v) => [v.name, v]));
+    for (const [name, e] of entries) {
+      const v = byName.get(name);
+      if (v && (e.shape.length !== v.shape.length || e.shape.join() !== v.shape.join())) {
+        throw new Error(`${this.getClassName()}: the restored state has '${name}' with shape ${JSON.stringify(e.shape)}, here it has shape ${JSON.stringify(v.shape)}`);
+      }
+    }
+    for (const [name, e] of entries) {
+      const v = byName.get(name);
+      if (v) v.value.set(e.values);
+      else (this.pending ??= new Map()).set(name, e);
+    }
   }
 
   /** Names of a deferred restore (see `setState`) whose variables have not been created yet. */
@@ -743,10 +766,46 @@ export abstract class Optimizer {
       this.busy = busy;
     }
     if (this.pending) {
+      try {
+        this.checkRestored(variables, own);
+      } catch (e) {
+        this.unregister(records, own);
+        this.everBuilt = everBuilt;
+        throw e;
+      }
       for (let i = own; i < this.own.length; i++) this.pending.delete(this.own[i].name);
       if (this.pending.size === 0) this.pending = null;
     }
     this.restored.clear();
+  }
+
+  /**
+   * A variable built from a deferred restore takes all of its state from it or none: a state
+   * variable restored next to one that was not, or a restored entry under the variable's name
+   * that this optimizer does not make, is an error (the checkpoint does not fit this optimizer).
+   */
+  private checkRestored(variables: readonly Variable[], own: number): void {
+    const pending = this.pending as StateEntries;
+    for (const v of variables) {
+      const prefix = `${v.name}/`;
+      let restored: string | null = null;
+      let fresh: string | null = null;
+      for (let i = own; i < this.own.length; i++) {
+        const s = this.own[i];
+        if (!s.name.startsWith(prefix)) continue;
+        if (this.restored.has(s)) restored ??= s.name;
+        else fresh ??= s.name;
+      }
+      if (restored !== null && fresh !== null) {
+        throw new Error(`${this.getClassName()}: the restored state has '${restored}' but lacks '${fresh}'`);
+      }
+      if (restored === null) continue;
+      for (const name of pending.keys()) {
+        if (name.startsWith(prefix) && !this.own.some((s) => s.name === name)) {
+          throw new Error(`${this.getClassName()}: the restored state has '${name}', which this optimizer does not have`);
+        }
+      }
+    }
   }
 
   private registerRecords(variables: readonly Variable[]): void {
@@ -899,6 +958,11 @@ export function takeStepHooks(opt: Optimizer): (() => void)[] | undefined {
 function runStepHooks(opt: Optimizer): void {
   const list = takeStepHooks(opt);
   if (list) for (const hook of list) hook();
+}
+
+/** `opt.restoreEntries(entries)` for wrappers and the tfjs entry (internal: not exported from the package). */
+export function restoreByName(opt: Optimizer, entries: StateEntries): void {
+  opt['restoreEntries'](entries);
 }
 
 /** The base-class option names (Keras 3's, camelCase). */

@@ -475,4 +475,23 @@ for (const backend of ['cpu', 'wasm']) {
   });
 }
 
+test('item 21: setWeights restores through the core\'s restore by name (one design: tfjs resolves names, the core restores)', async () => {
+  await tf.setBackend('cpu');
+  const a = tf.variable(tf.tensor([1, 2]), true, 'late_a');
+  const b = tf.variable(tf.tensor([3]), true, 'late_b');
+  const src = optim.adam(0.1);
+  src.applyGradients({ late_a: tf.tensor([1, 1]), late_b: tf.tensor([1]) });
+  const saved = await src.getWeights();
+  const opt = optim.adam(0.1);
+  await opt.setWeights(saved);
+  opt.applyGradients({ late_b: tf.tensor([1]) }); // only b trains: a's saved slots wait, and are still saved
+  assert.ok((await opt.getWeights()).some((w) => w.name === 'late_a/m'));
+  opt.applyGradients({ late_a: tf.tensor([1, 1]) });
+  assert.equal(opt.core.pendingState, [], 'the core restored every entry it was handed');
+  // a's first update here continued from its saved first moment (0.1 after one gradient of 1)
+  const m = opt.core.variables.find((v) => v.name === 'late_a/m');
+  for (const x of m.value) assert.ok(Math.abs(x - (0.9 * 0.1 + 0.1)) < 1e-6, `late_a/m is ${x}`);
+  for (const x of [a, b, src, opt]) x.dispose();
+});
+
 test.run();

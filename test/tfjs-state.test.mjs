@@ -271,7 +271,7 @@ test('saved state that does not fit the variables: clear errors, nothing changes
   wide.compile({ optimizer: o2, loss: 'meanSquaredError' });
   const rename = (n) => n.replace(src.layers[0].name, 'wide_a').replace(src.layers[1].name, 'wide_b');
   await o2.setWeights(saved.map(({ name, tensor }) => ({ name: rename(name), tensor })));
-  await rejects(fit(wide), /has shape \[3,6\] in the state, \[3,9\] here/);
+  await rejects(fit(wide), /with shape \[3,6\], but it is created with shape \[3,9\]/);
   assert.is(o2.core.variables.length, 0, 'the rolled-back restore left no slot behind');
 
   // Malformed weight lists.

@@ -1,4 +1,5 @@
-import { addStepHook, type Gradient, type GradientVariablePair, type LearningRate, Optimizer, type OptimizerState, takeStepHooks } from '../optimizer.js';
+import { addStepHook, type Gradient, type GradientVariablePair, type LearningRate, Optimizer, type OptimizerState, restoreByName, takeStepHooks } from '../optimizer.js';
+import { type StateEntries } from '../state-input.js';
 import { type LearningRateSchedule } from '../schedules/schedule.js';
 import { type Config, deserialize, isSerializedObject, registerClass } from '../registry.js';
 import { type SparseGradient } from '../sparse.js';
@@ -333,6 +334,21 @@ export class LossScaleOptimizer extends Optimizer {
     this.inner.setState({ className: this.inner.getClassName(), iterations: state.iterations, variables: rest }, variables);
     this.scale = sv as number;
     this.counter = cv as number;
+  }
+
+  /** The loss-scale entries here (checked first), every other one in the inner optimizer. */
+  protected override restoreEntries(entries: StateEntries): void {
+    const where = 'LossScaleOptimizer.setState';
+    const inner: StateEntries = new Map(entries);
+    const scale = inner.get('loss_scale/dynamic_scale');
+    const counter = inner.get('loss_scale/step_counter');
+    inner.delete('loss_scale/dynamic_scale');
+    inner.delete('loss_scale/step_counter');
+    if (scale) checkNumber(`${where}: loss_scale/dynamic_scale`, scale.values[0], { min: 0, minExclusive: true });
+    if (counter) checkNumber(`${where}: loss_scale/step_counter`, counter.values[0], { min: 0, integer: true });
+    restoreByName(this.inner, inner);
+    if (scale) this.scale = scale.values[0];
+    if (counter) this.counter = counter.values[0];
   }
 
   override dispose(): void {

@@ -39,8 +39,8 @@ export interface RAdamOptions extends OptimizerOptions {
  */
 export class RAdam extends Optimizer {
   static override readonly className: string = 'RAdam';
-  readonly beta1: number;
   static override readonly optionNames: readonly string[] = ['beta1', 'beta2', 'epsilon', 'amsgrad', 'smaThreshold', 'totalSteps', 'warmupProportion', 'minLr'];
+  readonly beta1: number;
   readonly beta2: number;
   readonly epsilon: number;
   readonly amsgrad: boolean;

@@ -3,7 +3,8 @@
 // wrapper keeps one slot per variable and acts after each real update of the inner optimizer.
 import { checkOptionNames } from '../options.js';
 import { checkOptions } from '../validate.js';
-import { addStepHook, type LearningRate, Optimizer, type OptimizerState, type GradientVariablePair, takeStepHooks } from '../optimizer.js';
+import { addStepHook, type LearningRate, Optimizer, type OptimizerState, type GradientVariablePair, restoreByName, takeStepHooks } from '../optimizer.js';
+import { type StateEntries } from '../state-input.js';
 import { type Config, deserialize, isSerializedObject } from '../registry.js';
 import { type LearningRateSchedule } from '../schedules/schedule.js';
 import { Variable } from '../variable.js';
@@ -250,6 +251,18 @@ export abstract class OptimizerWrapper extends Optimizer {
       super.setState(saved); // the slot values (or the deferred restore) as they were
       throw e;
     }
+  }
+
+  /** The wrapper's own entries here, its inner optimizer's (behind INNER_STATE_PREFIX) there. */
+  protected override restoreEntries(entries: StateEntries): void {
+    const own: StateEntries = new Map();
+    const inner: StateEntries = new Map();
+    for (const [key, e] of entries) {
+      if (key.startsWith(INNER_STATE_PREFIX)) inner.set(key.slice(INNER_STATE_PREFIX.length), e);
+      else own.set(key, e);
+    }
+    super.restoreEntries(own);
+    restoreByName(this.inner, inner);
   }
 
   override dispose(): void {

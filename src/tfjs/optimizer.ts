@@ -5,6 +5,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type Config, type Gradient, INNER_STATE_PREFIX, type LearningRate, Optimizer as CoreOptimizer, OptimizerWrapper, Variable, defaultHeap } from '../index.js';
 import { withHeap } from '../kernels.js';
+import { restoreByName } from '../optimizer.js';
+import { type StateEntries } from '../state-input.js';
 import { type TfjsWasmHeap, cpuValues, isCpuBackend, warnOnce, wasmHeapFor } from './backend.js';
 import { canonicalName, decodeConfig, encodeConfig, tfjsClassName } from './config.js';
 
@@ -201,8 +203,8 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
       this.releaseDisposed();
       this.hold(n);
       // Saved slots can only belong to variables not seen yet (or to all, right after setWeights).
-      if (this.pending && (this.pendingUnchecked || this.hasNewVariable(n))) this.restorePending(n);
-      this.prepareEntries(n); // runs user code: build() of a custom optimizer
+      if (this.pending && (this.pendingUnchecked || this.hasNewVariable(n))) this.restoreAndPrepare(n);
+      else this.prepareEntries(n); // runs user code: build() of a custom optimizer
       const id = ++this.stepId;
       this.syncedCount = 0;
       for (let i = 0; i < n; i++) this.sync(this.stepEntries[i], id, this.stepData[i]);
@@ -664,6 +666,30 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
   }
 
   /**
+   * Hands the saved slots to the core and builds this step's variables; if either refuses, the core
+   * state and the saved slots are put back as they were (a rare path: it may allocate).
+   */
+  private restoreAndPrepare(n: number): void {
+    const core = this.core.getState();
+    const pending = new Map(this.pending);
+    const unchecked = this.pendingUnchecked;
+    try {
+      this.restorePending(n);
+      this.prepareEntries(n);
+      // Build them all now (entries may exist from an earlier refused step): a refused restore
+      // surfaces here, where it can be undone, not inside the core's step.
+      const vars: Variable[] = [];
+      for (let i = 0; i < n; i++) vars.push(this.stepEntries[i].core);
+      this.core.prepare(vars);
+    } catch (e) {
+      this.core.setState(core);
+      this.pending = pending.size ? pending : null;
+      this.pendingUnchecked = unchecked;
+      throw e;
+    }
+  }
+
+  /**
    * Moves saved slots onto this step's variables: by exact name, else by name without tfjs-layers'
    * '_<k>' suffix (a reloaded model's variables are renamed when the old ones still exist).
    */
@@ -691,21 +717,13 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
       this.pendingUnchecked = false;
       return;
     }
-    const state = this.core.getState();
-    const fresh = this.core.variables.length === 0;
-    for (const key of pending.keys()) {
-      // Optimizer-wide variables (no '/', e.g. Nadam's u_product) are created by the first build.
-      if (!target.has(key) && !key.includes('/') && (fresh || key in state.variables)) target.set(key, key);
-    }
-    for (const [key, name] of target) state.variables[name] = pending.get(key) as { shape: number[]; values: Float32Array };
-    const vars: Variable[] = [];
-    for (let i = 0; i < n; i++) {
-      const v = this.stepVars[i];
-      if (!owners.has(v.name)) continue;
-      const e = this.entries.get(v.name);
-      vars.push((e?.tf === v ? e : this.createEntry(v)).core);
-    }
-    this.core.setState(state, vars); // validates names and shapes; on error nothing changes
+    // Optimizer-wide variables (no '/', e.g. Nadam's u_product) go by their own name.
+    for (const key of pending.keys()) if (!target.has(key) && !key.includes('/')) target.set(key, key);
+    // The core's restore by name (one design with its deferred restore): state variables that exist
+    // take their values now, the others when this step builds them, all-or-none per variable.
+    const entries: StateEntries = new Map();
+    for (const [key, name] of target) entries.set(name, pending.get(key) as { shape: number[]; values: Float32Array });
+    restoreByName(this.core, entries);
     for (const key of target.keys()) pending.delete(key);
     if (pending.size === 0) this.pending = null;
     this.pendingUnchecked = false;
