@@ -3,8 +3,9 @@
 // gradient accumulation -> loss scale -> clipping -> weight decay -> update -> EMA -> iterations.
 // docs/custom-optimizer.md is the user-facing description of this file.
 import { type Heap } from './arena.js';
-import { type Config, type ConfigValue, deserialize, isSerializedObject } from './registry.js';
-import { LearningRateSchedule } from './schedules/schedule.js';
+import { type Config, deserialize, isSerializedObject } from './registry.js';
+import { type LearningRateSchedule } from './schedules/schedule.js';
+import { checkScheduled, Hyperparameter, type Scheduled, serializeScheduled } from './hyperparameter.js';
 import { accumulate, AliasIndex, aliasesStep, clipGradients, gradientView, inputFinite, Journal, newRecord, prepareGradient, stage, stagedFinite, StepInput, type VarRecord } from './gradients.js';
 import { isSparse, type SparseGradient, type SparseScratch, type UniqueSparseGradient } from './sparse.js';
 import { decodeState, encodeState } from './state.js';
@@ -17,7 +18,7 @@ import { snapshotState, type StateEntries } from './state-input.js';
 export type { SparseGradient, UniqueSparseGradient };
 
 /** A learning rate: a constant, a schedule, or a function of the step (not serializable). */
-export type LearningRate = number | LearningRateSchedule | ((step: number) => number);
+export type LearningRate = Scheduled;
 
 /** A dense gradient (same size as the variable), a sparse one, or null to skip the variable. */
 export type Gradient = Float32Array | SparseGradient | null | undefined;
@@ -28,8 +29,11 @@ export type GradientVariablePair = readonly [Gradient, Variable];
 /** Options every optimizer accepts: Keras 3's base-class arguments in camelCase. */
 export interface OptimizerOptions {
   learningRate?: LearningRate;
-  /** Decoupled weight decay: w -= w * weightDecay * lr before the update. */
-  weightDecay?: number | null;
+  /**
+   * Decoupled weight decay: w -= w * weightDecay * lr before the update. A schedule (or a function
+   * of the step) is evaluated at the same step as the learning rate and rounded to float32 alike.
+   */
+  weightDecay?: LearningRate | null;
   /** Clip each gradient to this L2 norm. At most one of the three clipping options. */
   clipnorm?: number | null;
   /** Clip each gradient element to [-clipvalue, clipvalue]. */
@@ -68,7 +72,6 @@ export abstract class Optimizer {
   static readonly className: string = 'Optimizer';
 
   readonly name: string;
-  readonly weightDecay: number | null;
   readonly clipnorm: number | null;
   readonly clipvalue: number | null;
   readonly globalClipnorm: number | null;
@@ -87,9 +90,9 @@ export abstract class Optimizer {
   static readonly optionNames: readonly string[] = [];
 
   private lr: LearningRate = 0.001;
-  // Typed as unions on purpose: V8 then keeps the boxed numbers as they are (see currentLearningRate).
-  private lrSource: number | null = null;
-  private lrRounded: number | null = null;
+  private wd: LearningRate | null = null;
+  private readonly lrValue = new Hyperparameter();
+  private readonly wdValue = new Hyperparameter();
   private rawIterations = 0;
   private heap: Heap | null = null;
   private readonly records = new Map<Variable, VarRecord>();
@@ -128,8 +131,8 @@ export abstract class Optimizer {
       throw new TypeError(`${name}: name must be a non-empty string`);
     }
     this.name = o.name ?? snake(name);
-    if (o.learningRate !== undefined) this.lr = checkLearningRate(`${name}: learningRate`, o.learningRate);
-    this.weightDecay = optionalNumber(`${name}: weightDecay`, o.weightDecay, { min: 0, float32: true });
+    if (o.learningRate !== undefined) this.lr = checkScheduled(`${name}: learningRate`, o.learningRate);
+    if (o.weightDecay !== undefined && o.weightDecay !== null) this.wd = checkScheduled(`${name}: weightDecay`, o.weightDecay);
     this.clipnorm = optionalNumber(`${name}: clipnorm`, o.clipnorm, { min: 0, float32: true }) || null;
     this.clipvalue = optionalNumber(`${name}: clipvalue`, o.clipvalue, { min: 0, float32: true }) || null;
     this.globalClipnorm = optionalNumber(`${name}: globalClipnorm`, o.globalClipnorm, { min: 0 }) || null;
@@ -206,8 +209,8 @@ export abstract class Optimizer {
   getConfig(): Config {
     return {
       name: this.name,
-      learningRate: serializeLearningRate(this.lr),
-      weightDecay: this.weightDecay,
+      learningRate: serializeScheduled(this.lr, 'learning rate'),
+      weightDecay: this.wd === null ? null : serializeScheduled(this.wd, 'weight decay'),
       clipnorm: this.clipnorm,
       clipvalue: this.clipvalue,
       globalClipnorm: this.globalClipnorm,
@@ -224,9 +227,12 @@ export abstract class Optimizer {
   static fromConfig<T extends Optimizer>(this: new (options: never) => T, config: Config): T {
     if ((this as unknown) === Optimizer) throw new TypeError('Optimizer.fromConfig: Optimizer is abstract; call it on a subclass (Adam.fromConfig) or use deserialize({ className, config })');
     if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new TypeError('fromConfig: config must be an object');
-    const lr: ConfigValue | undefined = config.learningRate;
-    const options = { ...config, learningRate: isSerializedObject(lr) ? deserialize(lr, 'learning-rate schedule') : lr };
-    if (lr === undefined) delete options.learningRate;
+    // Schedules given for hyperparameters are rebuilt through the registry.
+    const options: Record<string, unknown> = { ...config };
+    for (const key of Object.keys(options)) {
+      const value = options[key];
+      if (isSerializedObject(value)) options[key] = deserialize(value, `${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} schedule`);
+    }
     return new this(options as never);
   }
 
@@ -287,7 +293,20 @@ export abstract class Optimizer {
   }
 
   set learningRate(value: LearningRate) {
-    this.lr = checkLearningRate(`${this.getClassName()}: learningRate`, value);
+    this.lr = checkScheduled(`${this.getClassName()}: learningRate`, value);
+  }
+
+  /**
+   * The decoupled weight decay: the constant given, or a schedule's value for the next update
+   * (rounded to float32); null when there is none.
+   */
+  get weightDecay(): number | null {
+    return typeof this.wd === 'number' || this.wd === null ? this.wd : this.currentWeightDecay();
+  }
+
+  /** The schedule or function given as weight decay, if any. */
+  get weightDecaySchedule(): LearningRateSchedule | ((step: number) => number) | null {
+    return typeof this.wd === 'number' ? null : this.wd;
   }
 
   /** The schedule or function given as learning rate, if any. */
@@ -369,6 +388,7 @@ export abstract class Optimizer {
     try {
       // User code (a schedule) runs first, before any input is read: it cannot change what was checked.
       const lr = this.currentLearningRate();
+      const wd = this.currentWeightDecay();
       const n = this.collect(pairs);
       this.releaseDisposed();
       const fresh = this.all.length;
@@ -390,7 +410,7 @@ export abstract class Optimizer {
         throw e;
       }
       this.journal.commit();
-      return this.update(n, lr);
+      return this.update(n, lr, wd);
     } finally {
       this.releaseInputs();
       this.busy = null;
@@ -678,7 +698,7 @@ export abstract class Optimizer {
   }
 
   /** The writes, in Keras' order: accumulate or unscale, clip, decay, update, EMA, counter. */
-  private update(n: number, lr: number): number {
+  private update(n: number, lr: number, wd: number | null): number {
     const N = this.gradientAccumulationSteps;
     const inv = this.lossScaleFactor ? 1 / this.lossScaleFactor : 1;
     if (N) {
@@ -690,8 +710,8 @@ export abstract class Optimizer {
       for (let i = 0; i < n; i++) prepareGradient(this.active[i], inv, transform);
     }
     clipGradients(this.active, n, this.clipnorm, this.clipvalue, this.globalClipnorm);
-    if (this.weightDecay !== null) {
-      const c = Math.fround(this.weightDecay * lr);
+    if (wd !== null) {
+      const c = Math.fround(wd * lr);
       for (let i = 0; i < n; i++) {
         const rec = this.active[i];
         if (rec.decays) rec.variable.heap.kernels.decay(rec.variable.ptr, rec.variable.size, c);
@@ -906,18 +926,12 @@ export abstract class Optimizer {
   }
 
   private currentLearningRate(): number {
-    const lr = this.lr;
-    const value = typeof lr === 'number' ? lr : lr instanceof LearningRateSchedule ? lr.call(this.rawIterations) : lr(this.rawIterations);
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || !Number.isFinite(Math.fround(value))) {
-      throw new RangeError(`${this.getClassName()}: the learning-rate schedule returned ${String(value)} at step ${this.rawIterations}; expected a finite number >= 0 representable in float32`);
-    }
-    // Hand out the same boxed number while the rate is constant: passing a fresh double to
-    // updateStep would allocate a heap number every step.
-    if (value !== this.lrSource) {
-      this.lrSource = value;
-      this.lrRounded = Math.fround(value);
-    }
-    return this.lrRounded as number;
+    return this.lrValue.at(this.lr, this.rawIterations, this.getClassName(), 'learning-rate');
+  }
+
+  /** This step's weight decay (a schedule is evaluated at the learning rate's step), or null. */
+  private currentWeightDecay(): number | null {
+    return this.wd === null ? null : this.wdValue.at(this.wd, this.rawIterations, this.getClassName(), 'weight-decay');
   }
 
   /** Throws when the optimizer was disposed (wrappers call it before delegating). */
@@ -971,13 +985,3 @@ const BASE_OPTIONS: readonly string[] = [
   'emaOverwriteFrequency', 'lossScaleFactor', 'gradientAccumulationSteps', 'skipNonFinite', 'name',
 ];
 
-function checkLearningRate(name: string, value: unknown): LearningRate {
-  if (value instanceof LearningRateSchedule || typeof value === 'function') return value as LearningRate;
-  return checkNumber(name, value, { min: 0 });
-}
-
-function serializeLearningRate(lr: LearningRate): ConfigValue {
-  if (typeof lr === 'number') return lr;
-  if (lr instanceof LearningRateSchedule) return { className: lr.getClassName(), config: lr.getConfig() };
-  throw new TypeError('getConfig: a function learning rate cannot be serialized; use a LearningRateSchedule subclass');
-}
