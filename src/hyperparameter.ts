@@ -2,7 +2,7 @@
 // a step, checked and rounded to float32 as a kernel's f32 parameter is, without allocating.
 import { type Config, type ConfigValue } from './registry.js';
 import { LearningRateSchedule } from './schedules/schedule.js';
-import { checkNumber } from './validate.js';
+import { checkNumber, type NumberRule } from './validate.js';
 
 /** A constant, a schedule, or a function of the step (not serializable). */
 export type Scheduled = number | LearningRateSchedule | ((step: number) => number);
@@ -39,4 +39,59 @@ export class Hyperparameter {
     }
     return this.rounded as number;
   }
+}
+
+/**
+ * An optimizer's own option that may follow a schedule (beta1, momentum). A constant is checked
+ * once, against `rule`; a schedule's value is checked against the same rule at every step,
+ * resolved before the step reads its inputs, and rounded to float32. `value` is what the update
+ * reads: the constant as given, or this step's scheduled value.
+ */
+export class ScheduledOption {
+  value: number;
+  private readonly hyper = new Hyperparameter();
+
+  constructor(
+    readonly name: string,
+    readonly source: Scheduled,
+    private readonly rule: NumberRule,
+  ) {
+    this.value = typeof source === 'number' ? source : NaN;
+  }
+
+  /** True when it follows a schedule (or a function of the step). */
+  get scheduled(): boolean {
+    return typeof this.source !== 'number';
+  }
+
+  /** Resolves `value` for the step `step` (a no-op for a constant). */
+  resolve(step: number, owner: string): void {
+    if (typeof this.source === 'number') return;
+    const v = this.hyper.at(this.source, step, owner, this.name);
+    if (!ruleHolds(v, this.rule)) checkNumber(`${owner}: the ${this.name} schedule at step ${step}`, v, this.rule);
+    this.value = v;
+  }
+
+  /** The value the update at `step` uses (evaluates a schedule). */
+  at(step: number, owner: string): number {
+    this.resolve(step, owner);
+    return this.value;
+  }
+
+  config(): ConfigValue {
+    return serializeScheduled(this.source, this.name);
+  }
+}
+
+function ruleHolds(v: number, rule: NumberRule): boolean {
+  return !(
+    (rule.min !== undefined && (rule.minExclusive ? v <= rule.min : v < rule.min)) ||
+    (rule.max !== undefined && (rule.maxExclusive ? v >= rule.max : v > rule.max))
+  );
+}
+
+/** Checks an option that may follow a schedule: a constant against `rule` (and float32), a schedule later. */
+export function scheduledOption(owner: string, name: string, value: unknown, rule: NumberRule): ScheduledOption {
+  const source = value instanceof LearningRateSchedule || typeof value === 'function' ? (value as Scheduled) : checkNumber(`${owner}: ${name}`, value, { ...rule, float32: true });
+  return new ScheduledOption(name, source, rule);
 }

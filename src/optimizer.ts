@@ -5,12 +5,12 @@
 import { type Heap } from './arena.js';
 import { type Config, deserialize, isSerializedObject } from './registry.js';
 import { type LearningRateSchedule } from './schedules/schedule.js';
-import { checkScheduled, Hyperparameter, type Scheduled, serializeScheduled } from './hyperparameter.js';
+import { checkScheduled, Hyperparameter, type Scheduled, ScheduledOption, scheduledOption, serializeScheduled } from './hyperparameter.js';
 import { accumulate, AliasIndex, aliasesStep, clipGradients, gradientView, inputFinite, Journal, newRecord, prepareGradient, stage, stagedFinite, StepInput, type VarRecord } from './gradients.js';
 import { isSparse, type SparseGradient, type SparseScratch, type UniqueSparseGradient } from './sparse.js';
 import { decodeState, encodeState } from './state.js';
 import { isFloat32Array, typedBuffer, typedByteOffset, typedLength } from './typed.js';
-import { checkBoolean, checkNumber, checkOptions, checkShape, optionalNumber } from './validate.js';
+import { checkBoolean, checkNumber, checkOptions, checkShape, type NumberRule, optionalNumber } from './validate.js';
 import { Variable } from './variable.js';
 import { checkOptionNames } from './options.js';
 import { snapshotState, type StateEntries } from './state-input.js';
@@ -92,6 +92,8 @@ export abstract class Optimizer {
   private lr: LearningRate = 0.001;
   private wd: LearningRate | null = null;
   private readonly lrValue = new Hyperparameter();
+  /** Options of the subclass that may follow a schedule, resolved at the start of each step. */
+  private readonly scheduledOptions: ScheduledOption[] = []; // only the ones that follow a schedule
   private readonly wdValue = new Hyperparameter();
   private rawIterations = 0;
   private heap: Heap | null = null;
@@ -268,6 +270,23 @@ export abstract class Optimizer {
   }
 
   /**
+   * Declares an option of the subclass that may follow a schedule, like the learning rate (beta1,
+   * momentum): a constant is checked against `rule` now; a schedule (or a function of the step) is
+   * evaluated at the start of each step, at the learning rate's step, checked against `rule` and
+   * rounded to float32. The update reads `.value`; getConfig writes `.config()`.
+   */
+  protected scheduledOption(name: string, value: unknown, rule: NumberRule): ScheduledOption {
+    const option = scheduledOption(this.getClassName(), name, value, rule);
+    if (option.scheduled) this.scheduledOptions.push(option);
+    return option;
+  }
+
+  /** The value `option` takes in the next update (a schedule is evaluated at the current step). */
+  protected optionValue(option: ScheduledOption): number {
+    return option.at(this.rawIterations, this.getClassName());
+  }
+
+  /**
    * True when `v` (a state variable just created) took its values from a state restored before
    * it existed (see `setState`): a build() that initializes a slot from the weights must then leave it.
    */
@@ -389,6 +408,7 @@ export abstract class Optimizer {
       // User code (a schedule) runs first, before any input is read: it cannot change what was checked.
       const lr = this.currentLearningRate();
       const wd = this.currentWeightDecay();
+      if (this.scheduledOptions.length !== 0) this.resolveOptions();
       const n = this.collect(pairs);
       this.releaseDisposed();
       const fresh = this.all.length;
@@ -927,6 +947,10 @@ export abstract class Optimizer {
 
   private currentLearningRate(): number {
     return this.lrValue.at(this.lr, this.rawIterations, this.getClassName(), 'learning-rate');
+  }
+
+  private resolveOptions(): void {
+    for (const option of this.scheduledOptions) option.resolve(this.rawIterations, this.getClassName());
   }
 
   /** This step's weight decay (a schedule is evaluated at the learning rate's step), or null. */

@@ -2,7 +2,7 @@
 // evaluated at the learning rate's step and rounded to float32 alike.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ready, Variable, Optimizer, SGD, Adam, AdamW, ExponentialDecay, LinearSchedule, Lookahead } from '../build/index.js';
+import { ready, Variable, Optimizer, SGD, Adam, AdamW, RMSprop, Nadam, Lion, Yogi, Adamax, Lamb, RAdam, LazyAdam, ExponentialDecay, LinearSchedule, OneCycle, Lookahead } from '../build/index.js';
 
 await ready();
 const f = Math.fround;
@@ -83,6 +83,94 @@ test('a weightDecay schedule that returns a bad value is refused before anything
   }
   assert.throws(() => new SGD({ weightDecay: 1e39 }), /representable in float32/);
   assert.throws(() => new Lookahead(new SGD(), { weightDecay: () => 0.1 }), /belongs on the inner optimizer/);
+  w.dispose();
+});
+
+test('SGD momentum as a schedule: the Keras update with each step\'s float32 momentum (float64 reference)', () => {
+  const mom = (t) => 0.5 + 0.1 * (t % 4);
+  const w = new Variable(new Float32Array([1, -2, 0.5]), { name: 'w' });
+  const opt = new SGD({ learningRate: 0.1, momentum: mom });
+  const ref = Float64Array.from(w.value);
+  const m = new Float64Array(3);
+  for (let t = 0; t < 8; t++) {
+    const g = [Math.sin(t), Math.cos(t), 0.3];
+    assert.is(opt.momentum, f(mom(t)));
+    opt.applyGradients([[Float32Array.from(g), w]]);
+    for (let i = 0; i < 3; i++) {
+      m[i] = f(mom(t)) * m[i] - f(0.1) * f(g[i]);
+      ref[i] += m[i];
+    }
+  }
+  for (let i = 0; i < 3; i++) assert.ok(Math.abs(w.value[i] - ref[i]) <= 1e-6 * Math.max(1, Math.abs(ref[i])), `w[${i}]: ${w.value[i]} vs ${ref[i]}`);
+  assert.equal(opt.variables.map((v) => v.name), ['w/momentum'], 'a scheduled momentum keeps a slot');
+  w.dispose();
+});
+
+test('a schedule that gives a momentum of 0 still keeps the slot (SGD, RMSprop) and a beta1 of 0 keeps Yogi\'s first moment', () => {
+  const w = new Variable(new Float32Array([1, 2]), { name: 'w' });
+  for (const opt of [new SGD({ momentum: () => 0 }), new RMSprop({ momentum: () => 0 }), new Yogi({ beta1: () => 0 })]) {
+    opt.applyGradients([[new Float32Array([1, 1]), w]]);
+    assert.ok(opt.variables.some((v) => /\/(momentum|m)$/.test(v.name)), opt.getClassName());
+  }
+  w.dispose();
+});
+
+test('every optimizer with beta1 or momentum accepts a schedule: config round trip and bit-exact resume from a checkpoint', () => {
+  const cases = [
+    [Adam, 'beta1'], [AdamW, 'beta1'], [LazyAdam, 'beta1'], [Adamax, 'beta1'], [Nadam, 'beta1'], [Lamb, 'beta1'],
+    [RAdam, 'beta1'], [Yogi, 'beta1'], [Lion, 'beta1'], [SGD, 'momentum'], [RMSprop, 'momentum'],
+  ];
+  for (const [C, key] of cases) {
+    const schedule = new LinearSchedule({ initialValue: 0.95, endValue: 0.85, transitionSteps: 4 });
+    const make = () => new C({ learningRate: 0.01, [key]: schedule });
+    const grads = Array.from({ length: 6 }, (_, t) => new Float32Array([Math.sin(t + 1), Math.cos(t)]));
+    const w = new Variable(new Float32Array([1, 2]), { name: 'w' });
+    const full = make();
+    for (const g of grads) full.applyGradients([[g, w]]);
+    assert.equal(full.getConfig()[key], { className: 'LinearSchedule', config: schedule.getConfig() }, C.className);
+    assert.ok(C.fromConfig(full.getConfig())[`${key}Schedule`] instanceof LinearSchedule, C.className);
+    const w2 = new Variable(new Float32Array([1, 2]), { name: 'w' });
+    const first = make();
+    for (const g of grads.slice(0, 3)) first.applyGradients([[g, w2]]);
+    const resumed = Optimizer.fromCheckpoint(first.saveState(), [w2]);
+    for (const g of grads.slice(3)) resumed.applyGradients([[g, w2]]);
+    assert.equal(bits(w2.value), bits(w.value), C.className);
+    assert.is(full[key], f(schedule.call(6)), `${C.className}: the getter gives the next update's value`);
+    for (const x of [w, w2, full, first, resumed]) x.dispose();
+  }
+});
+
+test('OneCycle cycles the learning rate and the momentum together (PyTorch OneCycleLR with cycle_momentum)', () => {
+  const cycle = new OneCycle({ maxLearningRate: 0.1, totalSteps: 20 });
+  const momentum = cycle.momentum();
+  const w = new Variable(new Float32Array([1, 2]), { name: 'w' });
+  const opt = new SGD({ learningRate: cycle, momentum });
+  const seen = [];
+  for (let t = 0; t < 20; t++) {
+    seen.push([opt.learningRate, opt.momentum]);
+    opt.applyGradients([[new Float32Array([0.1, -0.1]), w]]);
+  }
+  for (let t = 0; t < 20; t++) {
+    assert.is(seen[t][0], f(cycle.call(t)));
+    assert.is(seen[t][1], f(momentum.call(t)));
+  }
+  // the momentum falls while the learning rate rises, and back
+  assert.ok(seen[0][1] > seen[5][1] && seen[0][0] < seen[5][0]);
+  const again = SGD.fromConfig(opt.getConfig());
+  assert.equal(again.getConfig(), opt.getConfig());
+  w.dispose();
+});
+
+test('a beta1 or momentum schedule outside its range is refused at the step, before anything is written', () => {
+  const w = new Variable(new Float32Array([1, 2]), { name: 'w' });
+  const adam = new Adam({ beta1: () => 1 });
+  assert.throws(() => adam.applyGradients([[new Float32Array([1, 1]), w]]), /Adam: the beta1 schedule at step 0 must be a finite number >= 0 < 1, got 1/);
+  const sgd = new SGD({ momentum: () => 1.5 });
+  assert.throws(() => sgd.applyGradients([[new Float32Array([1, 1]), w]]), /SGD: the momentum schedule at step 0 must be/);
+  assert.throws(() => new SGD({ momentum: () => NaN }).applyGradients([[new Float32Array([1, 1]), w]]), /the momentum schedule returned NaN at step 0/);
+  assert.equal(Array.from(w.value), [1, 2]);
+  assert.equal(adam.variables.length, 0);
+  assert.throws(() => new Adam({ beta1: 0.99999999 }), /representable in float32/);
   w.dispose();
 });
 

@@ -1,11 +1,13 @@
-import { Optimizer, type OptimizerOptions } from '../optimizer.js';
+import { Optimizer, type OptimizerOptions, type LearningRate } from '../optimizer.js';
+import { type ScheduledOption } from '../hyperparameter.js';
+import { type LearningRateSchedule } from '../schedules/schedule.js';
 import { type Config, registerClass } from '../registry.js';
 import { checkBoolean, checkNumber } from '../validate.js';
 import { type Variable } from '../variable.js';
 
 export interface AdamOptions extends OptimizerOptions {
   /** Default 0.9, in [0, 1). */
-  beta1?: number;
+  beta1?: LearningRate;
   /** Default 0.999, in [0, 1). */
   beta2?: number;
   /** Default 1e-7; added to sqrt(v) before the bias correction (Keras), not after (PyTorch). */
@@ -18,7 +20,17 @@ export interface AdamOptions extends OptimizerOptions {
 export class Adam extends Optimizer {
   static override readonly className: string = 'Adam';
   static override readonly optionNames: readonly string[] = ['beta1', 'beta2', 'epsilon', 'amsgrad'];
-  readonly beta1: number;
+  protected readonly b1: ScheduledOption;
+
+  /** Default 0.9, in [0, 1). A schedule's value is the one the next update uses. */
+  get beta1(): number {
+    return this.optionValue(this.b1);
+  }
+
+  /** The schedule (or function of the step) given as beta1, if any. */
+  get beta1Schedule(): LearningRateSchedule | ((step: number) => number) | null {
+    return this.b1.scheduled ? (this.b1.source as LearningRateSchedule | ((step: number) => number)) : null;
+  }
   readonly beta2: number;
   readonly epsilon: number;
   readonly amsgrad: boolean;
@@ -26,7 +38,7 @@ export class Adam extends Optimizer {
   constructor(options: AdamOptions = {}) {
     super(options);
     const name = this.getClassName();
-    this.beta1 = checkNumber(`${name}: beta1`, options.beta1 ?? 0.9, { min: 0, max: 1, maxExclusive: true });
+    this.b1 = this.scheduledOption('beta1', options.beta1 ?? 0.9, { min: 0, max: 1, maxExclusive: true });
     this.beta2 = checkNumber(`${name}: beta2`, options.beta2 ?? 0.999, { min: 0, max: 1, maxExclusive: true });
     this.epsilon = checkNumber(`${name}: epsilon`, options.epsilon ?? 1e-7, { min: 0 });
     this.amsgrad = checkBoolean(`${name}: amsgrad`, options.amsgrad ?? false);
@@ -44,13 +56,13 @@ export class Adam extends Optimizer {
     const t = this.iterations + 1;
     // Bias corrections folded into one step size, in Keras' float32 ops (one fround per op):
     // alpha = lr * sqrt(1 - b2^t) / (1 - b1^t) with float32 betas.
-    const b1t = Math.fround(Math.pow(Math.fround(this.beta1), t));
+    const b1t = Math.fround(Math.pow(Math.fround(this.b1.value), t));
     const b2t = Math.fround(Math.pow(Math.fround(this.beta2), t));
     const alpha = Math.fround(Math.fround(lr * Math.fround(Math.sqrt(Math.fround(1 - b2t)))) / Math.fround(1 - b1t));
     const K = variable.heap.kernels;
     const m = this.getSlot(variable, 'm').ptr;
     const v = this.getSlot(variable, 'v').ptr;
-    const omb1 = 1 - this.beta1;
+    const omb1 = 1 - this.b1.value;
     const omb2 = 1 - this.beta2;
     if (this.amsgrad) {
       K.adamAmsgrad(variable.ptr, gradient.byteOffset, m, v, this.getSlot(variable, 'vhat').ptr, variable.size, omb1, omb2, alpha, this.epsilon);
@@ -60,7 +72,7 @@ export class Adam extends Optimizer {
   }
 
   override getConfig(): Config {
-    return { ...super.getConfig(), beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, amsgrad: this.amsgrad };
+    return { ...super.getConfig(), beta1: this.b1.config(), beta2: this.beta2, epsilon: this.epsilon, amsgrad: this.amsgrad };
   }
 }
 registerClass(Adam);

@@ -30,13 +30,13 @@ export class LazyAdam extends Adam {
     const t = this.iterations + 1;
     // Adam's step size, with the same float32 powers as Adam.updateStep. Inline on purpose: a helper
     // method returning the double was not inlined by V8 and boxed a number every step.
-    const b1t = Math.fround(Math.pow(Math.fround(this.beta1), t));
+    const b1t = Math.fround(Math.pow(Math.fround(this.b1.value), t));
     const b2t = Math.fround(Math.pow(Math.fround(this.beta2), t));
     const alpha = Math.fround(Math.fround(lr * Math.fround(Math.sqrt(Math.fround(1 - b2t)))) / Math.fround(1 - b1t));
     const rows = gradient.indices;
     variable.heap.kernels.lazyAdamRows(
       variable.ptr, gradient.values.byteOffset, this.getSlot(variable, 'm').ptr, this.getSlot(variable, 'v').ptr,
-      rows.byteOffset, rows.length, variable.size / variable.shape[0], 1 - this.beta1, 1 - this.beta2, alpha, this.epsilon,
+      rows.byteOffset, rows.length, variable.size / variable.shape[0], 1 - this.b1.value, 1 - this.beta2, alpha, this.epsilon,
     );
   }
 }

@@ -1,11 +1,13 @@
-import { Optimizer, type OptimizerOptions } from '../optimizer.js';
+import { Optimizer, type OptimizerOptions, type LearningRate } from '../optimizer.js';
+import { type ScheduledOption } from '../hyperparameter.js';
+import { type LearningRateSchedule } from '../schedules/schedule.js';
 import { type Config, registerClass } from '../registry.js';
 import { checkNumber } from '../validate.js';
 import { type Variable } from '../variable.js';
 
 export interface LionOptions extends OptimizerOptions {
   /** Weight of the momentum in the signed update. Default 0.9, in (0, 1] (0 would be signSGD). */
-  beta1?: number;
+  beta1?: LearningRate;
   /** Decay of the momentum. Default 0.99, in [0, 1]. */
   beta2?: number;
 }
@@ -14,13 +16,23 @@ export interface LionOptions extends OptimizerOptions {
 export class Lion extends Optimizer {
   static override readonly className: string = 'Lion';
   static override readonly optionNames: readonly string[] = ['beta1', 'beta2'];
-  readonly beta1: number;
+  private readonly b1: ScheduledOption;
+
+  /** Default 0.9, in (0, 1]. A schedule's value is the one the next update uses. */
+  get beta1(): number {
+    return this.optionValue(this.b1);
+  }
+
+  /** The schedule (or function of the step) given as beta1, if any. */
+  get beta1Schedule(): LearningRateSchedule | ((step: number) => number) | null {
+    return this.b1.scheduled ? (this.b1.source as LearningRateSchedule | ((step: number) => number)) : null;
+  }
   readonly beta2: number;
 
   constructor(options: LionOptions = {}) {
     super(options);
     const name = this.getClassName();
-    this.beta1 = checkNumber(`${name}: beta1`, options.beta1 ?? 0.9, { min: 0, minExclusive: true, max: 1 });
+    this.b1 = this.scheduledOption('beta1', options.beta1 ?? 0.9, { min: 0, minExclusive: true, max: 1 });
     this.beta2 = checkNumber(`${name}: beta2`, options.beta2 ?? 0.99, { min: 0, max: 1 });
   }
 
@@ -32,12 +44,12 @@ export class Lion extends Optimizer {
     variable.heap.kernels.lion(
       variable.ptr, gradient.byteOffset, this.getSlot(variable, 'momentum').ptr, variable.size,
       // 1 - beta from the float32 beta, as Keras' `1.0 - beta_1` on its float32 cast.
-      this.beta1, Math.fround(1 - Math.fround(this.beta1)), this.beta2, Math.fround(1 - Math.fround(this.beta2)), lr,
+      this.b1.value, Math.fround(1 - Math.fround(this.b1.value)), this.beta2, Math.fround(1 - Math.fround(this.beta2)), lr,
     );
   }
 
   override getConfig(): Config {
-    return { ...super.getConfig(), beta1: this.beta1, beta2: this.beta2 };
+    return { ...super.getConfig(), beta1: this.b1.config(), beta2: this.beta2 };
   }
 }
 registerClass(Lion);

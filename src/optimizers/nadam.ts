@@ -1,10 +1,12 @@
-import { Optimizer, type OptimizerOptions } from '../optimizer.js';
+import { Optimizer, type OptimizerOptions, type LearningRate } from '../optimizer.js';
+import { type ScheduledOption } from '../hyperparameter.js';
+import { type LearningRateSchedule } from '../schedules/schedule.js';
 import { type Config, registerClass } from '../registry.js';
 import { checkNumber } from '../validate.js';
 import { type Variable } from '../variable.js';
 
 export interface NadamOptions extends OptimizerOptions {
-  beta1?: number;
+  beta1?: LearningRate;
   beta2?: number;
   epsilon?: number;
 }
@@ -13,7 +15,17 @@ export interface NadamOptions extends OptimizerOptions {
 export class Nadam extends Optimizer {
   static override readonly className: string = 'Nadam';
   static override readonly optionNames: readonly string[] = ['beta1', 'beta2', 'epsilon'];
-  readonly beta1: number;
+  private readonly b1: ScheduledOption;
+
+  /** Default 0.9, in [0, 1). A schedule's value is the one the next update uses. */
+  get beta1(): number {
+    return this.optionValue(this.b1);
+  }
+
+  /** The schedule (or function of the step) given as beta1, if any. */
+  get beta1Schedule(): LearningRateSchedule | ((step: number) => number) | null {
+    return this.b1.scheduled ? (this.b1.source as LearningRateSchedule | ((step: number) => number)) : null;
+  }
   readonly beta2: number;
   readonly epsilon: number;
   /** The shared product of momentum coefficients, a float32 optimizer variable as in Keras. */
@@ -21,7 +33,7 @@ export class Nadam extends Optimizer {
 
   constructor(options: NadamOptions = {}) {
     super(options);
-    this.beta1 = checkNumber('Nadam: beta1', options.beta1 ?? 0.9, { min: 0, max: 1, maxExclusive: true });
+    this.b1 = this.scheduledOption('beta1', options.beta1 ?? 0.9, { min: 0, max: 1, maxExclusive: true });
     this.beta2 = checkNumber('Nadam: beta2', options.beta2 ?? 0.999, { min: 0, max: 1, maxExclusive: true });
     this.epsilon = checkNumber('Nadam: epsilon', options.epsilon ?? 1e-7, { min: 0 });
   }
@@ -44,12 +56,12 @@ export class Nadam extends Optimizer {
   override beforeUpdateSteps(): void {
     const p = (this.uProduct as Variable).value;
     // Keras: u_product * beta_1 * (1 - 0.5 * 0.96^t), evaluated left to right (not u_product * mu_t).
-    p[0] = Math.fround(Math.fround(p[0] * Math.fround(this.beta1)) * this.muFactor(this.iterations + 1));
+    p[0] = Math.fround(Math.fround(p[0] * Math.fround(this.b1.value)) * this.muFactor(this.iterations + 1));
   }
 
   override updateStep(gradient: Float32Array, variable: Variable, lr: number): void {
     const t = this.iterations + 1;
-    const b1 = Math.fround(this.beta1);
+    const b1 = Math.fround(this.b1.value);
     const b2 = Math.fround(this.beta2);
     const muT = Math.fround(b1 * this.muFactor(t));
     const muNext = Math.fround(b1 * this.muFactor(t + 1));
@@ -67,7 +79,7 @@ export class Nadam extends Optimizer {
   }
 
   override getConfig(): Config {
-    return { ...super.getConfig(), beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon };
+    return { ...super.getConfig(), beta1: this.b1.config(), beta2: this.beta2, epsilon: this.epsilon };
   }
 }
 registerClass(Nadam);

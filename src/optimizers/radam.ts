@@ -1,11 +1,13 @@
-import { Optimizer, type OptimizerOptions } from '../optimizer.js';
+import { Optimizer, type OptimizerOptions, type LearningRate } from '../optimizer.js';
+import { type ScheduledOption } from '../hyperparameter.js';
+import { type LearningRateSchedule } from '../schedules/schedule.js';
 import { type Config, registerClass } from '../registry.js';
 import { checkBoolean, checkNumber } from '../validate.js';
 import { type Variable } from '../variable.js';
 
 export interface RAdamOptions extends OptimizerOptions {
   /** Default 0.9, in [0, 1). */
-  beta1?: number;
+  beta1?: LearningRate;
   /** Default 0.999, in [0, 1). */
   beta2?: number;
   /** Default 1e-7; added after the bias-corrected sqrt(v). */
@@ -40,7 +42,17 @@ export interface RAdamOptions extends OptimizerOptions {
 export class RAdam extends Optimizer {
   static override readonly className: string = 'RAdam';
   static override readonly optionNames: readonly string[] = ['beta1', 'beta2', 'epsilon', 'amsgrad', 'smaThreshold', 'totalSteps', 'warmupProportion', 'minLr'];
-  readonly beta1: number;
+  private readonly b1: ScheduledOption;
+
+  /** Default 0.9, in [0, 1). A schedule's value is the one the next update uses. */
+  get beta1(): number {
+    return this.optionValue(this.b1);
+  }
+
+  /** The schedule (or function of the step) given as beta1, if any. */
+  get beta1Schedule(): LearningRateSchedule | ((step: number) => number) | null {
+    return this.b1.scheduled ? (this.b1.source as LearningRateSchedule | ((step: number) => number)) : null;
+  }
   readonly beta2: number;
   readonly epsilon: number;
   readonly amsgrad: boolean;
@@ -52,7 +64,7 @@ export class RAdam extends Optimizer {
   constructor(options: RAdamOptions = {}) {
     super(options);
     const name = this.getClassName();
-    this.beta1 = checkNumber(`${name}: beta1`, options.beta1 ?? 0.9, { min: 0, max: 1, maxExclusive: true });
+    this.b1 = this.scheduledOption('beta1', options.beta1 ?? 0.9, { min: 0, max: 1, maxExclusive: true });
     this.beta2 = checkNumber(`${name}: beta2`, options.beta2 ?? 0.999, { min: 0, max: 1, maxExclusive: true });
     this.epsilon = checkNumber(`${name}: epsilon`, options.epsilon ?? 1e-7, { min: 0 });
     this.amsgrad = checkBoolean(`${name}: amsgrad`, options.amsgrad ?? false);
@@ -75,7 +87,7 @@ export class RAdam extends Optimizer {
     const t = this.iterations + 1;
     // TFA's scalars are float32 tensor ops on float32 hyperparameters: one fround per op, in its order.
     const f = Math.fround;
-    const b1 = f(this.beta1);
+    const b1 = f(this.b1.value);
     const b2 = f(this.beta2);
     const b1t = f(Math.pow(b1, t));
     const b2t = f(Math.pow(b2, t));
@@ -107,7 +119,7 @@ export class RAdam extends Optimizer {
   override getConfig(): Config {
     return {
       ...super.getConfig(),
-      beta1: this.beta1,
+      beta1: this.b1.config(),
       beta2: this.beta2,
       epsilon: this.epsilon,
       amsgrad: this.amsgrad,

@@ -1,4 +1,6 @@
-import { Optimizer, type OptimizerOptions } from '../optimizer.js';
+import { Optimizer, type OptimizerOptions, type LearningRate } from '../optimizer.js';
+import { type ScheduledOption } from '../hyperparameter.js';
+import { type LearningRateSchedule } from '../schedules/schedule.js';
 import { type Config, registerClass } from '../registry.js';
 import { checkBoolean, checkNumber } from '../validate.js';
 import { type Variable } from '../variable.js';
@@ -7,7 +9,7 @@ export interface RMSpropOptions extends OptimizerOptions {
   /** Decay of the moving average of squared gradients. Default 0.9, in [0, 1). */
   rho?: number;
   /** Plain (not Nesterov) momentum on the scaled step. Default 0 (no momentum slot), in [0, 1]. */
-  momentum?: number;
+  momentum?: LearningRate;
   /** Default 1e-7; added INSIDE the sqrt (to the average of squares), as in Keras. */
   epsilon?: number;
   /** Divide by the estimated variance (subtracting the squared mean gradient) instead of the raw second moment. */
@@ -19,7 +21,22 @@ export class RMSprop extends Optimizer {
   static override readonly className: string = 'RMSprop';
   static override readonly optionNames: readonly string[] = ['rho', 'momentum', 'epsilon', 'centered'];
   readonly rho: number;
-  readonly momentum: number;
+  private readonly mom: ScheduledOption;
+
+  /** In [0, 1]; 0 (the default) keeps no momentum slot. A schedule's value is the one the next update uses. */
+  get momentum(): number {
+    return this.optionValue(this.mom);
+  }
+
+  /** A momentum slot is kept: a constant above 0, or a schedule. */
+  private get hasMomentum(): boolean {
+    return this.mom.scheduled || this.mom.value !== 0;
+  }
+
+  /** The schedule (or function of the step) given as momentum, if any. */
+  get momentumSchedule(): LearningRateSchedule | ((step: number) => number) | null {
+    return this.mom.scheduled ? (this.mom.source as LearningRateSchedule | ((step: number) => number)) : null;
+  }
   readonly epsilon: number;
   readonly centered: boolean;
 
@@ -27,7 +44,7 @@ export class RMSprop extends Optimizer {
     super(options);
     const name = this.getClassName();
     this.rho = checkNumber(`${name}: rho`, options.rho ?? 0.9, { min: 0, max: 1, maxExclusive: true });
-    this.momentum = checkNumber(`${name}: momentum`, options.momentum ?? 0, { min: 0, max: 1 });
+    this.mom = this.scheduledOption('momentum', options.momentum ?? 0, { min: 0, max: 1 });
     this.epsilon = checkNumber(`${name}: epsilon`, options.epsilon ?? 1e-7, { min: 0 });
     this.centered = checkBoolean(`${name}: centered`, options.centered ?? false);
   }
@@ -35,7 +52,7 @@ export class RMSprop extends Optimizer {
   override build(variables: readonly Variable[]): void {
     for (const v of variables) {
       this.addVariableFromReference(v, 'velocity');
-      if (this.momentum > 0) this.addVariableFromReference(v, 'momentum');
+      if (this.hasMomentum) this.addVariableFromReference(v, 'momentum');
       if (this.centered) this.addVariableFromReference(v, 'average_gradient');
     }
   }
@@ -43,15 +60,15 @@ export class RMSprop extends Optimizer {
   override updateStep(gradient: Float32Array, variable: Variable, lr: number): void {
     // Absent slots are passed as pointer 0, which the kernel reads as "option off".
     const avg = this.centered ? this.getSlot(variable, 'average_gradient').ptr : 0;
-    const mom = this.momentum > 0 ? this.getSlot(variable, 'momentum').ptr : 0;
+    const mom = this.hasMomentum ? this.getSlot(variable, 'momentum').ptr : 0;
     variable.heap.kernels.rmsprop(
       variable.ptr, gradient.byteOffset, this.getSlot(variable, 'velocity').ptr, avg, mom, variable.size,
-      this.rho, 1 - this.rho, lr, this.epsilon, this.momentum,
+      this.rho, 1 - this.rho, lr, this.epsilon, this.mom.value,
     );
   }
 
   override getConfig(): Config {
-    return { ...super.getConfig(), rho: this.rho, momentum: this.momentum, epsilon: this.epsilon, centered: this.centered };
+    return { ...super.getConfig(), rho: this.rho, momentum: this.mom.config(), epsilon: this.epsilon, centered: this.centered };
   }
 }
 registerClass(RMSprop);

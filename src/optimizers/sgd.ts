@@ -1,13 +1,15 @@
-import { Optimizer, type OptimizerOptions, type UniqueSparseGradient } from '../optimizer.js';
+import { Optimizer, type OptimizerOptions, type UniqueSparseGradient, type LearningRate } from '../optimizer.js';
+import { type ScheduledOption } from '../hyperparameter.js';
+import { type LearningRateSchedule } from '../schedules/schedule.js';
 import { type Config, registerClass } from '../registry.js';
-import { checkBoolean, checkNumber, checkOptions } from '../validate.js';
+import { checkBoolean, checkOptions } from '../validate.js';
 import { type Variable } from '../variable.js';
 
 export interface SGDOptions extends OptimizerOptions {
   /** Default 0.01. */
   learningRate?: OptimizerOptions['learningRate'];
   /** In [0, 1]; 0 (the default) means plain SGD with no slot. */
-  momentum?: number;
+  momentum?: LearningRate;
   nesterov?: boolean;
 }
 
@@ -15,42 +17,57 @@ export interface SGDOptions extends OptimizerOptions {
 export class SGD extends Optimizer {
   static override readonly className: string = 'SGD';
   static override readonly optionNames: readonly string[] = ['momentum', 'nesterov'];
-  readonly momentum: number;
+  private readonly mom: ScheduledOption;
+
+  /** In [0, 1]; 0 (the default) means plain SGD with no slot. A schedule's value is the one the next update uses. */
+  get momentum(): number {
+    return this.optionValue(this.mom);
+  }
+
+  /** A momentum slot is kept: a constant above 0, or a schedule. */
+  private get hasMomentum(): boolean {
+    return this.mom.scheduled || this.mom.value !== 0;
+  }
+
+  /** The schedule (or function of the step) given as momentum, if any. */
+  get momentumSchedule(): LearningRateSchedule | ((step: number) => number) | null {
+    return this.mom.scheduled ? (this.mom.source as LearningRateSchedule | ((step: number) => number)) : null;
+  }
   readonly nesterov: boolean;
 
   constructor(options: SGDOptions = {}) {
     super({ learningRate: 0.01, ...checkOptions('SGD', options) });
-    this.momentum = checkNumber('SGD: momentum', options.momentum ?? 0, { min: 0, max: 1 });
+    this.mom = this.scheduledOption('momentum', options.momentum ?? 0, { min: 0, max: 1 });
     this.nesterov = checkBoolean('SGD: nesterov', options.nesterov ?? false);
   }
 
   override build(variables: readonly Variable[]): void {
-    if (this.momentum === 0) return;
+    if (!this.hasMomentum) return;
     for (const v of variables) this.addVariableFromReference(v, 'momentum');
   }
 
   override updateStep(gradient: Float32Array, variable: Variable, lr: number): void {
     const K = variable.heap.kernels;
-    if (this.momentum === 0) K.sgd(variable.ptr, gradient.byteOffset, variable.size, lr);
+    if (!this.hasMomentum) K.sgd(variable.ptr, gradient.byteOffset, variable.size, lr);
     else {
       const m = this.getSlot(variable, 'momentum');
-      K.sgdMomentum(variable.ptr, gradient.byteOffset, m.ptr, variable.size, lr, this.momentum, this.nesterov ? 1 : 0);
+      K.sgdMomentum(variable.ptr, gradient.byteOffset, m.ptr, variable.size, lr, this.mom.value, this.nesterov ? 1 : 0);
     }
   }
 
   protected override sparseNeedsDenseBuffer(): boolean {
-    return this.momentum !== 0; // with momentum, updateStepSparse densifies through the base class
+    return this.hasMomentum; // with momentum, updateStepSparse densifies through the base class
   }
 
   /** Without momentum the update is a row scatter: only the touched rows are read or written. */
   override updateStepSparse(gradient: UniqueSparseGradient, variable: Variable, lr: number): void {
-    if (this.momentum !== 0) return super.updateStepSparse(gradient, variable, lr);
+    if (this.hasMomentum) return super.updateStepSparse(gradient, variable, lr);
     const rowSize = variable.size / variable.shape[0];
     variable.heap.kernels.scatterAddRows(variable.ptr, gradient.indices.byteOffset, gradient.values.byteOffset, gradient.indices.length, rowSize, -lr);
   }
 
   override getConfig(): Config {
-    return { ...super.getConfig(), momentum: this.momentum, nesterov: this.nesterov };
+    return { ...super.getConfig(), momentum: this.mom.config(), nesterov: this.nesterov };
   }
 }
 registerClass(SGD);

@@ -1,4 +1,6 @@
-import { Optimizer, type OptimizerOptions } from '../optimizer.js';
+import { Optimizer, type OptimizerOptions, type LearningRate } from '../optimizer.js';
+import { type ScheduledOption } from '../hyperparameter.js';
+import { type LearningRateSchedule } from '../schedules/schedule.js';
 import { type Config, registerClass } from '../registry.js';
 import { checkNumber } from '../validate.js';
 import { type Variable } from '../variable.js';
@@ -10,7 +12,7 @@ export interface YogiOptions extends OptimizerOptions {
   /** Default 0.01. */
   learningRate?: OptimizerOptions['learningRate'];
   /** Default 0.9, in [0, 1); 0 drops the first moment (no 'm' slot). */
-  beta1?: number;
+  beta1?: LearningRate;
   /** Default 0.999, in [0, 1). */
   beta2?: number;
   /** Default 1e-3; added to sqrt(v). */
@@ -33,7 +35,17 @@ export interface YogiOptions extends OptimizerOptions {
 export class Yogi extends Optimizer {
   static override readonly className: string = 'Yogi';
   static override readonly optionNames: readonly string[] = ['beta1', 'beta2', 'epsilon', 'l1RegularizationStrength', 'l2RegularizationStrength', 'initialAccumulatorValue', 'activation'];
-  readonly beta1: number;
+  private readonly b1: ScheduledOption;
+
+  /** Default 0.9, in [0, 1); 0 keeps no first moment. A schedule's value is the one the next update uses. */
+  get beta1(): number {
+    return this.optionValue(this.b1);
+  }
+
+  /** The schedule (or function of the step) given as beta1, if any. */
+  get beta1Schedule(): LearningRateSchedule | ((step: number) => number) | null {
+    return this.b1.scheduled ? (this.b1.source as LearningRateSchedule | ((step: number) => number)) : null;
+  }
   readonly beta2: number;
   readonly epsilon: number;
   readonly l1RegularizationStrength: number;
@@ -45,7 +57,7 @@ export class Yogi extends Optimizer {
     // A non-object goes to the base class as is, to be refused there (spreading it would hide it).
     super(options === null || typeof options !== 'object' ? options : { learningRate: 0.01, ...options });
     const name = this.getClassName();
-    this.beta1 = checkNumber(`${name}: beta1`, options.beta1 ?? 0.9, { min: 0, max: 1, maxExclusive: true });
+    this.b1 = this.scheduledOption('beta1', options.beta1 ?? 0.9, { min: 0, max: 1, maxExclusive: true });
     this.beta2 = checkNumber(`${name}: beta2`, options.beta2 ?? 0.999, { min: 0, max: 1, maxExclusive: true });
     this.epsilon = checkNumber(`${name}: epsilon`, options.epsilon ?? 1e-3, { min: 0 });
     this.l1RegularizationStrength = checkNumber(`${name}: l1RegularizationStrength`, options.l1RegularizationStrength ?? 0, { min: 0 });
@@ -58,7 +70,7 @@ export class Yogi extends Optimizer {
 
   override build(variables: readonly Variable[]): void {
     for (const v of variables) {
-      if (this.beta1 > 0) this.addVariableFromReference(v, 'm');
+      if (this.b1.scheduled || this.b1.value > 0) this.addVariableFromReference(v, 'm');
       this.addVariableFromReference(v, 'v', this.initialAccumulatorValue);
     }
   }
@@ -66,12 +78,12 @@ export class Yogi extends Optimizer {
   override updateStep(gradient: Float32Array, variable: Variable, lr: number): void {
     const t = this.iterations + 1;
     // TFA's float32 ops (its betas are float32 tensors), one fround per op.
-    const b1 = Math.fround(this.beta1);
+    const b1 = Math.fround(this.b1.value);
     const b2 = Math.fround(this.beta2);
     const b1t = Math.fround(Math.pow(b1, t));
     const b2t = Math.fround(Math.pow(b2, t));
     const alpha = Math.fround(Math.fround(lr * Math.fround(Math.sqrt(Math.fround(1 - b2t)))) / Math.fround(1 - b1t));
-    const m = this.beta1 > 0 ? this.getSlot(variable, 'm').ptr : 0;
+    const m = this.b1.scheduled || this.b1.value > 0 ? this.getSlot(variable, 'm').ptr : 0;
     variable.heap.kernels.yogi(
       variable.ptr, gradient.byteOffset, m, this.getSlot(variable, 'v').ptr, variable.size,
       Math.fround(1 - b1), Math.fround(1 - b2), alpha, this.epsilon,
@@ -82,7 +94,7 @@ export class Yogi extends Optimizer {
   override getConfig(): Config {
     return {
       ...super.getConfig(),
-      beta1: this.beta1,
+      beta1: this.b1.config(),
       beta2: this.beta2,
       epsilon: this.epsilon,
       l1RegularizationStrength: this.l1RegularizationStrength,
