@@ -352,6 +352,49 @@ const CASES = {
   ],
   'tfjs.toTfjs.className': () => [{ run: () => optim.toTfjs(MyAdam) }],
   'tfjs.toTfjs.fromConfig': () => [{ run: () => optim.toTfjs(NoFromConfig) }],
+  'tfjs.callbacks.optimizer': (f) => {
+    const tfAdam = f.track(tf.train.adam());
+    const coreAdam = f.track(new core.Adam());
+    return [tfAdam, coreAdam, null].flatMap((x) => [
+      { label: `learningRateScheduler(${x?.constructor?.name ?? x})`, run: () => optim.callbacks.learningRateScheduler(x, () => 0.1), watch: [coreAdam] },
+      { label: `learningRateLogger(${x?.constructor?.name ?? x})`, run: () => optim.callbacks.learningRateLogger(x), watch: [coreAdam] },
+    ]);
+  },
+  'tfjs.callbacks.schedule': (f) => {
+    const { opt } = f.stepped();
+    return [{ run: () => optim.callbacks.learningRateScheduler(opt, 0.1), watch: [opt] }];
+  },
+  'tfjs.callbacks.scheduled': (f) => {
+    const { opt } = f.stepped(() => optim.adam({ learningRate: new core.ExponentialDecay({ initialLearningRate: 0.1, decaySteps: 10, decayRate: 0.5 }) }));
+    const later = f.track(optim.adam({ learningRate: 0.1 }));
+    const cb = optim.callbacks.learningRateScheduler(later, () => 0.1);
+    const decay = new core.ExponentialDecay({ initialLearningRate: 0.1, decaySteps: 10, decayRate: 0.5 });
+    return [
+      { label: 'construction', run: () => optim.callbacks.learningRateScheduler(opt, () => 0.1), watch: [opt] },
+      { label: 'onEpochBegin, schedule set later', run: () => ((later.core.learningRate = decay), cb.onEpochBegin(0, {})), watch: [] },
+    ];
+  },
+  'tfjs.callbacks.return': (f) => {
+    const { opt } = f.stepped();
+    return ['0.1', undefined, null].map((v) => ({ label: String(v), run: () => optim.callbacks.learningRateScheduler(opt, () => v).onEpochBegin(0, {}), watch: [opt] }));
+  },
+  'tfjs.callbacks.range': (f) => {
+    const { opt } = f.stepped();
+    return [{ run: () => optim.callbacks.learningRateScheduler(opt, () => -1).onEpochBegin(0, {}), watch: [opt] }];
+  },
+  'tfjs.callbacks.model': (f) => {
+    const model = f.track(tfl.sequential({ layers: [tfl.layers.dense({ units: 1, inputShape: [2] })] }));
+    const opt = f.track(optim.adam());
+    const other = f.track(optim.adam());
+    model.compile({ optimizer: opt, loss: 'meanSquaredError' });
+    const x = f.t([1, 2, 3, 4], [2, 2]);
+    const y = f.t([1, 2], [2, 1]);
+    const fit = (cb) => () => model.fit(x, y, { epochs: 1, verbose: 0, callbacks: [tfl.callbacks.earlyStopping({ patience: 9 }), cb] });
+    return [
+      { label: 'learningRateScheduler', run: fit(optim.callbacks.learningRateScheduler(other, () => 0.1)), watch: [opt, other, ...model.weights.map((w) => w.read())] },
+      { label: 'learningRateLogger', run: fit(optim.callbacks.learningRateLogger(other)), watch: [opt, other, ...model.weights.map((w) => w.read())] },
+    ];
+  },
   'tfjs.setZeroCopyEnabled': () => [{ run: () => optim.setZeroCopyEnabled('x') }],
   'tfjs.fromConfig.type': () => {
     const T = optim.adam.tfjsClass;

@@ -1,0 +1,116 @@
+// optim.callbacks in real model.fit runs on the cpu and wasm backends: learningRateScheduler sets
+// the rate at each epoch's start (Keras LearningRateScheduler), every callback adds `learning_rate`
+// to the epoch logs (Keras 3's key) and so to model.fit's history, the callbacks also work after a
+// tf.callbacks instance (tfjs-layers then calls setModel), and reduceLROnPlateau follows Keras'
+// rule and continues exactly after model.save / tf.loadLayersModel mid-plateau.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as optim from '../build/tfjs/index.js';
+import { rng } from './helpers/random.mjs';
+import { tf, tfl, quietly } from './helpers/tfjs.mjs';
+
+const BACKENDS = ['cpu', 'wasm'];
+
+function data(seed, n) {
+  const r = rng(seed);
+  const x = r.f32(n * 3);
+  const y = new Float32Array(n).map((_, i) => x[3 * i] - 2 * x[3 * i + 1] + 0.5 * x[3 * i + 2]);
+  return [tf.tensor(x, [n, 3]), tf.tensor(y, [n, 1])];
+}
+
+function net(seed = 5) {
+  const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 8, inputShape: [3], activation: 'tanh' }), tfl.layers.dense({ units: 1 })] });
+  const r = rng(seed);
+  model.setWeights(model.getWeights().map((t) => tf.tensor(r.f32(t.size, 0.4), t.shape)));
+  return model;
+}
+
+/** Fits `epochs` epochs; returns the history and the learning rate each epoch's steps used. */
+async function fit(model, optimizer, callbacks, { epochs = 5, initialEpoch = 0, validation = true } = {}) {
+  const [x, y] = data(1, 32);
+  const [vx, vy] = data(2, 16);
+  const used = [];
+  const apply = optimizer.applyGradients.bind(optimizer);
+  optimizer.applyGradients = (g) => {
+    used.push(optimizer.core.learningRate);
+    return apply(g);
+  };
+  try {
+    const h = await model.fit(x, y, { epochs, initialEpoch, batchSize: 16, shuffle: false, verbose: 0, callbacks, validationData: validation ? [vx, vy] : undefined });
+    return { history: h.history, used };
+  } finally {
+    delete optimizer.applyGradients;
+    tf.dispose([x, y, vx, vy]);
+  }
+}
+
+for (const backend of BACKENDS) {
+  test(`${backend}: learningRateScheduler sets schedule(epoch, lr) at each epoch's start; learning_rate in the logs`, async () => {
+    await quietly(() => tf.setBackend(backend));
+    const model = net();
+    const opt = optim.adam({ learningRate: 0.1 });
+    model.compile({ optimizer: opt, loss: 'meanSquaredError' });
+    const calls = [];
+    const schedule = (epoch, lr) => (calls.push([epoch, lr]), epoch < 2 ? lr : lr * 0.5);
+    const seen = [];
+    const { history, used } = await fit(model, opt, [optim.callbacks.learningRateScheduler(opt, schedule), { onEpochEnd: (e, logs) => seen.push(logs.learning_rate) }]);
+    // the core keeps the learning rate in float32, as Keras' variable: schedule sees and logs show float32 values
+    const f = Math.fround;
+    const expected = [f(0.1), f(0.1), f(0.1) / 2, f(0.1) / 4, f(0.1) / 8];
+    assert.equal(calls, [0, 1, 2, 3, 4].map((e) => [e, e === 0 ? f(0.1) : expected[e - 1]]));
+    assert.equal(history.learning_rate, expected);
+    assert.equal(seen, expected, 'later callbacks see it too');
+    // two steps per epoch (32 samples, batch 16), each at its epoch's rate
+    assert.equal(used, expected.flatMap((lr) => [lr, lr]));
+    assert.is(opt.core.learningRate, expected[4]);
+    assert.is(history.loss.length, 5);
+    model.dispose();
+    opt.dispose();
+  });
+
+  test(`${backend}: learningRateLogger adds the learning rate (a schedule's value at the epoch's end) to the history`, async () => {
+    await quietly(() => tf.setBackend(backend));
+    const model = net();
+    const schedule = (step) => 0.05 / (1 + step); // a function of the step: the logged value is the next update's
+    const opt = optim.sgd({ learningRate: schedule });
+    model.compile({ optimizer: opt, loss: 'meanSquaredError' });
+    const { history } = await fit(model, opt, optim.callbacks.learningRateLogger(opt), { epochs: 3, validation: false });
+    assert.equal(history.learning_rate, [2, 4, 6].map((s) => opt.core.learningRateSchedule(s)).map((v) => Math.fround(v)));
+    assert.equal(Object.keys(history).sort(), ['learning_rate', 'loss']);
+    model.dispose();
+    opt.dispose();
+  });
+
+  test(`${backend}: after a tf.callbacks instance (not wrapped: setModel checks the model's optimizer)`, async () => {
+    await quietly(() => tf.setBackend(backend));
+    const model = net();
+    const opt = optim.sgd({ learningRate: 0.1 });
+    model.compile({ optimizer: opt, loss: 'meanSquaredError' });
+    const early = tfl.callbacks.earlyStopping({ monitor: 'val_loss', patience: 100 });
+    const { history } = await fit(model, opt, [early, optim.callbacks.learningRateScheduler(opt, (e) => 0.1 / (e + 1))], { epochs: 3 });
+    assert.equal(history.learning_rate, [0.1, 0.05, 0.1 / 3].map(Math.fround));
+    const other = optim.sgd({ learningRate: 0.1 });
+    try {
+      await fit(model, opt, [tfl.callbacks.earlyStopping({ patience: 100 }), optim.callbacks.learningRateLogger(other)], { epochs: 1 });
+      assert.unreachable('a callback bound to another optimizer');
+    } catch (e) {
+      assert.match(e.message, 'callbacks.learningRateLogger: the model trains with another optimizer wasm-optim.SGD, not with the optimizer this callback was made for (wasm-optim.SGD)');
+    }
+    model.dispose();
+    opt.dispose();
+    other.dispose();
+  });
+}
+
+test('learningRateScheduler: the schedule runs at each epoch of a resumed fit (initialEpoch) with the epoch index', async () => {
+  await tf.setBackend('cpu');
+  const model = net();
+  const opt = optim.sgd({ learningRate: 1 });
+  model.compile({ optimizer: opt, loss: 'meanSquaredError' });
+  const { history } = await fit(model, opt, optim.callbacks.learningRateScheduler(opt, (e) => 0.01 * e), { epochs: 4, initialEpoch: 2 });
+  assert.equal(history.learning_rate, [0.02, 0.03].map(Math.fround));
+  model.dispose();
+  opt.dispose();
+});
+
+test.run();
