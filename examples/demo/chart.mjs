@@ -19,15 +19,19 @@ const fmt = (t) => String(Number(t.toPrecision(1)));
 
 /**
  * series: [{ name, color, points: [[step, loss], ...], dashed? }]
- * options: { title, subtitle, width, height, maxStep }
+ * options: { title, subtitle, width, height, maxStep, lr }
+ * lr: { name, color, points: [[step, learningRate], ...] }, drawn in a small linear panel under the
+ * loss panel on the same step axis (as a <path>, so the loss curves stay the only polylines).
  */
-export function lossChartSvg(series, { title = 'Training loss', subtitle = '', width = 760, height = 420, maxStep } = {}) {
+export function lossChartSvg(series, { title = 'Training loss', subtitle = '', width = 760, height = 420, maxStep, lr } = {}) {
   const left = 58;
   const right = 60 + 7 * Math.max(8, ...series.map((s) => s.name.length));
   const top = subtitle ? 52 : 36;
   const bottom = 42;
+  const lrH = lr ? 110 : 0; // the learning-rate panel and its gap
+  if (lr) height += lrH;
   const plotW = width - left - right;
-  const plotH = height - top - bottom;
+  const plotH = height - top - bottom - lrH;
   const all = series.flatMap((s) => s.points).filter(([, y]) => y > 0 && Number.isFinite(y));
   const xMax = maxStep ?? Math.max(1, ...all.map(([x]) => x));
   let yLo = Math.min(...all.map(([, y]) => y));
@@ -57,6 +61,7 @@ export function lossChartSvg(series, { title = 'Training loss', subtitle = '', w
   }
   out.push(`<rect x="${left}" y="${top}" width="${plotW}" height="${plotH}" fill="none" stroke="#999"/>`);
   out.push(`<text x="${left + plotW / 2}" y="${height - 6}" text-anchor="middle" fill="#333">step</text>`);
+  if (lr) out.push(lrPanel(lr, { x0: left, y0: top + plotH + 30, w: plotW, h: lrH - 36, X }));
   out.push(`<text transform="translate(14 ${top + plotH / 2}) rotate(-90)" text-anchor="middle" fill="#333">loss (log scale)</text>`);
   // Curves (dashed ones last, on top, so a curve they coincide with still shows), then the legend.
   const order = series.map((s, k) => k).sort((a, b) => Number(!!series[a].dashed) - Number(!!series[b].dashed));
@@ -75,6 +80,20 @@ export function lossChartSvg(series, { title = 'Training loss', subtitle = '', w
   });
   out.push('</svg>');
   return out.join('\n');
+}
+
+// The learning rate of one run against steps, linear from 0 to its peak.
+function lrPanel({ name, color, points }, { x0, y0, w, h, X }) {
+  const peak = Math.max(...points.map(([, y]) => y)) || 1;
+  const Y = (y) => y0 + h - (y / peak) * h;
+  const d = points.map(([x, y], i) => `${i ? 'L' : 'M'}${X(x).toFixed(1)},${Y(y).toFixed(1)}`).join(' ');
+  return [
+    `<rect x="${x0}" y="${y0}" width="${w}" height="${h}" fill="none" stroke="#999"/>`,
+    `<text x="${x0 - 6}" y="${y0 + 4}" text-anchor="end" fill="#555">${Number(peak.toPrecision(2))}</text>`,
+    `<text x="${x0 - 6}" y="${y0 + h + 4}" text-anchor="end" fill="#555">0</text>`,
+    `<path data-lr="${esc(name)}" d="${d}" fill="none" stroke="${color}" stroke-width="1.8"/>`,
+    `<text x="${x0 + 6}" y="${y0 + 14}" fill="#222">learning rate: ${esc(name)}</text>`,
+  ].join('\n');
 }
 
 /** Distinct colours for up to 8 series; the tf.train baseline uses the first (drawn dashed). */

@@ -1,7 +1,8 @@
 // `npm run demo`: trains a small MLP on generated MNIST-like digits with tfjs (wasm backend),
 // model.compile + model.fit, and compares tf.train.adam with several wasm-optim optimizers from
 // `wasm-optim/tfjs` on the same batches. Shows a progress bar per run, prints a table, and writes
-// the loss curves to loss-curves.svg next to this file.
+// the loss curves to loss-curves.svg next to this file, with the learning rate of the OneCycle run
+// in a panel under them.
 // Options: --epochs N (default 3), --out file.svg
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -62,10 +63,19 @@ printTable(tableRows(results));
 
 const svg = lossChartSvg(
   results.map(({ run, stats }, i) => ({ name: run.name, color: COLORS[i], dashed: run.baseline, points: curve(stats.losses) })),
-  { title: 'MLP on generated digits: training loss', subtitle: `tfjs ${tf.getBackend()} backend, model.fit, batch ${BATCH}, smoothed (EMA 0.9)`, maxStep: steps },
+  { title: 'MLP on generated digits: training loss', subtitle: `tfjs ${tf.getBackend()} backend, model.fit, batch ${BATCH}, smoothed (EMA 0.9)`, maxStep: steps, lr: lrSeries(results) },
 );
 writeFileSync(out, svg);
 console.log(`\nloss curves: ${out}`);
+
+// The first run with a learning-rate schedule, drawn under the loss curves in its colour.
+function lrSeries(results) {
+  const i = results.findIndex(({ stats }) => stats.learningRates?.length);
+  if (i < 0) return undefined;
+  const rates = results[i].stats.learningRates;
+  const every = Math.max(1, Math.ceil(rates.length / 200));
+  return { name: results[i].run.name, color: COLORS[i], points: rates.map((r, k) => [k + 1, r]).filter((_, k) => k % every === 0 || k === rates.length - 1) };
+}
 
 function bar({ run, stats: s }) {
   const cells = 24;
