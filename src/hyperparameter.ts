@@ -26,9 +26,16 @@ export class Hyperparameter {
   private source: number | null = null;
   private rounded: number | null = null;
 
-  /** `value` at `step`, rounded to float32. Throws (naming `what`) unless finite, >= 0 and a float32. */
+  /** A factor the value is multiplied by (a ReduceLROnPlateau's); 1 leaves it as it is. */
+  scale = 1;
+
+  /** `value` at `step` (times `scale`), rounded to float32. Throws (naming `what`) unless finite, >= 0 and a float32. */
   at(value: Scheduled, step: number, owner: string, what: string): number {
-    const v = typeof value === 'number' ? value : value instanceof LearningRateSchedule ? value.call(step) : value(step);
+    const raw: unknown = typeof value === 'number' ? value : value instanceof LearningRateSchedule ? value.call(step) : value(step);
+    return this.round(this.scale !== 1 && typeof raw === 'number' ? raw * this.scale : raw, step, owner, what);
+  }
+
+  private round(v: unknown, step: number, owner: string, what: string): number {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || !Number.isFinite(Math.fround(v))) {
       throw new RangeError(`${owner}: the ${what} schedule returned ${String(v)} at step ${step}; expected a finite number >= 0 representable in float32`);
     }

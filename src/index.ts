@@ -15,6 +15,8 @@ export {
 export { kernels } from './kernels.js';
 export { registerClass, deserialize, getRegisteredClass, type Config, type ConfigValue, type SerializedObject, type SerializableClass } from './registry.js';
 export { LearningRateSchedule } from './schedules/schedule.js';
+export { ReduceLROnPlateau, type ReduceLROnPlateauOptions } from './reduce-lr-on-plateau.js';
+export { type PlateauState } from './state-input.js';
 export { SGD, type SGDOptions } from './optimizers/sgd.js';
 export { Adam, type AdamOptions } from './optimizers/adam.js';
 export { AdamW, type AdamWOptions } from './optimizers/adamw.js';

@@ -13,7 +13,9 @@ import { isFloat32Array, typedBuffer, typedByteOffset, typedLength } from './typ
 import { checkBoolean, checkNumber, checkOptions, checkShape, type NumberRule, optionalNumber } from './validate.js';
 import { Variable } from './variable.js';
 import { checkOptionNames } from './options.js';
-import { snapshotState, type StateEntries } from './state-input.js';
+import { type PlateauState, snapshotState, type StateEntries } from './state-input.js';
+
+export type { PlateauState };
 
 export type { SparseGradient, UniqueSparseGradient };
 
@@ -63,6 +65,8 @@ export interface OptimizerState {
   /** applyGradients calls so far (micro-steps included). */
   iterations: number;
   variables: Record<string, { shape: number[]; values: Float32Array | number[] }>;
+  /** A ReduceLROnPlateau's progress, when one is attached (see ReduceLROnPlateau). */
+  plateau?: PlateauState;
 }
 
 const snake = (s: string): string => s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
@@ -90,6 +94,14 @@ export abstract class Optimizer {
   static readonly optionNames: readonly string[] = [];
 
   private lr: LearningRate = 0.001;
+  /**
+   * The step's rate when it is a constant (times any plateau factor), rounded: no work per step.
+   * Starts as null on purpose: V8 then stores the number boxed, and hands out that box each step
+   * (a field first given a double is kept unboxed, and boxed anew at every read that returns it).
+   */
+  private lrFixed: number | null = null;
+  /** A ReduceLROnPlateau's state, or null (see plateauOf). */
+  private plateau: PlateauState | null = null;
   private wd: LearningRate | null = null;
   private readonly lrValue = new Hyperparameter();
   /** Options of the subclass that may follow a schedule, resolved at the start of each step. */
@@ -134,6 +146,7 @@ export abstract class Optimizer {
     }
     this.name = o.name ?? snake(name);
     if (o.learningRate !== undefined) this.lr = checkScheduled(`${name}: learningRate`, o.learningRate);
+    this.fixLearningRate();
     if (o.weightDecay !== undefined && o.weightDecay !== null) this.wd = checkScheduled(`${name}: weightDecay`, o.weightDecay);
     this.clipnorm = optionalNumber(`${name}: clipnorm`, o.clipnorm, { min: 0, float32: true }) || null;
     this.clipvalue = optionalNumber(`${name}: clipvalue`, o.clipvalue, { min: 0, float32: true }) || null;
@@ -313,6 +326,7 @@ export abstract class Optimizer {
 
   set learningRate(value: LearningRate) {
     this.lr = checkScheduled(`${this.getClassName()}: learningRate`, value);
+    this.fixLearningRate();
   }
 
   /**
@@ -481,7 +495,9 @@ export abstract class Optimizer {
       variables[v.name] = { shape: [...v.shape], values: v.value.slice() };
     }
     if (this.pending) for (const [name, e] of this.pending) variables[name] ??= { shape: [...e.shape], values: e.values.slice() };
-    return { className: this.getClassName(), iterations: this.rawIterations, variables };
+    const state: OptimizerState = { className: this.getClassName(), iterations: this.rawIterations, variables };
+    if (this.plateau) state.plateau = { ...this.plateau };
+    return state;
   }
 
   /**
@@ -505,6 +521,7 @@ export abstract class Optimizer {
       this.pending = null;
       this.restoreEntries(snap.entries);
       this.rawIterations = snap.iterations;
+      setPlateau(this, snap.plateau);
       return;
     }
     this.releaseDisposed(); // before the rollback marks below are taken
@@ -532,6 +549,7 @@ export abstract class Optimizer {
     }
     for (const v of this.own) v.value.set((snap.entries.get(v.name) as { values: Float32Array }).values);
     this.rawIterations = snap.iterations;
+    setPlateau(this, snap.plateau);
   }
 
   /**
@@ -579,7 +597,7 @@ export abstract class Optimizer {
     this.checkAlive('loadState');
     this.checkIdle('loadState');
     const s = decodeState(bytes, `${this.getClassName()}.loadState`);
-    this.setState({ className: s.className, iterations: s.iterations, variables: s.variables }, variables);
+    this.setState({ className: s.className, iterations: s.iterations, variables: s.variables, ...(s.plateau ? { plateau: s.plateau } : {}) }, variables);
   }
 
   /**
@@ -594,7 +612,7 @@ export abstract class Optimizer {
       throw new TypeError(`Optimizer.fromCheckpoint: the checkpoint names '${s.className}', which is not an optimizer class`);
     }
     try {
-      opt.setState({ className: s.className, iterations: s.iterations, variables: s.variables }, variables);
+      opt.setState({ className: s.className, iterations: s.iterations, variables: s.variables, ...(s.plateau ? { plateau: s.plateau } : {}) }, variables);
     } catch (e) {
       opt.dispose();
       throw e;
@@ -946,11 +964,19 @@ export abstract class Optimizer {
   }
 
   private currentLearningRate(): number {
-    return this.lrValue.at(this.lr, this.rawIterations, this.getClassName(), 'learning-rate');
+    return this.lrFixed ?? this.lrValue.at(this.lr, this.rawIterations, this.getClassName(), 'learning-rate');
   }
 
   private resolveOptions(): void {
     for (const option of this.scheduledOptions) option.resolve(this.rawIterations, this.getClassName());
+  }
+
+  /** Precomputes the rate when it is a constant (a schedule is evaluated each step instead). */
+  private fixLearningRate(): void {
+    const scale = this.plateau === null ? 1 : this.plateau.scale;
+    const v = typeof this.lr === 'number' ? Math.fround(this.lr * scale) : NaN;
+    this.lrFixed = Number.isFinite(v) ? v : null; // not finite: the step reports it
+    this.lrValue.scale = scale;
   }
 
   /** This step's weight decay (a schedule is evaluated at the learning rate's step), or null. */
@@ -1001,6 +1027,31 @@ function runStepHooks(opt: Optimizer): void {
 /** `opt.restoreEntries(entries)` for wrappers and the tfjs entry (internal: not exported from the package). */
 export function restoreByName(opt: Optimizer, entries: StateEntries): void {
   opt['restoreEntries'](entries);
+}
+
+/**
+ * The optimizer whose learning rate a ReduceLROnPlateau scales: a wrapper's (or loss scaling's)
+ * inner optimizer, which owns the learning rate. Internal.
+ */
+export function learningRateOwner(opt: Optimizer): Optimizer {
+  let o = opt;
+  for (let inner = innerOf(o); inner !== null; inner = innerOf(o)) o = inner;
+  return o;
+}
+
+function innerOf(opt: Optimizer): Optimizer | null {
+  const inner: unknown = (opt as { inner?: unknown }).inner;
+  return inner instanceof Optimizer ? inner : null;
+}
+
+/** A ReduceLROnPlateau's state in `opt` (the learning-rate owner), or null. Internal. */
+export function plateauOf(opt: Optimizer): PlateauState | null {
+  return opt['plateau'];
+}
+
+export function setPlateau(opt: Optimizer, state: PlateauState | null): void {
+  opt['plateau'] = state;
+  opt['fixLearningRate']();
 }
 
 /** The base-class option names (Keras 3's, camelCase). */

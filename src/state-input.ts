@@ -7,9 +7,22 @@ import { checkNumber, describeValue } from './validate.js';
 /** State entries by name: shape and a private copy of the values. */
 export type StateEntries = Map<string, { shape: readonly number[]; values: Float32Array }>;
 
+/** What ReduceLROnPlateau keeps in the optimizer (and so in its checkpoints). */
+export interface PlateauState {
+  /** The factor the learning rate (constant or schedule) is multiplied by. */
+  scale: number;
+  /** The best monitored value so far (±Infinity before the first). */
+  best: number;
+  /** Updates since the last improvement. */
+  wait: number;
+  /** Updates left in the cooldown after a reduction. */
+  cooldown: number;
+}
+
 export interface StateInput {
   iterations: number;
   entries: StateEntries;
+  plateau: PlateauState | null;
 }
 
 
@@ -17,10 +30,11 @@ export function snapshotState(state: unknown, where: string, className: string):
   if (state === null || typeof state !== 'object') {
     throw new TypeError(`${where}: state must be an object with className, iterations and variables`);
   }
-  const s = state as { className?: unknown; iterations?: unknown; variables?: unknown };
+  const s = state as { className?: unknown; iterations?: unknown; variables?: unknown; plateau?: unknown };
   const cls = s.className;
   const iterations = s.iterations;
   const variables = s.variables;
+  const plateau = s.plateau;
   if (typeof variables !== 'object' || variables === null || Array.isArray(variables)) {
     throw new TypeError(`${where}: state must be an object with className, iterations and variables`);
   }
@@ -40,7 +54,22 @@ export function snapshotState(state: unknown, where: string, className: string):
     if (values.length !== size) throw new Error(`${where}: '${name}' has ${values.length} values, expected ${size}`);
     entries.set(name, { shape, values });
   }
-  return { iterations: iterations as number, entries };
+  return { iterations: iterations as number, entries, plateau: plateau === undefined ? null : readPlateau(plateau, where) };
+}
+
+/** A ReduceLROnPlateau state, read once and checked. */
+export function readPlateau(raw: unknown, where: string): PlateauState {
+  if (raw === null || typeof raw !== 'object') throw new TypeError(`${where}: plateau must be { scale, best, wait, cooldown }, got ${describeValue(raw)}`);
+  const r = raw as Record<string, unknown>;
+  const scale = r.scale;
+  const best = r.best;
+  const wait = r.wait;
+  const cooldown = r.cooldown;
+  checkNumber(`${where}: plateau.scale`, scale, { min: 0, minExclusive: true });
+  if (typeof best !== 'number' || Number.isNaN(best)) throw new TypeError(`${where}: plateau.best must be a number (±Infinity before the first update), got ${describeValue(best)}`);
+  checkNumber(`${where}: plateau.wait`, wait, { min: 0, integer: true });
+  checkNumber(`${where}: plateau.cooldown`, cooldown, { min: 0, integer: true });
+  return { scale: scale as number, best, wait: wait as number, cooldown: cooldown as number };
 }
 
 function readShape(raw: unknown, name: string, where: string): readonly number[] {

@@ -6,6 +6,7 @@
 // A reader checks magic, version, lengths and CRC before parsing anything, so corrupt or
 // truncated bytes are refused with a clear error and nothing is touched.
 import { type Config } from './registry.js';
+import { type PlateauState, readPlateau } from './state-input.js';
 import { typedArrayTag, typedBuffer, typedByteOffset, typedLength } from './typed.js';
 
 export const STATE_FORMAT_VERSION = 1;
@@ -17,6 +18,8 @@ export interface StateSnapshot {
   config: Config;
   iterations: number;
   variables: Record<string, { shape: number[]; values: Float32Array | number[] }>;
+  /** A ReduceLROnPlateau's progress (optional in the header; older checkpoints have none). */
+  plateau?: PlateauState;
 }
 
 let table: Uint32Array | null = null;
@@ -45,6 +48,8 @@ export function encodeState(s: StateSnapshot): Uint8Array {
       config: s.config,
       iterations: s.iterations,
       variables: names.map((name) => ({ name, shape: s.variables[name].shape })),
+      // JSON has no Infinity: an infinite `best` (no update yet) is written as a string.
+      ...(s.plateau ? { plateau: { ...s.plateau, best: Number.isFinite(s.plateau.best) ? s.plateau.best : String(s.plateau.best) } } : {}),
     }),
   );
   const dataStart = (12 + header.length + 3) & ~3;
@@ -93,7 +98,7 @@ export function decodeState(input: Uint8Array, where: string): StateSnapshot {
     return fail('unreadable header');
   }
   if (!isPlainObject(header)) return fail('malformed header');
-  const { className, config, iterations, variables: vars } = header as { className?: unknown; config?: unknown; iterations?: unknown; variables?: unknown };
+  const { className, config, iterations, variables: vars, plateau } = header as { className?: unknown; config?: unknown; iterations?: unknown; variables?: unknown; plateau?: unknown };
   if (typeof className !== 'string' || !isPlainObject(config) || !Array.isArray(vars)) fail('malformed header');
   if (className === '') fail('the class name is empty');
   if (typeof iterations !== 'number' || !Number.isSafeInteger(iterations) || iterations < 0) {
@@ -117,7 +122,18 @@ export function decodeState(input: Uint8Array, where: string): StateSnapshot {
     variables[key] = { shape: [...(shape as number[])], values };
   }
   if (off !== end) fail(`${end - off} unexpected bytes after the data`);
-  return { className: className as string, config: config as Config, iterations: iterations as number, variables };
+  const snapshot: StateSnapshot = { className: className as string, config: config as Config, iterations: iterations as number, variables };
+  if (plateau !== undefined) {
+    const p = isPlainObject(plateau) ? { ...(plateau as Record<string, unknown>) } : plateau;
+    if (isPlainObject(p) && (p as { best?: unknown }).best === 'Infinity') (p as { best: number }).best = Infinity;
+    if (isPlainObject(p) && (p as { best?: unknown }).best === '-Infinity') (p as { best: number }).best = -Infinity;
+    try {
+      snapshot.plateau = readPlateau(p, where);
+    } catch (e) {
+      fail(`malformed plateau state (${(e as Error).message})`);
+    }
+  }
+  return snapshot;
 }
 
 /**

@@ -318,6 +318,7 @@ export class LossScaleOptimizer extends Optimizer {
         'loss_scale/dynamic_scale': { shape: [1], values: new Float32Array([this.scale]) },
         'loss_scale/step_counter': { shape: [1], values: new Float32Array([this.counter]) },
       },
+      ...(s.plateau ? { plateau: s.plateau } : {}),
     };
   }
 
@@ -331,7 +332,8 @@ export class LossScaleOptimizer extends Optimizer {
     const cv = counter?.values?.[0];
     checkNumber(`${where}: loss_scale/dynamic_scale`, sv, { min: 0, minExclusive: true });
     checkNumber(`${where}: loss_scale/step_counter`, cv, { min: 0, integer: true });
-    this.inner.setState({ className: this.inner.getClassName(), iterations: state.iterations, variables: rest }, variables);
+    const plateau = state.plateau;
+    this.inner.setState({ className: this.inner.getClassName(), iterations: state.iterations, variables: rest, ...(plateau === undefined ? {} : { plateau }) }, variables);
     this.scale = sv as number;
     this.counter = cv as number;
   }

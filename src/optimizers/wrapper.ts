@@ -220,7 +220,7 @@ export abstract class OptimizerWrapper extends Optimizer {
     const own = super.getState();
     const inner = this.inner.getState();
     for (const [key, entry] of Object.entries(inner.variables)) own.variables[INNER_STATE_PREFIX + key] = entry;
-    return { className: own.className, iterations: inner.iterations, variables: own.variables };
+    return { className: own.className, iterations: inner.iterations, variables: own.variables, ...(inner.plateau ? { plateau: inner.plateau } : {}) };
   }
 
   /**
@@ -243,9 +243,10 @@ export abstract class OptimizerWrapper extends Optimizer {
     const saved = super.getState();
     const mark = this.registrationMark();
     const tracked = this.tracked.length;
-    super.setState({ ...state, variables: own }, variables);
+    const plateau = state.plateau; // the inner optimizer owns the learning rate
+    super.setState({ className: state.className, iterations: state.iterations, variables: own }, variables);
     try {
-      this.inner.setState({ className: this.inner.getClassName(), iterations: state.iterations, variables: inner }, variables);
+      this.inner.setState({ className: this.inner.getClassName(), iterations: state.iterations, variables: inner, ...(plateau === undefined ? {} : { plateau }) }, variables);
     } catch (e) {
       this.dropSince(mark, tracked);
       super.setState(saved); // the slot values (or the deferred restore) as they were
