@@ -294,6 +294,11 @@ export abstract class Optimizer {
     return option;
   }
 
+  /** The schedule (or function of the step) `option` follows, or null for a constant. */
+  protected optionSchedule(option: ScheduledOption): LearningRateSchedule | ((step: number) => number) | null {
+    return typeof option.source === 'number' ? null : option.source;
+  }
+
   /** The value `option` takes in the next update (a schedule is evaluated at the current step). */
   protected optionValue(option: ScheduledOption): number {
     return option.at(this.rawIterations, this.getClassName());

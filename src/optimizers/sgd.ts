@@ -31,7 +31,7 @@ export class SGD extends Optimizer {
 
   /** The schedule (or function of the step) given as momentum, if any. */
   get momentumSchedule(): LearningRateSchedule | ((step: number) => number) | null {
-    return this.mom.scheduled ? (this.mom.source as LearningRateSchedule | ((step: number) => number)) : null;
+    return this.optionSchedule(this.mom);
   }
   readonly nesterov: boolean;
 

@@ -44,7 +44,7 @@ export class Yogi extends Optimizer {
 
   /** The schedule (or function of the step) given as beta1, if any. */
   get beta1Schedule(): LearningRateSchedule | ((step: number) => number) | null {
-    return this.b1.scheduled ? (this.b1.source as LearningRateSchedule | ((step: number) => number)) : null;
+    return this.optionSchedule(this.b1);
   }
   readonly beta2: number;
   readonly epsilon: number;
