@@ -358,6 +358,7 @@ const CASES = {
     return [tfAdam, coreAdam, null].flatMap((x) => [
       { label: `learningRateScheduler(${x?.constructor?.name ?? x})`, run: () => optim.callbacks.learningRateScheduler(x, () => 0.1), watch: [coreAdam] },
       { label: `learningRateLogger(${x?.constructor?.name ?? x})`, run: () => optim.callbacks.learningRateLogger(x), watch: [coreAdam] },
+      { label: `reduceLROnPlateau(${x?.constructor?.name ?? x})`, run: () => optim.callbacks.reduceLROnPlateau(x), watch: [coreAdam] },
     ]);
   },
   'tfjs.callbacks.schedule': (f) => {
@@ -382,6 +383,15 @@ const CASES = {
     const { opt } = f.stepped();
     return [{ run: () => optim.callbacks.learningRateScheduler(opt, () => -1).onEpochBegin(0, {}), watch: [opt] }];
   },
+  'tfjs.callbacks.options': (f) => {
+    const { opt } = f.stepped();
+    return [{ run: () => optim.callbacks.reduceLROnPlateau(opt, { min_lr: 0 }), watch: [opt] }];
+  },
+  'tfjs.callbacks.monitor': (f) => {
+    const { opt } = f.stepped();
+    const cb = optim.callbacks.reduceLROnPlateau(opt, { patience: 0 });
+    return [{ run: () => cb.onEpochEnd(0, { val_loss: '0.5' }), watch: [opt, () => JSON.stringify(cb.plateau.state), () => opt.core.learningRate] }];
+  },
   'tfjs.callbacks.model': (f) => {
     const model = f.track(tfl.sequential({ layers: [tfl.layers.dense({ units: 1, inputShape: [2] })] }));
     const opt = f.track(optim.adam());
@@ -393,6 +403,7 @@ const CASES = {
     return [
       { label: 'learningRateScheduler', run: fit(optim.callbacks.learningRateScheduler(other, () => 0.1)), watch: [opt, other, ...model.weights.map((w) => w.read())] },
       { label: 'learningRateLogger', run: fit(optim.callbacks.learningRateLogger(other)), watch: [opt, other, ...model.weights.map((w) => w.read())] },
+      { label: 'reduceLROnPlateau', run: fit(optim.callbacks.reduceLROnPlateau(other)), watch: [opt, other, ...model.weights.map((w) => w.read())] },
     ];
   },
   'tfjs.setZeroCopyEnabled': () => [{ run: () => optim.setZeroCopyEnabled('x') }],

@@ -2,9 +2,10 @@
 // the rate at each epoch's start (Keras LearningRateScheduler), every callback adds `learning_rate`
 // to the epoch logs (Keras 3's key) and so to model.fit's history, the callbacks also work after a
 // tf.callbacks instance (tfjs-layers then calls setModel), and reduceLROnPlateau follows Keras'
-// rule and continues exactly after model.save / tf.loadLayersModel mid-plateau.
+// rule.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import * as core from '../build/index.js';
 import * as optim from '../build/tfjs/index.js';
 import { rng } from './helpers/random.mjs';
 import { tf, tfl, quietly } from './helpers/tfjs.mjs';
@@ -111,6 +112,107 @@ test('learningRateScheduler: the schedule runs at each epoch of a resumed fit (i
   assert.equal(history.learning_rate, [0.02, 0.03].map(Math.fround));
   model.dispose();
   opt.dispose();
+});
+
+/** Keras 3's ReduceLROnPlateau.on_epoch_end (mode 'min'), in float64 with the rate kept in float32. */
+function kerasPlateau(values, lr0, { factor = 0.1, patience = 10, minDelta = 1e-4, cooldown = 0, minLr = 0 } = {}) {
+  let best = Infinity;
+  let wait = 0;
+  let cooling = 0;
+  let lr = Math.fround(lr0);
+  return values.map((v) => {
+    if (cooling > 0) {
+      cooling--;
+      wait = 0;
+    }
+    if (v < best - minDelta) {
+      best = v;
+      wait = 0;
+    } else if (cooling === 0) {
+      wait++;
+      if (wait >= patience) {
+        if (lr > Math.fround(minLr)) lr = Math.fround(Math.max(lr * factor, minLr));
+        cooling = cooldown;
+        wait = 0;
+      }
+    }
+    return lr;
+  });
+}
+
+const PLATEAU = { factor: 0.5, patience: 2, minDelta: 0.02, cooldown: 1, minLr: 0.004 };
+
+const PLATEAU_EPOCHS = 12;
+
+/** An uninterrupted plateau run: Adam 0.05 on net(), val_loss monitored. */
+async function plateauRun() {
+  const a = net();
+  const optA = optim.adam({ learningRate: 0.05 });
+  a.compile({ optimizer: optA, loss: 'meanSquaredError' });
+  const cbA = optim.callbacks.reduceLROnPlateau(optA, PLATEAU);
+  const run = await fit(a, optA, [cbA], { epochs: PLATEAU_EPOCHS });
+  const state = cbA.plateau.state;
+  a.dispose();
+  optA.dispose();
+  return { ...run, state };
+}
+
+for (const backend of BACKENDS) {
+  test(`${backend}: reduceLROnPlateau follows Keras' rule on val_loss`, async () => {
+    await quietly(() => tf.setBackend(backend));
+    const runA = await plateauRun();
+    const expected = kerasPlateau(runA.history.val_loss, 0.05, PLATEAU);
+    assert.equal(runA.history.learning_rate, expected);
+    const reductions = new Set(expected).size - 1;
+    assert.ok(reductions >= 2, `the run reduces the rate at least twice (got ${expected})`);
+    // each epoch's steps used the rate logged at the end of the previous epoch
+    assert.equal(runA.used, [Math.fround(0.05), ...expected.slice(0, -1)].flatMap((lr) => [lr, lr]));
+  });
+}
+
+test('reduceLROnPlateau: a missing metric warns once and leaves the rate; mode max on an accuracy-like metric', async () => {
+  await tf.setBackend('cpu');
+  const model = net();
+  const opt = optim.sgd({ learningRate: 0.1 });
+  model.compile({ optimizer: opt, loss: 'meanSquaredError' });
+  const warnings = [];
+  const warn = console.warn;
+  console.warn = (...a) => warnings.push(a.join(' '));
+  try {
+    const { history } = await fit(model, opt, optim.callbacks.reduceLROnPlateau(opt, { patience: 0 }), { epochs: 3, validation: false });
+    assert.equal(history.learning_rate, [0.1, 0.1, 0.1].map(Math.fround));
+  } finally {
+    console.warn = warn;
+  }
+  assert.equal(warnings, ['callbacks.reduceLROnPlateau: learning rate reduction is conditioned on metric `val_loss` which is not available. Available metrics are: loss']);
+  // 'auto' picks max for a name containing 'acc': a falling value is no improvement
+  const fresh = optim.sgd({ learningRate: 0.1 }); // a plateau on `opt` would continue the one above
+  const cb = optim.callbacks.reduceLROnPlateau(fresh, { monitor: 'val_acc', patience: 1, factor: 0.5 });
+  const logs = [{ val_acc: 0.5 }, { val_acc: 0.4 }, { val_acc: 0.6 }, { val_acc: 0.6 }];
+  for (const [e, l] of logs.entries()) await cb.onEpochEnd(e, l);
+  assert.equal(logs.map((l) => l.learning_rate), [0.1, 0.05, 0.05, 0.025].map(Math.fround));
+  // a second plateau made for the same optimizer continues the progress kept in it
+  const again = optim.callbacks.reduceLROnPlateau(fresh, { monitor: 'val_acc', patience: 1, factor: 0.5 });
+  assert.equal(again.plateau.state, cb.plateau.state);
+  assert.equal(again.plateau.state.best, 0.6);
+  model.dispose();
+  opt.dispose();
+  fresh.dispose();
+});
+
+test('learningRateScheduler on a wrapper (lookahead, swa, lossScaleOptimizer) sets the inner optimizer\'s rate', async () => {
+  await tf.setBackend('cpu');
+  for (const wrap of ['lookahead', 'swa', 'lossScaleOptimizer']) {
+    const model = net();
+    const inner = new core.Adam({ learningRate: 0.1 });
+    const opt = optim[wrap](inner);
+    model.compile({ optimizer: opt, loss: 'meanSquaredError' });
+    const { history } = await fit(model, opt, optim.callbacks.learningRateScheduler(opt, (e) => 0.1 / 2 ** e), { epochs: 3 });
+    assert.equal(history.learning_rate, [0.1, 0.05, 0.025].map(Math.fround), wrap);
+    assert.is(inner.learningRate, Math.fround(0.025), wrap);
+    model.dispose();
+    opt.dispose();
+  }
 });
 
 test.run();

@@ -3,6 +3,8 @@
 // (`this.model` is undefined: its CustomCallback's setModel is a no-op), so each callback is bound
 // to its optimizer when it is made. This file does not import tfjs-layers: it stays a peer of the
 // user's model code only.
+import * as tf from '@tensorflow/tfjs-core';
+import { ReduceLROnPlateau, type ReduceLROnPlateauOptions } from '../index.js';
 import { describeValue } from '../validate.js';
 import { TfjsOptimizer } from './optimizer.js';
 
@@ -127,5 +129,53 @@ export function learningRateLogger(optimizer: TfjsOptimizer): FitCallback {
   return new LearningRateLogger('callbacks.learningRateLogger', checkOptimizer('callbacks.learningRateLogger', optimizer));
 }
 
+/** A logged value as a number: tfjs-layers resolves scalars only for wrapped (plain-object) callbacks. */
+async function logValue(value: unknown): Promise<unknown> {
+  if (value instanceof tf.Tensor && value.size === 1 && !value.isDisposed) return (await value.data())[0];
+  return value;
+}
+
+/** What `callbacks.reduceLROnPlateau` returns: a callback and the core plateau it drives. */
+export interface ReduceLROnPlateauCallback extends FitCallback {
+  /** The core ReduceLROnPlateau (its `state`: best, wait, cooldown, scale; kept in the optimizer). */
+  readonly plateau: ReduceLROnPlateau;
+}
+
+class PlateauCallback extends BoundCallback implements ReduceLROnPlateauCallback {
+  readonly plateau: ReduceLROnPlateau;
+  private warned = false;
+
+  constructor(optimizer: TfjsOptimizer, options: ReduceLROnPlateauOptions) {
+    super('callbacks.reduceLROnPlateau', optimizer);
+    this.plateau = new ReduceLROnPlateau(optimizer.core, options);
+  }
+
+  protected override async epochEnd(logs?: FitLogs): Promise<void> {
+    const monitor = this.plateau.monitor;
+    const raw = typeof logs === 'object' && logs !== null ? logs[monitor] : undefined;
+    if (raw === undefined || raw === null) {
+      // Keras warns (once per call site) and leaves the rate as it is.
+      if (!this.warned) {
+        this.warned = true;
+        console.warn(`${this.where}: learning rate reduction is conditioned on metric \`${monitor}\` which is not available. Available metrics are: ${Object.keys(logs ?? {}).join(',')}`);
+      }
+      return;
+    }
+    const value = await logValue(raw);
+    if (typeof value !== 'number') throw new TypeError(`${this.where}: logs.${monitor} must be a number, got ${describeValue(value)}`);
+    this.plateau.update(value);
+  }
+}
+
+/**
+ * Keras `ReduceLROnPlateau` for model.fit: at each epoch's end, `logs[monitor]` goes to a core
+ * `ReduceLROnPlateau` on `optimizer` (options and rule as the core's). Its progress lives in the
+ * optimizer, so a model saved with its optimizer and loaded continues the plateau when a callback is
+ * made for the loaded optimizer. A missing metric warns once and changes nothing, as in Keras.
+ */
+export function reduceLROnPlateau(optimizer: TfjsOptimizer, options: ReduceLROnPlateauOptions = {}): ReduceLROnPlateauCallback {
+  return new PlateauCallback(checkOptimizer('callbacks.reduceLROnPlateau', optimizer), options);
+}
+
 /** `optim.callbacks.*`: model.fit callbacks bound to a wasm-optim/tfjs optimizer. */
-export const callbacks = Object.freeze({ learningRateScheduler, learningRateLogger });
+export const callbacks = Object.freeze({ learningRateScheduler, learningRateLogger, reduceLROnPlateau });

@@ -6,7 +6,16 @@ import { factoryName } from './config.js';
 import { type CoreOptimizerClass, type TfjsOptimizer, type TfjsOptimizerClass, toTfjs } from './optimizer.js';
 
 export { ready, isReady } from '../index.js';
-export { callbacks, learningRateScheduler, learningRateLogger, type FitCallback, type FitLogs, type EpochSchedule } from './callbacks.js';
+export {
+  callbacks,
+  learningRateScheduler,
+  learningRateLogger,
+  reduceLROnPlateau,
+  type FitCallback,
+  type FitLogs,
+  type EpochSchedule,
+  type ReduceLROnPlateauCallback,
+} from './callbacks.js';
 export {
   TfjsOptimizer,
   toTfjs,
