@@ -174,4 +174,45 @@ test('a beta1 or momentum schedule outside its range is refused at the step, bef
   w.dispose();
 });
 
+test('a subclass declares its own scheduled option (scheduledOption, optionValue, optionSchedule, config)', () => {
+  class Signum extends Optimizer {
+    static className = 'ScheduledSignum';
+    static optionNames = ['beta'];
+    constructor(options = {}) {
+      super(options);
+      this.b = this.scheduledOption('beta', options.beta ?? 0.9, { min: 0, max: 1, maxExclusive: true });
+    }
+    get beta() {
+      return this.optionValue(this.b);
+    }
+    get betaSchedule() {
+      return this.optionSchedule(this.b);
+    }
+    build(vars) {
+      for (const v of vars) this.addVariableFromReference(v, 'm');
+    }
+    updateStep(g, v) {
+      const m = this.getSlot(v, 'm').value;
+      const beta = this.b.value; // resolved for this step
+      for (let i = 0; i < g.length; i++) m[i] = beta * m[i] + (1 - beta) * g[i];
+      this.seen.push(beta);
+    }
+    getConfig() {
+      return { ...super.getConfig(), beta: this.b.config() };
+    }
+  }
+  const w = new Variable(new Float32Array([1]), { name: 'w' });
+  const opt = new Signum({ beta: (t) => 0.5 + 0.1 * t });
+  opt.seen = [];
+  for (let t = 0; t < 3; t++) {
+    assert.is(opt.beta, f(0.5 + 0.1 * t));
+    opt.applyGradients([[new Float32Array([1]), w]]);
+  }
+  assert.equal(opt.seen, [0.5, 0.6, 0.7].map(f));
+  assert.is(typeof opt.betaSchedule, 'function');
+  assert.is(new Signum({ beta: 0.8 }).betaSchedule, null);
+  assert.throws(() => new Signum({ beta: 1 }), /ScheduledSignum: beta must be a finite number >= 0 < 1, got 1/);
+  w.dispose();
+});
+
 test.run();
