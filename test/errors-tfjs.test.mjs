@@ -612,6 +612,16 @@ const CASES = {
       { label: 'an array, not a tensor', run: () => opt.setWeights([iter, { name: 'w/m', tensor: [1, 2] }]), watch: [w, u, opt] },
     ];
   },
+  'tfjs.setWeights.plateau': (f) => {
+    const { w, u, opt } = f.stepped();
+    const iter = f.iter();
+    const floats = { name: 'lr_plateau', tensor: f.track(tf.zeros([8], 'float32')) };
+    const short = { name: 'lr_plateau', tensor: f.track(tf.zeros([4], 'int32')) };
+    return [
+      { label: 'float32', run: () => opt.setWeights([iter, floats]), watch: [w, u, opt] },
+      { label: '4 values', run: () => opt.setWeights([iter, short]), watch: [w, u, opt] },
+    ];
+  },
   'tfjs.setWeights.tensor-disposed': (f) => {
     const { w, u, opt } = f.stepped();
     const goneIter = [{ name: 'iter', tensor: f.gone([], 'int32') }];

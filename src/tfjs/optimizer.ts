@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type Config, type Gradient, INNER_STATE_PREFIX, type LearningRate, Optimizer as CoreOptimizer, OptimizerWrapper, Variable, defaultHeap } from '../index.js';
 import { withHeap } from '../kernels.js';
 import { restoreByName } from '../optimizer.js';
-import { type StateEntries } from '../state-input.js';
+import { type PlateauState, readPlateau, type StateEntries } from '../state-input.js';
 import { type TfjsWasmHeap, cpuValues, isCpuBackend, warnOnce, wasmHeapFor } from './backend.js';
 import { canonicalName, decodeConfig, encodeConfig, tfjsClassName } from './config.js';
 
@@ -272,6 +272,7 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
     this.exported = [];
     const state = this.core.getState();
     const out: NamedTensor[] = [{ name: 'iter', tensor: tf.scalar(state.iterations, 'int32') }];
+    if (state.plateau) out.push({ name: PLATEAU, tensor: tf.tensor1d(encodePlateau(state.plateau), 'int32') });
     for (const name of Object.keys(state.variables)) {
       if (this.pending?.has(name)) continue; // set by setWeights, not yet applied: the saved value wins
       const { shape, values } = state.variables[name];
@@ -320,13 +321,21 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
       throw new TypeError(`${where}: weightValues[0] must be the iteration count { name: 'iter', tensor: scalar int >= 0 }, got '${iter.name}'`);
     }
     const slots = new Map<string, { shape: number[]; values: Float32Array }>();
+    let plateau: PlateauState | undefined;
     for (let i = 1; i < count; i++) {
       const w = await read(i);
+      if (w.name === PLATEAU) {
+        if (plateau !== undefined) throw new Error(`${where}: the name '${w.name}' appears twice`);
+        plateau = decodePlateau(w.tensor.dtype, w.values, where);
+        continue;
+      }
       if (w.tensor.dtype !== 'float32') throw new TypeError(`${where}: '${w.name}' has dtype ${w.tensor.dtype}, expected float32`);
       if (w.name === 'iter' || slots.has(w.name)) throw new Error(`${where}: the name '${w.name}' appears twice`);
       slots.set(w.name, { shape: [...w.tensor.shape], values: Float32Array.from(w.values) }); // a copy: the caller disposes
     }
-    this.core.setState({ ...this.core.getState(), iterations });
+    const { plateau: _, ...now } = this.core.getState();
+    void _;
+    this.core.setState({ ...now, iterations, ...(plateau ? { plateau } : {}) });
     this.pending = slots.size > 0 ? slots : null;
     this.pendingUnchecked = slots.size > 0;
   }
@@ -855,4 +864,21 @@ export function fromCore<C extends CoreOptimizer>(optimizer: C): TfjsOptimizer<C
   if (!(optimizer instanceof CoreOptimizer)) throw new TypeError('fromCore: expected a wasm-optim Optimizer instance');
   const cls = toTfjs(optimizer.constructor as unknown as CoreOptimizerClass<C, unknown[]>);
   return new cls(optimizer);
+}
+
+// A ReduceLROnPlateau's progress travels with the optimizer weights (model.save / loadLayersModel) as
+// one int32 tensor holding the bits of its four float64 numbers: exact, and no '/' in the name, so it
+// can never be taken for a '<variable>/<slot>' weight.
+const PLATEAU = 'lr_plateau';
+
+function encodePlateau(p: PlateauState): Int32Array {
+  return new Int32Array(new Float64Array([p.scale, p.best, p.wait, p.cooldown]).buffer);
+}
+
+function decodePlateau(dtype: string, values: tf.TypedArray, where: string): PlateauState {
+  if (dtype !== 'int32' || values.length !== 8) {
+    throw new TypeError(`${where}: '${PLATEAU}' must be the int32 tensor of 8 values that getWeights() writes, got ${dtype} with ${values.length} values`);
+  }
+  const [scale, best, wait, cooldown] = new Float64Array(Int32Array.from(values).buffer);
+  return readPlateau({ scale, best, wait, cooldown }, where);
 }
