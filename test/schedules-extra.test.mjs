@@ -493,11 +493,18 @@ test('call() allocates nothing: 400,000 calls of each schedule, no garbage colle
       await new Promise((r) => setTimeout(r, 10));
       obs.disconnect();
       console.log(JSON.stringify({ collections, sum: out[0] }));`;
-    const res = spawnSync(process.execPath, ['--expose-gc', '--max-semi-space-size=1', '--input-type=module', '-e', script], { encoding: 'utf8' });
-    assert.is(res.status, 0, res.stderr);
-    const { collections, sum } = JSON.parse(res.stdout.trim().split('\n').pop());
-    assert.ok(Number.isFinite(sum) && sum > 0, make);
-    assert.is(collections, 0, `${make}: ${collections} garbage collections during 400,000 calls`);
+    // V8's tiering is timing-dependent (a concurrent recompilation can land mid-run and leave `call`
+    // out of line for a while): the best of up to three fresh processes must show no collection. A
+    // call that allocates shows collections in every process.
+    let best = Infinity;
+    for (let attempt = 0; attempt < 3 && best > 0; attempt++) {
+      const res = spawnSync(process.execPath, ['--expose-gc', '--max-semi-space-size=1', '--input-type=module', '-e', script], { encoding: 'utf8' });
+      assert.is(res.status, 0, res.stderr);
+      const { collections, sum } = JSON.parse(res.stdout.trim().split('\n').pop());
+      assert.ok(Number.isFinite(sum) && sum > 0, make);
+      best = Math.min(best, collections);
+    }
+    assert.is(best, 0, `${make}: ${best} garbage collections during 400,000 calls (best of 3 processes)`);
   }
 });
 
