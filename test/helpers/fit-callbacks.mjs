@@ -1,0 +1,37 @@
+// A small regression model and a model.fit that records the learning rate each step used: shared by
+// the tfjs callback tests.
+import { rng } from './random.mjs';
+import { tf, tfl } from './tfjs.mjs';
+
+export function data(seed, n) {
+  const r = rng(seed);
+  const x = r.f32(n * 3);
+  const y = new Float32Array(n).map((_, i) => x[3 * i] - 2 * x[3 * i + 1] + 0.5 * x[3 * i + 2]);
+  return [tf.tensor(x, [n, 3]), tf.tensor(y, [n, 1])];
+}
+
+export function net(seed = 5) {
+  const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 8, inputShape: [3], activation: 'tanh' }), tfl.layers.dense({ units: 1 })] });
+  const r = rng(seed);
+  model.setWeights(model.getWeights().map((t) => tf.tensor(r.f32(t.size, 0.4), t.shape)));
+  return model;
+}
+
+/** Fits `epochs` epochs; returns the history and the learning rate each epoch's steps used. */
+export async function fit(model, optimizer, callbacks, { epochs = 5, initialEpoch = 0, validation = true } = {}) {
+  const [x, y] = data(1, 32);
+  const [vx, vy] = data(2, 16);
+  const used = [];
+  const apply = optimizer.applyGradients.bind(optimizer);
+  optimizer.applyGradients = (g) => {
+    used.push(optimizer.core.learningRate);
+    return apply(g);
+  };
+  try {
+    const h = await model.fit(x, y, { epochs, initialEpoch, batchSize: 16, shuffle: false, verbose: 0, callbacks, validationData: validation ? [vx, vy] : undefined });
+    return { history: h.history, used };
+  } finally {
+    delete optimizer.applyGradients;
+    tf.dispose([x, y, vx, vy]);
+  }
+}
