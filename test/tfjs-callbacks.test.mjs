@@ -8,10 +8,9 @@ import * as assert from 'uvu/assert';
 import * as core from '../build/index.js';
 import * as optim from '../build/tfjs/index.js';
 import { tf, tfl, quietly } from './helpers/tfjs.mjs';
-import { fit, net } from './helpers/fit-callbacks.mjs';
+import { fit, net, PLATEAU, plateauRun } from './helpers/fit-callbacks.mjs';
 
 const BACKENDS = ['cpu', 'wasm'];
-
 
 for (const backend of BACKENDS) {
   test(`${backend}: learningRateScheduler sets schedule(epoch, lr) at each epoch's start; learning_rate in the logs`, async () => {
@@ -106,23 +105,6 @@ function kerasPlateau(values, lr0, { factor = 0.1, patience = 10, minDelta = 1e-
     }
     return lr;
   });
-}
-
-const PLATEAU = { factor: 0.5, patience: 2, minDelta: 0.02, cooldown: 1, minLr: 0.004 };
-
-const PLATEAU_EPOCHS = 12;
-
-/** An uninterrupted plateau run: Adam 0.05 on net(), val_loss monitored. */
-async function plateauRun() {
-  const a = net();
-  const optA = optim.adam({ learningRate: 0.05 });
-  a.compile({ optimizer: optA, loss: 'meanSquaredError' });
-  const cbA = optim.callbacks.reduceLROnPlateau(optA, PLATEAU);
-  const run = await fit(a, optA, [cbA], { epochs: PLATEAU_EPOCHS });
-  const state = cbA.plateau.state;
-  a.dispose();
-  optA.dispose();
-  return { ...run, state };
 }
 
 for (const backend of BACKENDS) {

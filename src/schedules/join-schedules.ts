@@ -1,6 +1,6 @@
 import { type Config, deserialize, registerClass, type SerializedObject } from '../registry.js';
-import { checkNumber, describeValue } from '../validate.js';
-import { checkScheduleOptions, LearningRateSchedule } from './schedule.js';
+import { describeValue } from '../validate.js';
+import { checkBoundaries, checkScheduleOptions, LearningRateSchedule, readList } from './schedule.js';
 
 export interface JoinSchedulesOptions {
   /** The schedules in order, at least one. */
@@ -27,8 +27,8 @@ export class JoinSchedules extends LearningRateSchedule {
     checkScheduleOptions(this, where, options);
     // Each list is read once into a copy (length, then each element): a getter or Proxy cannot
     // make the checked elements differ from the ones kept.
-    const schedules = snapshot(options.schedules);
-    const boundaries = snapshot(options.boundaries);
+    const schedules = readList(options.schedules);
+    const boundaries = readList(options.boundaries);
     if (schedules === null || schedules.length === 0) {
       throw new TypeError(`${where}: schedules must be a non-empty array of LearningRateSchedule, got ${schedules === null ? describeValue(options.schedules) : '[]'}`);
     }
@@ -40,12 +40,7 @@ export class JoinSchedules extends LearningRateSchedule {
         `${where}: boundaries must be an array with one element fewer than schedules (${schedules.length - 1}), got ${boundaries !== null ? `${boundaries.length} elements` : describeValue(options.boundaries)}`,
       );
     }
-    boundaries.forEach((b, i) => {
-      checkNumber(`${where}: boundaries[${i}]`, b, { integer: true, min: 0 });
-      if (i > 0 && !((b as number) > (boundaries[i - 1] as number))) {
-        throw new RangeError(`${where}: boundaries must be strictly increasing, got ${String(boundaries[i - 1])} then ${String(b)} at index ${i}`);
-      }
-    });
+    checkBoundaries(where, boundaries, { integer: true, min: 0 });
     this.schedules = Object.freeze(schedules as LearningRateSchedule[]);
     this.boundaries = Object.freeze(boundaries as number[]);
   }
@@ -68,7 +63,7 @@ export class JoinSchedules extends LearningRateSchedule {
   static override fromConfig<T extends LearningRateSchedule>(this: new (config: never) => T, config: Config): T {
     if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new TypeError('JoinSchedules.fromConfig: config must be an object');
     const { schedules, ...rest } = config;
-    const list = snapshot(schedules);
+    const list = readList(schedules);
     // deserialize reads each element's className and config once and refuses anything else.
     const built = list === null ? schedules : list.map((s) => (s instanceof LearningRateSchedule ? s : deserialize(s as SerializedObject, 'learning-rate schedule')));
     const Join = this as unknown as new (options: { [key: string]: unknown }) => T;
@@ -83,10 +78,3 @@ export function joinSchedules(options: JoinSchedulesOptions): JoinSchedules {
 }
 
 /** A copy of an array, each element read once; null when `list` is not an array. */
-function snapshot(list: unknown): unknown[] | null {
-  if (!Array.isArray(list)) return null;
-  const n = list.length;
-  const out: unknown[] = [];
-  for (let i = 0; i < n; i++) out.push(list[i]);
-  return out;
-}

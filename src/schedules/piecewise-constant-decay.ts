@@ -1,6 +1,6 @@
 import { type Config, registerClass } from '../registry.js';
 import { checkNumber, describeValue } from '../validate.js';
-import { checkScheduleOptions, LearningRateSchedule } from './schedule.js';
+import { checkBoundaries, checkScheduleOptions, LearningRateSchedule, readList } from './schedule.js';
 
 export interface PiecewiseConstantDecayOptions {
   /** Strictly increasing step numbers where the rate changes. */
@@ -28,8 +28,8 @@ export class PiecewiseConstantDecay extends LearningRateSchedule {
     checkScheduleOptions(this, where, options);
     // Each list is read once into a copy (length, then each element): a getter or Proxy cannot
     // make the checked values differ from the ones kept.
-    const boundaries = snapshot(options.boundaries);
-    const values = snapshot(options.values);
+    const boundaries = readList(options.boundaries);
+    const values = readList(options.values);
     if (boundaries === null || boundaries.length === 0) {
       throw new TypeError(`${where}: boundaries must be a non-empty array of step numbers, got ${boundaries === null ? describeValue(options.boundaries) : '[]'}`);
     }
@@ -38,12 +38,7 @@ export class PiecewiseConstantDecay extends LearningRateSchedule {
         `${where}: values must be an array with one more element than boundaries (${boundaries.length + 1}), got ${values !== null ? `${values.length} elements` : describeValue(options.values)}`,
       );
     }
-    boundaries.forEach((b, i) => {
-      checkNumber(`${where}: boundaries[${i}]`, b);
-      if (i > 0 && !((b as number) > (boundaries[i - 1] as number))) {
-        throw new RangeError(`${where}: boundaries must be strictly increasing, got ${String(boundaries[i - 1])} then ${String(b)} at index ${i}`);
-      }
-    });
+    checkBoundaries(where, boundaries);
     values.forEach((v, i) => checkNumber(`${where}: values[${i}]`, v, { min: 0, float32: true }));
     this.boundaries = Object.freeze(boundaries as number[]);
     this.values = Object.freeze(values as number[]);
@@ -62,10 +57,3 @@ export class PiecewiseConstantDecay extends LearningRateSchedule {
 registerClass(PiecewiseConstantDecay);
 
 /** A copy of an array, each element read once; null when `list` is not an array. */
-function snapshot(list: unknown): unknown[] | null {
-  if (!Array.isArray(list)) return null;
-  const n = list.length;
-  const out: unknown[] = [];
-  for (let i = 0; i < n; i++) out.push(list[i]);
-  return out;
-}

@@ -1,5 +1,6 @@
 import { checkOptionNames } from '../options.js';
 import { type Config } from '../registry.js';
+import { checkNumber, type NumberRule } from '../validate.js';
 
 /**
  * Base class of learning-rate schedules. An optimizer given a schedule as `learningRate` calls
@@ -51,4 +52,23 @@ export abstract class LearningRateSchedule {
  */
 export function checkScheduleOptions(schedule: LearningRateSchedule, where: string, options: object): void {
   checkOptionNames(schedule.constructor, where, options, []);
+}
+
+/** A copy of an array argument, read once (its length, then each element), or null for a non-array. */
+export function readList(list: unknown): unknown[] | null {
+  if (!Array.isArray(list)) return null;
+  const n = list.length;
+  const out: unknown[] = [];
+  for (let i = 0; i < n; i++) out.push(list[i]);
+  return out;
+}
+
+/** Checks each boundary (of a copy from readList) against `rule`, and that they strictly increase. */
+export function checkBoundaries(where: string, boundaries: readonly unknown[], rule: NumberRule = {}): void {
+  boundaries.forEach((b, i) => {
+    checkNumber(`${where}: boundaries[${i}]`, b, rule);
+    if (i > 0 && !((b as number) > (boundaries[i - 1] as number))) {
+      throw new RangeError(`${where}: boundaries must be strictly increasing, got ${String(boundaries[i - 1])} then ${String(b)} at index ${i}`);
+    }
+  });
 }

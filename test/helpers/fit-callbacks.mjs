@@ -1,6 +1,7 @@
 // A small regression model and a model.fit that records the learning rate each step used: shared by
 // the tfjs callback tests.
 import { rng } from './random.mjs';
+import * as optim from '../../build/tfjs/index.js';
 import { tf, tfl } from './tfjs.mjs';
 
 export function data(seed, n) {
@@ -34,4 +35,21 @@ export async function fit(model, optimizer, callbacks, { epochs = 5, initialEpoc
     delete optimizer.applyGradients;
     tf.dispose([x, y, vx, vy]);
   }
+}
+
+export const PLATEAU = { factor: 0.5, patience: 2, minDelta: 0.02, cooldown: 1, minLr: 0.004 };
+
+export const PLATEAU_EPOCHS = 12;
+
+/** An uninterrupted plateau run: Adam 0.05 on net(), val_loss monitored. */
+export async function plateauRun() {
+  const a = net();
+  const optA = optim.adam({ learningRate: 0.05 });
+  a.compile({ optimizer: optA, loss: 'meanSquaredError' });
+  const cbA = optim.callbacks.reduceLROnPlateau(optA, PLATEAU);
+  const run = await fit(a, optA, [cbA], { epochs: PLATEAU_EPOCHS });
+  const state = cbA.plateau.state;
+  a.dispose();
+  optA.dispose();
+  return { ...run, state };
 }
