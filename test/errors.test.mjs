@@ -20,6 +20,7 @@ import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import * as lib from '../build/index.js';
 import { repoFile } from './helpers/load-ts.mjs';
+import { frame } from './helpers/checkpoint.mjs';
 
 const {
   ready, Variable, Optimizer, OptimizerWrapper, LearningRateSchedule, Arena, Adam, SGD, LossScaleOptimizer, SWA,
@@ -183,30 +184,7 @@ function builtAdam(f, name = 'w') {
   return { w, o, state: o.getState(), bytes: o.saveState() };
 }
 
-/** A checkpoint with the given header and float data, framed like docs/state-format.md (valid CRC). */
-function frame(headerText, floats = [], { headerLength, trailing = 0 } = {}) {
-  const header = new TextEncoder().encode(headerText);
-  const dataStart = (12 + header.length + 3) & ~3;
-  const out = new Uint8Array(dataStart + floats.length * 4 + trailing + 4);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, 0x54504f57, true);
-  dv.setUint16(4, 1, true);
-  dv.setUint32(8, headerLength ?? header.length, true);
-  out.set(header, 12);
-  floats.forEach((x, i) => dv.setFloat32(dataStart + i * 4, x, true));
-  const end = out.length - 4;
-  dv.setUint32(end, crc32(out.subarray(0, end)), true);
-  return out;
-}
 
-function crc32(bytes) {
-  let c = 0xffffffff;
-  for (const b of bytes) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  }
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 const headerOf = (variables, className = 'Adam') => JSON.stringify({ className, config: {}, iterations: 1, variables });
 

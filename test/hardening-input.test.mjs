@@ -10,6 +10,7 @@ import * as lib from '../build/index.js';
 import { repoFile } from './helpers/load-ts.mjs';
 import { checkNumber, checkShape } from '../build/validate.js';
 import { typedLength, typedByteOffset, typedBuffer, isFloat32Array } from '../build/typed.js';
+import { frame } from './helpers/checkpoint.mjs';
 
 const {
   ready, Variable, Arena, Adam, Optimizer, OptimizerWrapper, LossScaleOptimizer,
@@ -485,29 +486,7 @@ test('deserialize reads className and config once', () => {
 
 // ---------------------------------------------------------------- item 16: checkpoint headers
 
-function crc32(bytes) {
-  let c = 0xffffffff;
-  for (const b of bytes) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  }
-  return (c ^ 0xffffffff) >>> 0;
-}
 
-/** A checkpoint framed as docs/state-format.md says, with a valid CRC: any header, any floats. */
-function frame(header, floats = []) {
-  const text = new TextEncoder().encode(typeof header === 'string' ? header : JSON.stringify(header));
-  const dataStart = (12 + text.length + 3) & ~3;
-  const out = new Uint8Array(dataStart + floats.length * 4 + 4);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, 0x54504f57, true);
-  dv.setUint16(4, 1, true);
-  dv.setUint32(8, text.length, true);
-  out.set(text, 12);
-  floats.forEach((x, i) => dv.setFloat32(dataStart + i * 4, x, true));
-  dv.setUint32(out.length - 4, crc32(out.subarray(0, out.length - 4)), true);
-  return out;
-}
 
 /** The header and floats of a checkpoint (the inverse of frame). */
 function unframe(bytes) {
