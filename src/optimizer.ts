@@ -440,8 +440,7 @@ export abstract class Optimizer {
           this.skips++;
           return this.iterations;
         }
-        this.registerNew(n);
-        this.stageAll(n, true);
+        if (this.registerNew(n)) this.stageAll(n, true); // the steady state has no new variable
         runStepHooks(this);
       } catch (e) {
         this.journal.rollback();
@@ -794,13 +793,14 @@ export abstract class Optimizer {
     return list;
   }
 
-  /** Registers the active variables seen for the first time (allocates only when there are some). */
-  private registerNew(n: number): void {
+  /** Registers the active variables seen for the first time; false (and no allocation) when there are none. */
+  private registerNew(n: number): boolean {
     let fresh: Variable[] | null = null;
     for (let i = 0; i < n; i++) if (this.active[i] === undefined) (fresh ??= []).push(this.activeVars[i]);
-    if (!fresh) return;
+    if (!fresh) return false;
     this.register(fresh);
     for (let i = 0; i < n; i++) this.active[i] ??= this.records.get(this.activeVars[i]) as VarRecord;
+    return true;
   }
 
   /** Registers variables and builds their slots; if anything throws, everything it made is undone. */
