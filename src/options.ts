@@ -11,7 +11,7 @@ interface OptionHolder {
  * The option names a class accepts: `base` plus the `optionNames` each class of its chain
  * declares as its own static property.
  */
-export function allowedOptions(cls: unknown, base: readonly string[]): Set<string> {
+function allowedOptions(cls: unknown, base: readonly string[]): Set<string> {
   const names = new Set(base);
   for (let c = cls; typeof c === 'function'; c = Object.getPrototypeOf(c)) {
     if (Object.prototype.hasOwnProperty.call(c, 'optionNames')) {
