@@ -3,6 +3,7 @@
 // arena and a foreign heap (the tfjs wasm backend) alike.
 export { setSimd } from './simd';
 export * from './common';
+export * from './elementwise';
 export * from './sgd';
 export * from './adam';
 export * from './adamax';
@@ -19,3 +20,6 @@ export * from './adafactor';
 export * from './lazy_adam';
 export * from './yogi';
 export * from './radam';
+// schedule-free kernels
+export * from './schedule_free_adamw';
+export * from './schedule_free_sgd';
