@@ -20,6 +20,3 @@ export * from './adafactor';
 export * from './lazy_adam';
 export * from './yogi';
 export * from './radam';
-// schedule-free kernels
-export * from './schedule_free_adamw';
-export * from './schedule_free_sgd';
