@@ -144,6 +144,8 @@ const ARITH = {
   Adam: 'sqrtDiv', AdamW: 'sqrtDiv', Nadam: 'sqrtDiv', RMSprop: 'sqrtDiv', Adagrad: 'sqrtDiv',
   Adadelta: 'sqrtDiv', Ftrl: 'sqrtDiv', Lamb: 'sqrtDiv', Adafactor: 'sqrtDiv', LazyAdam: 'sqrtDiv',
   Yogi: 'sqrtDiv', RAdam: 'sqrtDiv',
+  // optax-optimizers (Adopt: a sqrt and a division per element too)
+  Adan: 'sqrtDiv', Adopt: 'sqrtDiv', AdEMAMix: 'sqrtDiv', Prodigy: 'sqrtDiv',
 };
 
 /** { arith, known }: an unknown class gets no arithmetic floor and is flagged in the report. */

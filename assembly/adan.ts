@@ -1,0 +1,78 @@
+// Adan (optax `scale_by_adan` + `add_decayed_weights` + the learning rate), in optax's float32 op order:
+//   d = first ? 0 : g - gPrev;  m = omb1*g + b1*m;  v = omb2*d + b2*v;  q = g + omb2*d;  n = omb3*(q*q) + b3*n
+//   u = (m/bc1 + omb2*(v/bc2)) / (sqrt(n/bc3 + epsRoot) + eps);  [u = u + wd*w];  w = w - lr*u;  gPrev = g
+// omb* = 1 - b* and bc* = 1 - b*^t come from TS. One pass; `decay` and `first` select a specialised loop.
+import { simdEnd } from './simd';
+
+// @ts-ignore: decorator
+@inline
+function body(
+  p: usize, g: usize, m: usize, v: usize, nn: usize, gp: usize, n: i32,
+  b1: f32, omb1: f32, b2: f32, omb2: f32, b3: f32, omb3: f32, bc1: f32, bc2: f32, bc3: f32,
+  eps: f32, epsRoot: f32, wd: f32, lr: f32, first: bool, decay: bool,
+): void {
+  const vb1 = f32x4.splat(b1);
+  const vomb1 = f32x4.splat(omb1);
+  const vb2 = f32x4.splat(b2);
+  const vomb2 = f32x4.splat(omb2);
+  const vb3 = f32x4.splat(b3);
+  const vomb3 = f32x4.splat(omb3);
+  const vbc1 = f32x4.splat(bc1);
+  const vbc2 = f32x4.splat(bc2);
+  const vbc3 = f32x4.splat(bc3);
+  const ve = f32x4.splat(eps);
+  const ver = f32x4.splat(epsRoot);
+  const vwd = f32x4.splat(wd);
+  const vlr = f32x4.splat(lr);
+  const zero = f32x4.splat(0);
+  const e = simdEnd(n);
+  let i = 0;
+  for (; i < e; i += 4) {
+    const o = <usize>i << 2;
+    const gi = v128.load(g + o);
+    const d = first ? zero : f32x4.sub(gi, v128.load(gp + o));
+    const mi = f32x4.add(f32x4.mul(vomb1, gi), f32x4.mul(vb1, v128.load(m + o)));
+    const vi = f32x4.add(f32x4.mul(vomb2, d), f32x4.mul(vb2, v128.load(v + o)));
+    const q = f32x4.add(gi, f32x4.mul(vomb2, d));
+    const ni = f32x4.add(f32x4.mul(vomb3, f32x4.mul(q, q)), f32x4.mul(vb3, v128.load(nn + o)));
+    v128.store(m + o, mi);
+    v128.store(v + o, vi);
+    v128.store(nn + o, ni);
+    v128.store(gp + o, gi);
+    let u = f32x4.add(f32x4.div(mi, vbc1), f32x4.mul(vomb2, f32x4.div(vi, vbc2)));
+    u = f32x4.div(u, f32x4.add(f32x4.sqrt(f32x4.add(f32x4.div(ni, vbc3), ver)), ve));
+    const w = v128.load(p + o);
+    if (decay) u = f32x4.add(u, f32x4.mul(vwd, w));
+    v128.store(p + o, f32x4.sub(w, f32x4.mul(vlr, u)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const gi = load<f32>(g + o);
+    const d: f32 = first ? 0 : gi - load<f32>(gp + o);
+    const mi = omb1 * gi + b1 * load<f32>(m + o);
+    const vi = omb2 * d + b2 * load<f32>(v + o);
+    const q = gi + omb2 * d;
+    const ni = omb3 * (q * q) + b3 * load<f32>(nn + o);
+    store<f32>(m + o, mi);
+    store<f32>(v + o, vi);
+    store<f32>(nn + o, ni);
+    store<f32>(gp + o, gi);
+    let u = mi / bc1 + omb2 * (vi / bc2);
+    u = u / (sqrt<f32>(ni / bc3 + epsRoot) + eps);
+    const w = load<f32>(p + o);
+    if (decay) u = u + wd * w;
+    store<f32>(p + o, w - lr * u);
+  }
+}
+
+export function adan(
+  p: usize, g: usize, m: usize, v: usize, nn: usize, gp: usize, n: i32,
+  b1: f32, omb1: f32, b2: f32, omb2: f32, b3: f32, omb3: f32, bc1: f32, bc2: f32, bc3: f32,
+  eps: f32, epsRoot: f32, wd: f32, lr: f32, first: bool, decay: bool,
+): void {
+  if (first) {
+    if (decay) body(p, g, m, v, nn, gp, n, b1, omb1, b2, omb2, b3, omb3, bc1, bc2, bc3, eps, epsRoot, wd, lr, true, true);
+    else body(p, g, m, v, nn, gp, n, b1, omb1, b2, omb2, b3, omb3, bc1, bc2, bc3, eps, epsRoot, wd, lr, true, false);
+  } else if (decay) body(p, g, m, v, nn, gp, n, b1, omb1, b2, omb2, b3, omb3, bc1, bc2, bc3, eps, epsRoot, wd, lr, false, true);
+  else body(p, g, m, v, nn, gp, n, b1, omb1, b2, omb2, b3, omb3, bc1, bc2, bc3, eps, epsRoot, wd, lr, false, false);
+}

@@ -1,0 +1,235 @@
+// The optax optimizers (Adan, Adopt, AdEMAMix, Prodigy) against their float64 references: the full
+// cross of their own options with the 128 base combinations (SIMD == scalar), optax's defaults,
+// option-specific behaviour (first steps, schedules, weight decay in optax's place and its
+// exclusion), sparse gradients, configs, bit-exact state round-trips and zero allocation per step.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import * as lib from '../build/index.js';
+import { baseCombos, combos, conformance, conformanceAll } from './helpers/conformance.mjs';
+import { rng } from './helpers/random.mjs';
+import { repoFile } from './helpers/load-ts.mjs';
+import { RefOptimizer } from './reference/base.mjs';
+import { adan } from './reference/adan.mjs';
+
+const { ready, deserialize, setSimdEnabled, Variable } = lib;
+await ready();
+
+const BASES = baseCombos();
+const full = (own) => own.flatMap((o) => BASES.map((b) => ({ ...o, ...b })));
+
+// Every own option with two values (learning rate fixed), crossed with all 128 base combinations
+// (weightDecay among them: 0.05 or none, applied in optax's place).
+const CASES = [
+  ['Adan', 'adan', full(combos({ beta1: [0.98, 0.9], beta2: [0.92, 0.5], beta3: [0.99, 0.9], epsilon: [1e-8, 1e-3], epsRoot: [1e-8, 0], learningRate: [0.01] }))],
+];
+const SPECS = { adan };
+
+/** optax's defaults (learning rate: optax has none but Prodigy's 1.0; 0.001 here). */
+const DEFAULTS = {
+  Adan: { learningRate: 0.001, beta1: 0.98, beta2: 0.92, beta3: 0.99, epsilon: 1e-8, epsRoot: 1e-8, weightDecay: 0 },
+};
+
+/** A non-default value of every own option (configs must carry each). */
+const OTHER = {
+  Adan: { beta1: 0.9, beta2: 0.8, beta3: 0.95, epsilon: 1e-6, epsRoot: 0, weightDecay: 0.02 },
+};
+
+for (const [className, ref, runs] of CASES) {
+  test(`${className} matches the float64 reference for every own option combination x 128 base combinations (SIMD == scalar)`, async () => {
+    await conformanceAll(className, [new URL(`./reference/${ref}.mjs`, import.meta.url).href, ref], runs);
+  });
+}
+
+test('defaults are optax\'s, and the default optimizer matches the reference', () => {
+  for (const [className, ref] of CASES) {
+    const C = lib[className];
+    conformance(C, SPECS[ref], {}, { steps: 10, seed: 7 });
+    const config = new C().getConfig();
+    for (const [k, v] of Object.entries(DEFAULTS[className])) assert.is(config[k], v, `${className}.${k}`);
+    assert.is(config.name, className.toLowerCase());
+  }
+});
+
+test('config: every option round-trips through JSON and the registry', () => {
+  for (const [className] of CASES) {
+    const C = lib[className];
+    const config = new C({ learningRate: 0.02, name: 'x', ...OTHER[className] }).getConfig();
+    for (const [k, v] of Object.entries(OTHER[className])) assert.is(config[k], v, `${className}.${k}`);
+    const again = deserialize({ className, config: JSON.parse(JSON.stringify(config)) });
+    assert.instance(again, C);
+    assert.equal(again.getConfig(), config);
+  }
+});
+
+/** Trains `steps` steps of seeded gradients on two variables; returns weights and every state variable. */
+function train(C, options, { steps = 9, seed = 3, sparse = false, exclude = false } = {}) {
+  const r = rng(seed);
+  const init = [r.f32(17), r.f32(5 * 7)];
+  const vars = init.map((x, i) => new Variable(x, { name: `w${i}`, shape: i ? [5, 7] : [17] }));
+  const opt = new C(options);
+  if (exclude) opt.excludeFromWeightDecay({ variables: [vars[1]] });
+  const grads = [];
+  for (let s = 0; s < steps; s++) {
+    const g1 = sparse && s % 2 ? { indices: Int32Array.from([4, 0, 4]), values: r.f32(3 * 7, 0.3) } : r.f32(35, 0.3);
+    const gs = [r.f32(17, 0.3), g1];
+    grads.push(gs);
+    opt.applyGradients(gs.map((g, k) => [g, vars[k]]));
+  }
+  const out = { weights: vars.map((v) => v.value.slice()), state: opt.getState(), init, grads };
+  opt.dispose();
+  vars.forEach((v) => v.dispose());
+  return out;
+}
+
+function sameBits(label, a, b) {
+  assert.is(a.length, b.length, `${label}: length`);
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) assert.unreachable(`${label}[${i}]: ${a[i]} != ${b[i]}`);
+}
+
+test('weight decay is optax\'s (inside the update, u + wd*w before the learning rate) and excludeFromWeightDecay is its mask', () => {
+  for (const [className, ref] of CASES) {
+    if (!('weightDecay' in DEFAULTS[className])) continue;
+    const C = lib[className];
+    const spec = SPECS[ref];
+    const options = { learningRate: 0.05, weightDecay: 0.3 };
+    for (const exclude of [false, true]) {
+      const ours = train(C, options, { exclude });
+      const refOpt = new RefOptimizer(spec, options);
+      const refVars = ours.init.map((x, i) => ({ name: `w${i}`, shape: i ? [5, 7] : [17], values: Float64Array.from(x), noDecay: exclude && i === 1 }));
+      for (const gs of ours.grads) refOpt.apply(gs.map((g, k) => [g, refVars[k]]));
+      refVars.forEach((rv, k) => {
+        for (let i = 0; i < rv.values.length; i++) {
+          assert.ok(Math.abs(ours.weights[k][i] - rv.values[i]) <= 2e-5 * Math.abs(rv.values[i]) + 1e-6, `${className} exclude=${exclude} w${k}[${i}]: ${ours.weights[k][i]} vs ${rv.values[i]}`);
+        }
+      });
+    }
+    // The excluded variable follows the undecayed trajectory bit for bit.
+    const excluded = train(C, options, { exclude: true });
+    const plain = train(C, { learningRate: 0.05 });
+    sameBits(`${className} excluded w1`, excluded.weights[1], plain.weights[1]);
+    // A schedule is applied like the constant it returns (same float32 value).
+    const scheduled = train(C, { learningRate: 0.05, weightDecay: () => 0.3 });
+    sameBits(`${className} scheduled weightDecay`, scheduled.weights[0], train(C, options).weights[0]);
+    assert.is(new C({ weightDecay: 0.3 }).weightDecay, 0.3);
+    assert.is(new C().weightDecaySchedule, null);
+  }
+});
+
+test('sparse gradients: the same bits as the dense update of the densified gradient (SIMD and scalar)', () => {
+  for (const [className] of CASES) {
+    for (const simd of [true, false]) {
+      setSimdEnabled(simd);
+      try {
+        const C = lib[className];
+        const sparse = train(C, { learningRate: 0.05 }, { sparse: true });
+        // The dense optimizer on the densified versions of the very same gradients.
+        const densified = sparse.grads.map(([g0, g1]) => {
+          if (g1 instanceof Float32Array) return [g0, g1];
+          const d = new Float32Array(35);
+          Array.from(g1.indices).forEach((row, k) => {
+            for (let j = 0; j < 7; j++) d[row * 7 + j] += g1.values[k * 7 + j];
+          });
+          return [g0, d];
+        });
+        const vars = sparse.init.map((x, i) => new Variable(x, { name: `w${i}`, shape: i ? [5, 7] : [17] }));
+        const opt = new C({ learningRate: 0.05 });
+        for (const gs of densified) opt.applyGradients(gs.map((g, k) => [g, vars[k]]));
+        vars.forEach((v, k) => sameBits(`${className} simd=${simd} w${k}`, v.value, sparse.weights[k]));
+        const st = opt.getState();
+        for (const name of Object.keys(st.variables)) sameBits(`${className} ${name}`, st.variables[name].values, sparse.state.variables[name].values);
+        opt.dispose();
+        vars.forEach((v) => v.dispose());
+      } finally {
+        setSimdEnabled(true);
+      }
+    }
+  }
+});
+
+test('state: train N, save, restore into a fresh optimizer, train M == train N+M, weights and every slot bit for bit', () => {
+  for (const [className] of CASES) {
+    const C = lib[className];
+    const r = rng(5);
+    const opts = { learningRate: 0.05, useEma: true, gradientAccumulationSteps: 2 };
+    const grads = Array.from({ length: 14 }, () => [r.f32(17), r.f32(6)]);
+    const init = [r.f32(17), r.f32(6)];
+    const make = (values) => values.map((x, i) => new Variable(x, { name: `w${i}`, shape: i ? [3, 2] : [17] }));
+    const run = (o, vs, gs) => gs.forEach(([g0, g1]) => o.applyGradients([[g0, vs[0]], [g1, vs[1]]]));
+    const whole = make(init);
+    const o1 = new C(opts);
+    run(o1, whole, grads);
+    const half = make(init);
+    const o2 = new C(opts);
+    run(o2, half, grads.slice(0, 7));
+    const saved = JSON.parse(JSON.stringify(o2.getState(), (k, v) => (v instanceof Float32Array ? Array.from(v) : v)));
+    const resumed = make(half.map((v) => v.value));
+    const o3 = new C(opts);
+    o3.setState(saved, resumed);
+    run(o3, resumed, grads.slice(7));
+    whole.forEach((v, i) => sameBits(`${className} w${i}`, resumed[i].value, v.value));
+    const a = o1.getState();
+    const b = o3.getState();
+    assert.equal(Object.keys(b.variables), Object.keys(a.variables));
+    for (const name of Object.keys(a.variables)) sameBits(`${className} ${name}`, b.variables[name].values, a.variables[name].values);
+    assert.is(o3.iterations, o1.iterations);
+    for (const x of [o1, o2, o3, ...whole, ...half, ...resumed]) x.dispose();
+  }
+});
+
+test('bad options throw a TypeError or RangeError naming the option', () => {
+  const bad = [
+    ['Adan', { beta1: 1 }, RangeError, 'Adan: beta1 must be a finite number >= 0 < 1, got 1'],
+    ['Adan', { beta3: 0.99999999 }, RangeError, 'Adan: beta3 must be a finite number >= 0 < 1 representable in float32'],
+    ['Adan', { epsRoot: -1 }, RangeError, 'Adan: epsRoot must be a finite number >= 0, got -1'],
+    ['Adan', { eps_root: 0 }, TypeError, "Adan: unknown option 'eps_root' (did you mean epsRoot?)"],
+    ['Adan', { b1: 0.9 }, TypeError, "Adan: unknown option 'b1'"],
+    ['Adan', { weightDecay: -1 }, RangeError, 'Adan: weightDecay must be a finite number >= 0, got -1'],
+    ['Adan', { weightDecay: 1e39 }, RangeError, 'Adan: weightDecay must be a finite number >= 0 representable in float32'],
+    ['Adan', { epsilon: '1e-8' }, TypeError, "Adan: epsilon must be a finite number >= 0, got the string '1e-8'"],
+  ];
+  for (const [className, options, type, message] of bad) {
+    try {
+      new lib[className](options);
+      assert.unreachable(`${className} ${JSON.stringify(options)}: no error`);
+    } catch (e) {
+      assert.instance(e, type, `${className} ${JSON.stringify(options)}: ${e.message}`);
+      assert.ok(e.message.includes(message), `${e.message}\n  expected to contain\n${message}`);
+    }
+  }
+});
+
+test('a steady-state step allocates nothing (fresh process, 1 MiB young generation: no collection)', () => {
+  for (const [className] of CASES) {
+    const code = `
+      import * as lib from ${JSON.stringify(repoFile('build', 'index.js'))};
+      import { PerformanceObserver } from 'node:perf_hooks';
+      await lib.ready();
+      const a = new lib.Variable(new Float32Array(1000).fill(0.5), { name: 'a', shape: [250, 4] });
+      const b = new lib.Variable(new Float32Array(7).fill(-0.5), { name: 'b' });
+      const ga = new lib.Variable(new Float32Array(1000).fill(0.01), { name: 'ga' });
+      const gb = new Float32Array(7).fill(0.02);
+      const opt = new lib.${className}({ learningRate: 1e-4, weightDecay: 0.01, globalClipnorm: 1 });
+      opt.prepare([a, b]);
+      const pairs = [[ga.value, a], [gb, b]];
+      for (let i = 0; i < 20000; i++) opt.applyGradients(pairs);
+      let collections = 0;
+      const obs = new PerformanceObserver((l) => { collections += l.getEntries().length; });
+      globalThis.gc();
+      await new Promise((r) => setTimeout(r, 10));
+      obs.observe({ entryTypes: ['gc'] });
+      const mem = lib.defaultHeap().memory.buffer.byteLength;
+      for (let i = 0; i < 200000; i++) opt.applyGradients(pairs);
+      await new Promise((r) => setTimeout(r, 10));
+      obs.disconnect();
+      console.log(JSON.stringify({ collections, growth: lib.defaultHeap().memory.buffer.byteLength - mem }));`;
+    const out = spawnSync(process.execPath, ['--expose-gc', '--max-semi-space-size=1', '--input-type=module', '-e', code], { encoding: 'utf8' });
+    assert.is(out.status, 0, out.stderr);
+    const r = JSON.parse(out.stdout.trim().split('\n').pop());
+    console.log(`  ${className}: ${r.collections} collections in 200000 steps, wasm growth ${r.growth}`);
+    assert.is(r.collections, 0, `${className}: a 1 MiB young generation filled up, so steps allocate`);
+    assert.is(r.growth, 0);
+  }
+});
+
+test.run();
