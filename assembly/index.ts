@@ -4,6 +4,7 @@
 export { setSimd } from './simd';
 export * from './common';
 export * from './elementwise';
+export * from './foreach';
 export * from './sgd';
 export * from './adam';
 export * from './adamax';

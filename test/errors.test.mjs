@@ -94,6 +94,15 @@ const SIGNATURES = {
   sumSquares: { arrays: ['x'], scalars: [] },
   norm: { arrays: ['x'], scalars: [] },
   allFinite: { arrays: ['x'], scalars: [] },
+  // A function that takes an array or a number in one place lists both forms.
+  mul: [{ arrays: ['x', 'y'], scalars: [] }, { arrays: ['x'], scalars: ['y'] }],
+  div: [{ arrays: ['x', 'y'], scalars: [] }, { arrays: ['x'], scalars: ['y'] }],
+  sqrt: { arrays: ['x'], scalars: [] },
+  addcmul: { arrays: ['x', 't1', 't2'], scalars: ['value'] },
+  addcdiv: { arrays: ['x', 't1', 't2'], scalars: ['value'] },
+  lerp: [{ arrays: ['x', 'end'], scalars: ['weight'] }, { arrays: ['x', 'end', 'weight'], scalars: [] }],
+  maximum: { arrays: ['x', 'y'], scalars: [] },
+  sign: { arrays: ['x'], scalars: [] },
 };
 
 // ---------------------------------------------------------------- what "nothing changed" means
@@ -765,7 +774,7 @@ const WRAPPER = {
 
 function kernelCases(row, f) {
   const out = [];
-  for (const [name, { arrays, scalars }] of Object.entries(SIGNATURES)) {
+  for (const [name, { arrays, scalars }] of Object.entries(SIGNATURES).flatMap(([n, s]) => [s].flat().map((form) => [n, form]))) {
     const views = arrays.map((a, i) => f.v([1, 2, 3, 4, 5].map((x) => x + i), a));
     const args = (swap) => {
       const list = [...views.map((v) => v.value), ...scalars.map(() => 0.5)];
@@ -782,6 +791,14 @@ function kernelCases(row, f) {
     }
     if (row.id === 'kernels.scalar') scalars.forEach((s, k) => out.push({ label: `${name} ${s}`, message: sub(s), run: call([[arrays.length + k, NaN]]), watch }));
     if (row.id === 'kernels.scalar-float32') scalars.forEach((s, k) => out.push({ label: `${name} ${s}`, message: sub(s), run: call([[arrays.length + k, 1e39]]), watch }));
+    if (row.id === 'kernels.overlap' && arrays.length > 1 && name !== 'copy') {
+      const wide = f.v([1, 2, 3, 4, 5, 6], 'wide'); // [0, 5) and [1, 6) overlap partially
+      arrays.forEach((a, i) => i > 0 && out.push({ label: `${name} ${a}`, message: sub(a).replaceAll('<written>', arrays[0]), run: () => kernels[name](...args([[0, wide.value.subarray(0, 5)], [i, wide.value.subarray(1, 6)]])), watch: [...views, wide] }));
+    }
+    if (row.id === 'kernels.array-or-number') {
+      const either = arrays.filter((a) => [SIGNATURES[name]].flat().some((form) => form.scalars.includes(a)));
+      either.forEach((a) => out.push({ label: `${name} ${a}`, message: sub(a), run: call([[arrays.indexOf(a), '0.5']]), watch }));
+    }
   }
   return out;
 }
@@ -844,7 +861,7 @@ function casesFor(row, f) {
   if (CASES[id]) return CASES[id](f, row);
   if (APPLY[id]) return applyCases(row, f);
   if (WRAPPER[id]) return WRAPPERS.map((C) => ({ label: C.className, message: row.message.replaceAll('<Class>', C.className), ...WRAPPER[id](C, f) }));
-  if (id.startsWith('kernels.') && ['kernels.type', 'kernels.view', 'kernels.length', 'kernels.scalar', 'kernels.scalar-float32'].includes(id)) return kernelCases(row, f);
+  if (id.startsWith('kernels.') && ['kernels.type', 'kernels.view', 'kernels.length', 'kernels.scalar', 'kernels.scalar-float32', 'kernels.overlap', 'kernels.array-or-number'].includes(id)) return kernelCases(row, f);
   if (id === 'schedule.options' || id === 'schedule.unknown-option') return SCHEDULES.map((C) => ({ label: C.className, message: row.message.replaceAll('<Class>', C.className), run: () => new C(evalLiteral(row.literal)) }));
   if (id.startsWith('base.')) {
     return CORE.map((C) => ({ label: C.className, message: row.message.replaceAll('<Class>', C.className), run: () => new C(evalLiteral(row.literal)) }));
