@@ -1,7 +1,7 @@
 // A hyperparameter that may follow a schedule (the learning rate, the weight decay): its value at
 // a step, checked and rounded to float32 as a kernel's f32 parameter is, without allocating.
 import { type Config, type ConfigValue } from './registry.js';
-import { LearningRateSchedule } from './schedules/schedule.js';
+import { evaluateInto, LearningRateSchedule } from './schedules/schedule.js';
 import { checkNumber, type NumberRule } from './validate.js';
 
 /** A constant, a schedule, or a function of the step (not serializable). */
@@ -20,32 +20,58 @@ export function serializeScheduled(value: Scheduled, name: string): ConfigValue 
   throw new TypeError(`getConfig: a function ${name} cannot be serialized; use a LearningRateSchedule subclass`);
 }
 
-/** Resolves a Scheduled value at a step; hands out the same boxed number while it is constant. */
+/**
+ * Resolves a Scheduled value at a step into memory it owns: `resolve` writes, `value` reads. The
+ * value stays an unboxed float64 from the schedule to the kernel, so a value that changes every
+ * step (a schedule's) allocates nothing.
+ */
 export class Hyperparameter {
-  // Typed as unions on purpose: V8 then keeps the boxed numbers as they are.
-  private source: number | null = null;
-  private rounded: number | null = null;
+  // [the value as computed (times scale), its float32 rounding]
+  private readonly cell = new Float64Array(2).fill(NaN);
 
   /** A factor the value is multiplied by (a ReduceLROnPlateau's); 1 leaves it as it is. */
   scale = 1;
 
-  /** `value` at `step` (times `scale`), rounded to float32. Throws (naming `what`) unless finite, >= 0 and a float32. */
-  at(value: Scheduled, step: number, owner: string, what: string): number {
-    const raw: unknown = typeof value === 'number' ? value : value instanceof LearningRateSchedule ? value.call(step) : value(step);
-    return this.round(this.scale !== 1 && typeof raw === 'number' ? raw * this.scale : raw, step, owner, what);
+  /** `rule`: what the value must also satisfy (an option's range), checked before it is kept. */
+  constructor(private readonly rule: NumberRule | null = null) {}
+
+  /** The value `resolve` computed last, rounded to float32. */
+  get value(): number {
+    return this.cell[1];
   }
 
-  private round(v: unknown, step: number, owner: string, what: string): number {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || !Number.isFinite(Math.fround(v))) {
-      throw new RangeError(`${owner}: the ${what} schedule returned ${String(v)} at step ${step}; expected a finite number >= 0 representable in float32`);
+  /** Evaluates `value` at `step` (times `scale`). Throws (naming `what`) unless finite, >= 0 and a float32. */
+  resolve(value: Scheduled, step: number, owner: string, what: string): void {
+    const cell = this.cell;
+    if (typeof value === 'number') cell[0] = value;
+    else {
+      const bad = value instanceof LearningRateSchedule ? value[evaluateInto](step, cell) : intoCell(value(step), cell);
+      if (bad !== null) throw this.invalid(bad, step, owner, what);
     }
-    // Passing a fresh double to updateStep would allocate a heap number every step.
-    if (v !== this.source) {
-      this.source = v;
-      this.rounded = Math.fround(v);
-    }
-    return this.rounded as number;
+    if (this.scale !== 1) cell[0] *= this.scale;
+    const v = cell[0];
+    if (!Number.isFinite(v) || v < 0 || !Number.isFinite(Math.fround(v))) throw this.invalid(v, step, owner, what);
+    const r = Math.fround(v);
+    if (this.rule !== null && !ruleHolds(r, this.rule)) checkNumber(`${owner}: the ${what} schedule at step ${step}`, r, this.rule);
+    cell[1] = r;
   }
+
+  /** `resolve` then `value`, for the public getters (a boxed number is fine there). */
+  at(value: Scheduled, step: number, owner: string, what: string): number {
+    this.resolve(value, step, owner, what);
+    return this.cell[1];
+  }
+
+  private invalid(v: unknown, step: number, owner: string, what: string): RangeError {
+    return new RangeError(`${owner}: the ${what} schedule returned ${String(v)} at step ${step}; expected a finite number >= 0 representable in float32`);
+  }
+}
+
+/** Writes a function schedule's result into `out[0]` (null), or returns it when it is not a number. */
+function intoCell(v: unknown, out: Float64Array): unknown {
+  if (typeof v !== 'number') return v;
+  out[0] = v;
+  return null;
 }
 
 /**
@@ -55,15 +81,19 @@ export class Hyperparameter {
  * reads: the constant as given, or this step's scheduled value.
  */
 export class ScheduledOption {
-  value: number;
-  private readonly hyper = new Hyperparameter();
+  private readonly hyper: Hyperparameter;
 
   constructor(
     readonly name: string,
     readonly source: Scheduled,
-    private readonly rule: NumberRule,
+    rule: NumberRule,
   ) {
-    this.value = typeof source === 'number' ? source : NaN;
+    this.hyper = new Hyperparameter(rule);
+  }
+
+  /** The constant, or the value the last `resolve` computed (NaN before the first). */
+  get value(): number {
+    return typeof this.source === 'number' ? this.source : this.hyper.value;
   }
 
   /** True when it follows a schedule (or a function of the step). */
@@ -74,9 +104,7 @@ export class ScheduledOption {
   /** Resolves `value` for the step `step` (a no-op for a constant). */
   resolve(step: number, owner: string): void {
     if (typeof this.source === 'number') return;
-    const v = this.hyper.at(this.source, step, owner, this.name);
-    if (!ruleHolds(v, this.rule)) checkNumber(`${owner}: the ${this.name} schedule at step ${step}`, v, this.rule);
-    this.value = v;
+    this.hyper.resolve(this.source, step, owner, this.name);
   }
 
   /** The value the update at `step` uses (evaluates a schedule). */

@@ -100,6 +100,11 @@ export abstract class Optimizer {
    * (a field first given a double is kept unboxed, and boxed anew at every read that returns it).
    */
   private lrFixed: number | null = null;
+  /**
+   * The rate this step hands to updateStep: lrFixed's box, or (a schedule) one number boxed per
+   * step; null-initialized like lrFixed so every variable's call shares that one box.
+   */
+  private lrStep: number | null = null;
   /** A ReduceLROnPlateau's state, or null (see plateauOf). */
   private plateau: PlateauState | null = null;
   private wd: LearningRate | null = null;
@@ -425,9 +430,7 @@ export abstract class Optimizer {
     this.busy = 'applyGradients';
     try {
       // User code (a schedule) runs first, before any input is read: it cannot change what was checked.
-      const lr = this.currentLearningRate();
-      const wd = this.currentWeightDecay();
-      if (this.scheduledOptions.length !== 0) this.resolveOptions();
+      this.resolveHyperparameters();
       const n = this.collect(pairs);
       this.releaseDisposed();
       const fresh = this.all.length;
@@ -448,7 +451,7 @@ export abstract class Optimizer {
         throw e;
       }
       this.journal.commit();
-      return this.update(n, lr, wd);
+      return this.update(n);
     } finally {
       this.releaseInputs();
       this.busy = null;
@@ -740,7 +743,8 @@ export abstract class Optimizer {
   }
 
   /** The writes, in Keras' order: accumulate or unscale, clip, decay, update, EMA, counter. */
-  private update(n: number, lr: number, wd: number | null): number {
+  private update(n: number): number {
+    const lr = this.lrStep as number;
     const N = this.gradientAccumulationSteps;
     const inv = this.lossScaleFactor ? 1 / this.lossScaleFactor : 1;
     if (N) {
@@ -752,8 +756,8 @@ export abstract class Optimizer {
       for (let i = 0; i < n; i++) prepareGradient(this.active[i], inv, transform);
     }
     clipGradients(this.active, n, this.clipnorm, this.clipvalue, this.globalClipnorm);
-    if (wd !== null) {
-      const c = Math.fround(wd * lr);
+    if (this.wd !== null) {
+      const c = Math.fround(this.wdValue.value * lr);
       for (let i = 0; i < n; i++) {
         const rec = this.active[i];
         if (rec.decays) rec.variable.heap.kernels.decay(rec.variable.ptr, rec.variable.size, c);
@@ -972,8 +976,20 @@ export abstract class Optimizer {
     return this.lrFixed ?? this.lrValue.at(this.lr, this.rawIterations, this.getClassName(), 'learning-rate');
   }
 
-  private resolveOptions(): void {
-    for (const option of this.scheduledOptions) option.resolve(this.rawIterations, this.getClassName());
+  /**
+   * Evaluates every schedule of the step (rate, weight decay, the subclass's options) into memory
+   * the optimizer owns, before any input is read. Values stay unboxed from here to the kernels;
+   * only a scheduled rate is boxed, once, as updateStep's argument.
+   */
+  private resolveHyperparameters(): void {
+    const step = this.rawIterations;
+    const owner = this.getClassName();
+    if (this.lrFixed === null) {
+      this.lrValue.resolve(this.lr, step, owner, 'learning-rate');
+      this.lrStep = this.lrValue.value;
+    } else this.lrStep = this.lrFixed;
+    if (this.wd !== null) this.wdValue.resolve(this.wd, step, owner, 'weight-decay');
+    for (const option of this.scheduledOptions) option.resolve(step, owner);
   }
 
   /** Precomputes the rate when it is a constant (a schedule is evaluated each step instead). */

@@ -356,6 +356,21 @@ test('steady-state steps allocate nothing on the JS heap or in wasm memory (400,
   }
 });
 
+test('scheduled hyperparameters allocate nothing; a scheduled learning rate costs at most one boxed number per step', () => {
+  // Configurations 5-8 of the probe. A schedule's value stays unboxed from the schedule to the
+  // kernel; only a scheduled rate is boxed, once per step, as updateStep's `learningRate` argument.
+  const limit = Math.ceil((400000 * 16) / 2 ** 20) + 1; // collections for 16 B/step, plus one
+  for (const [config, perStep] of [[5, 0], [6, 0], [7, 16], [8, 16]]) {
+    const out = spawnSync(process.execPath, ['--expose-gc', '--max-semi-space-size=1', repoFile('test', 'helpers', 'alloc-probe.mjs'), String(config), 'wasm'], { encoding: 'utf8' });
+    assert.is(out.status, 0, out.stderr);
+    const r = JSON.parse(out.stdout);
+    console.log(`  ${r.label}: ${r.collections} collections in ${r.steps} steps`);
+    if (perStep === 0) assert.is(r.collections, 0, `${r.label}: a 1 MiB young generation filled up, so steps allocate`);
+    else assert.ok(r.collections <= limit, `${r.label}: ${r.collections} collections, more than one 16-byte number per step (${limit})`);
+    assert.is(r.wasmGrowth, 0);
+  }
+});
+
 test('using the library before ready() resolves gives a clear error', () => {
   const code = `import('${repoFile('build', 'index.js')}').then((m) => { try { new m.Variable([1]); } catch (e) { console.log(e.message); } try { new m.Adam().applyGradients([[new Float32Array(1), {}]]); } catch (e) { console.log(e.message); } })`;
   const out = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' });

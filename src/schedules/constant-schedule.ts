@@ -1,6 +1,6 @@
 import { type Config, registerClass } from '../registry.js';
 import { checkNumber } from '../validate.js';
-import { checkScheduleOptions, LearningRateSchedule } from './schedule.js';
+import { checkScheduleOptions, BuiltinSchedule } from './schedule.js';
 
 export interface ConstantScheduleOptions {
   /** The value at every step; >= 0. */
@@ -8,7 +8,7 @@ export interface ConstantScheduleOptions {
 }
 
 /** optax's `constant_schedule`: `value` at every step. Mostly a building block for `joinSchedules`. */
-export class ConstantSchedule extends LearningRateSchedule {
+export class ConstantSchedule extends BuiltinSchedule {
   static override readonly className: string = 'ConstantSchedule';
   static override readonly optionNames: readonly string[] = ['value'];
   readonly value: number;
@@ -21,8 +21,9 @@ export class ConstantSchedule extends LearningRateSchedule {
     this.value = checkNumber(`${where}: value`, options.value, { min: 0, float32: true });
   }
 
-  override call(_step: number): number {
-    return this.value;
+  protected override compute(_step: number, out: Float64Array): null {
+    out[0] = this.value;
+    return null;
   }
 
   override getConfig(): Config {

@@ -1,6 +1,6 @@
 import { type Config, registerClass } from '../registry.js';
 import { checkNumber } from '../validate.js';
-import { checkScheduleOptions, LearningRateSchedule } from './schedule.js';
+import { checkScheduleOptions, BuiltinSchedule } from './schedule.js';
 
 export interface CosineDecayRestartsOptions {
   /** The learning rate at step 0; >= 0. */
@@ -26,7 +26,7 @@ export interface CosineDecayRestartsOptions {
  * restart steps themselves, so a restart step always starts its new period (Keras' float32 log
  * can land one period early there). The optimizer rounds the result to float32.
  */
-export class CosineDecayRestarts extends LearningRateSchedule {
+export class CosineDecayRestarts extends BuiltinSchedule {
   static override readonly className: string = 'CosineDecayRestarts';
   static override readonly optionNames: readonly string[] = ['initialLearningRate', 'firstDecaySteps', 'tMul', 'mMul', 'alpha'];
   readonly initialLearningRate: number;
@@ -47,7 +47,7 @@ export class CosineDecayRestarts extends LearningRateSchedule {
     this.alpha = checkNumber(`${where}: alpha`, options.alpha ?? 0, { min: 0 });
   }
 
-  override call(step: number): number {
+  protected override compute(step: number, out: Float64Array): null {
     const t = this.tMul;
     let f = step / this.firstDecaySteps; // position in units of the first period
     let i: number;
@@ -62,7 +62,8 @@ export class CosineDecayRestarts extends LearningRateSchedule {
       f = (f - this.periodStart(i)) / Math.pow(t, i);
     }
     const cosine = 0.5 * Math.pow(this.mMul, i) * (1 + Math.cos(Math.PI * f));
-    return this.initialLearningRate * ((1 - this.alpha) * cosine + this.alpha);
+    out[0] = this.initialLearningRate * ((1 - this.alpha) * cosine + this.alpha);
+    return null;
   }
 
   override getConfig(): Config {

@@ -1,6 +1,6 @@
 import { type Config, registerClass } from '../registry.js';
 import { checkNumber, optionalNumber } from '../validate.js';
-import { checkScheduleOptions, LearningRateSchedule } from './schedule.js';
+import { checkScheduleOptions, BuiltinSchedule } from './schedule.js';
 
 export interface CosineDecayOptions {
   /** The learning rate at step 0 (the warmup's start when `warmupTarget` is set); >= 0. */
@@ -23,7 +23,7 @@ export interface CosineDecayOptions {
  *   goes linearly from initialLearningRate to warmupTarget, then it is `warmupTarget * c(s - warmupSteps)`.
  * Computed in float64 (Keras uses float32); the optimizer rounds the result to float32.
  */
-export class CosineDecay extends LearningRateSchedule {
+export class CosineDecay extends BuiltinSchedule {
   static override readonly className: string = 'CosineDecay';
   static override readonly optionNames: readonly string[] = ['initialLearningRate', 'decaySteps', 'alpha', 'warmupTarget', 'warmupSteps'];
   readonly initialLearningRate: number;
@@ -44,13 +44,14 @@ export class CosineDecay extends LearningRateSchedule {
     this.warmupSteps = checkNumber(`${where}: warmupSteps`, options.warmupSteps ?? 0, { min: 0 });
   }
 
-  override call(step: number): number {
+  protected override compute(step: number, out: Float64Array): null {
     const target = this.warmupTarget;
-    if (target === null) return this.initialLearningRate * this.decayed(Math.min(step, this.decaySteps));
     const w = this.warmupSteps;
     const s = Math.min(step, w + this.decaySteps);
-    if (s < w) return (target - this.initialLearningRate) * (s / w) + this.initialLearningRate;
-    return target * this.decayed(s - w);
+    if (target === null) out[0] = this.initialLearningRate * this.decayed(Math.min(step, this.decaySteps));
+    else if (s < w) out[0] = (target - this.initialLearningRate) * (s / w) + this.initialLearningRate;
+    else out[0] = target * this.decayed(s - w);
+    return null;
   }
 
   override getConfig(): Config {

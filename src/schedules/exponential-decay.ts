@@ -1,6 +1,6 @@
 import { type Config, registerClass } from '../registry.js';
 import { checkBoolean, checkNumber } from '../validate.js';
-import { checkScheduleOptions, LearningRateSchedule } from './schedule.js';
+import { checkScheduleOptions, BuiltinSchedule } from './schedule.js';
 
 export interface ExponentialDecayOptions {
   /** The learning rate at step 0; >= 0. */
@@ -18,7 +18,7 @@ export interface ExponentialDecayOptions {
  * exponent floored when `staircase` is set. Computed in float64 (Keras uses float32); the
  * optimizer rounds the result to float32.
  */
-export class ExponentialDecay extends LearningRateSchedule {
+export class ExponentialDecay extends BuiltinSchedule {
   static override readonly className: string = 'ExponentialDecay';
   static override readonly optionNames: readonly string[] = ['initialLearningRate', 'decaySteps', 'decayRate', 'staircase'];
   readonly initialLearningRate: number;
@@ -37,9 +37,10 @@ export class ExponentialDecay extends LearningRateSchedule {
     this.staircase = checkBoolean(`${where}: staircase`, options.staircase ?? false);
   }
 
-  override call(step: number): number {
+  protected override compute(step: number, out: Float64Array): null {
     const p = step / this.decaySteps;
-    return this.initialLearningRate * Math.pow(this.decayRate, this.staircase ? Math.floor(p) : p);
+    out[0] = this.initialLearningRate * Math.pow(this.decayRate, this.staircase ? Math.floor(p) : p);
+    return null;
   }
 
   override getConfig(): Config {

@@ -1,6 +1,6 @@
 import { type Config, deserialize, registerClass, type SerializedObject } from '../registry.js';
 import { describeValue } from '../validate.js';
-import { checkBoundaries, checkScheduleOptions, LearningRateSchedule, readList } from './schedule.js';
+import { BuiltinSchedule, checkBoundaries, checkScheduleOptions, evaluateInto, LearningRateSchedule, readList } from './schedule.js';
 
 export interface JoinSchedulesOptions {
   /** The schedules in order, at least one. */
@@ -14,7 +14,7 @@ export interface JoinSchedulesOptions {
  * (step >= boundary, as optax's `step < boundary` test), `schedules[i + 1](step - boundaries[i])`.
  * Its config holds each schedule as `{ className, config }`.
  */
-export class JoinSchedules extends LearningRateSchedule {
+export class JoinSchedules extends BuiltinSchedule {
   static override readonly className: string = 'JoinSchedules';
   static override readonly optionNames: readonly string[] = ['schedules', 'boundaries'];
   readonly schedules: readonly LearningRateSchedule[];
@@ -45,11 +45,11 @@ export class JoinSchedules extends LearningRateSchedule {
     this.boundaries = Object.freeze(boundaries as number[]);
   }
 
-  override call(step: number): number {
+  protected override compute(step: number, out: Float64Array): unknown {
     const b = this.boundaries;
     let i = b.length - 1;
     while (i >= 0 && step < b[i]) i--;
-    return i < 0 ? this.schedules[0].call(step) : this.schedules[i + 1].call(step - b[i]);
+    return i < 0 ? this.schedules[0][evaluateInto](step, out) : this.schedules[i + 1][evaluateInto](step - b[i], out);
   }
 
   override getConfig(): Config {

@@ -1,6 +1,6 @@
 import { type Config, registerClass } from '../registry.js';
 import { checkNumber } from '../validate.js';
-import { checkScheduleOptions, LearningRateSchedule } from './schedule.js';
+import { checkScheduleOptions, BuiltinSchedule } from './schedule.js';
 
 export interface LinearScheduleOptions {
   /** The value up to `transitionBegin`; >= 0. */
@@ -20,7 +20,7 @@ export interface LinearScheduleOptions {
  * <= 0 makes it constant at `initialValue`, as in optax. optax falls back to 0 for a negative
  * `transitionBegin`; here it is an error. Computed in float64; the optimizer rounds to float32.
  */
-export class LinearSchedule extends LearningRateSchedule {
+export class LinearSchedule extends BuiltinSchedule {
   static override readonly className: string = 'LinearSchedule';
   static override readonly optionNames: readonly string[] = ['initialValue', 'endValue', 'transitionSteps', 'transitionBegin'];
   readonly initialValue: number;
@@ -39,12 +39,12 @@ export class LinearSchedule extends LearningRateSchedule {
     this.transitionBegin = checkNumber(`${where}: transitionBegin`, options.transitionBegin ?? 0, { integer: true, min: 0 });
   }
 
-  override call(step: number): number {
+  protected override compute(step: number, out: Float64Array): null {
     const t = this.transitionSteps;
-    if (t <= 0) return this.initialValue;
     const c = Math.min(Math.max(step - this.transitionBegin, 0), t);
     // optax's form (polynomial_schedule with power 1), for the same rounding.
-    return (this.initialValue - this.endValue) * (1 - c / t) + this.endValue;
+    out[0] = t <= 0 ? this.initialValue : (this.initialValue - this.endValue) * (1 - c / t) + this.endValue;
+    return null;
   }
 
   override getConfig(): Config {

@@ -1,7 +1,7 @@
 import { type Config, registerClass } from '../registry.js';
 import { checkNumber } from '../validate.js';
 import { type AnnealStrategy, type CyclePhases, cyclePhases, cycleValue } from './one-cycle-phases.js';
-import { checkScheduleOptions, LearningRateSchedule } from './schedule.js';
+import { checkScheduleOptions, BuiltinSchedule } from './schedule.js';
 
 export interface OneCycleMomentumOptions {
   /** Steps in the cycle, an integer >= 1. */
@@ -24,7 +24,7 @@ export interface OneCycleMomentumOptions {
  * held there in the third phase of `threePhase`); past the cycle it holds its last value. Usually
  * made by `OneCycle.momentum()`, which passes the same phase options.
  */
-export class OneCycleMomentum extends LearningRateSchedule {
+export class OneCycleMomentum extends BuiltinSchedule {
   static override readonly className: string = 'OneCycleMomentum';
   static override readonly optionNames: readonly string[] = ['totalSteps', 'pctStart', 'annealStrategy', 'threePhase', 'baseMomentum', 'maxMomentum'];
   readonly totalSteps: number;
@@ -57,8 +57,9 @@ export class OneCycleMomentum extends LearningRateSchedule {
     this.to = Object.freeze(phases.threePhase ? [base, max, max] : [base, max]);
   }
 
-  override call(step: number): number {
-    return cycleValue(step, this.phases, this.from, this.to);
+  protected override compute(step: number, out: Float64Array): null {
+    cycleValue(step, this.phases, this.from, this.to, out);
+    return null;
   }
 
   override getConfig(): Config {

@@ -40,16 +40,14 @@ export function cyclePhases(where: string, totalSteps: unknown, pctStart: unknow
  * Steps from totalSteps - 1 on hold the value at totalSteps - 1 (the end of the cycle): PyTorch
  * raises past totalSteps and extrapolates its last phase at totalSteps itself.
  */
-export function cycleValue(step: number, phases: CyclePhases, from: readonly number[], to: readonly number[]): number {
+export function cycleValue(step: number, phases: CyclePhases, from: readonly number[], to: readonly number[], out: Float64Array): void {
   const s = Math.min(step, phases.totalSteps - 1);
   const ends = phases.ends;
   const last = ends.length - 1;
   let start = 0;
-  for (let i = 0; i < last; i++) {
-    if (s <= ends[i]) return anneal(from[i], to[i], (s - start) / (ends[i] - start), phases.annealStrategy);
-    start = ends[i];
-  }
-  return anneal(from[last], to[last], (s - start) / (ends[last] - start), phases.annealStrategy);
+  let i = 0;
+  for (; i < last && s > ends[i]; i++) start = ends[i];
+  out[0] = anneal(from[i], to[i], (s - start) / (ends[i] - start), phases.annealStrategy);
 }
 
 function anneal(a: number, b: number, pct: number, strategy: AnnealStrategy): number {

@@ -2,7 +2,7 @@ import { type Config, registerClass } from '../registry.js';
 import { checkBoolean, checkNumber } from '../validate.js';
 import { OneCycleMomentum } from './one-cycle-momentum.js';
 import { type AnnealStrategy, type CyclePhases, cyclePhases, cycleValue } from './one-cycle-phases.js';
-import { checkScheduleOptions, LearningRateSchedule } from './schedule.js';
+import { checkScheduleOptions, BuiltinSchedule } from './schedule.js';
 
 export interface OneCycleOptions {
   /** The peak learning rate; >= 0. */
@@ -39,7 +39,7 @@ export interface OneCycleOptions {
  * value a PyTorch loop of totalSteps steps never trains with.
  * `momentum()` gives the inverse momentum cycle as a schedule of its own.
  */
-export class OneCycle extends LearningRateSchedule {
+export class OneCycle extends BuiltinSchedule {
   static override readonly className: string = 'OneCycle';
   static override readonly optionNames: readonly string[] = [
     'maxLearningRate', 'totalSteps', 'pctStart', 'divFactor', 'finalDivFactor', 'annealStrategy', 'threePhase',
@@ -90,8 +90,9 @@ export class OneCycle extends LearningRateSchedule {
     this.to = Object.freeze(phases.threePhase ? [maxLr, initial, min] : [maxLr, min]);
   }
 
-  override call(step: number): number {
-    return cycleValue(step, this.phases, this.from, this.to);
+  protected override compute(step: number, out: Float64Array): null {
+    cycleValue(step, this.phases, this.from, this.to, out);
+    return null;
   }
 
   /**

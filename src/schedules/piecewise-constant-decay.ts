@@ -1,6 +1,6 @@
 import { type Config, registerClass } from '../registry.js';
 import { checkNumber, describeValue } from '../validate.js';
-import { checkBoundaries, checkScheduleOptions, LearningRateSchedule, readList } from './schedule.js';
+import { checkBoundaries, checkScheduleOptions, BuiltinSchedule, readList } from './schedule.js';
 
 export interface PiecewiseConstantDecayOptions {
   /** Strictly increasing step numbers where the rate changes. */
@@ -15,7 +15,7 @@ export interface PiecewiseConstantDecayOptions {
  * (Keras casts the boundaries to the integer step type; for integer steps, comparing with the
  * boundary itself selects the same value.)
  */
-export class PiecewiseConstantDecay extends LearningRateSchedule {
+export class PiecewiseConstantDecay extends BuiltinSchedule {
   static override readonly className: string = 'PiecewiseConstantDecay';
   static override readonly optionNames: readonly string[] = ['boundaries', 'values'];
   readonly boundaries: readonly number[];
@@ -44,10 +44,12 @@ export class PiecewiseConstantDecay extends LearningRateSchedule {
     this.values = Object.freeze(values as number[]);
   }
 
-  override call(step: number): number {
+  protected override compute(step: number, out: Float64Array): null {
     const b = this.boundaries;
-    for (let i = 0; i < b.length; i++) if (step <= b[i]) return this.values[i];
-    return this.values[b.length];
+    let i = 0;
+    while (i < b.length && step > b[i]) i++;
+    out[0] = this.values[i];
+    return null;
   }
 
   override getConfig(): Config {

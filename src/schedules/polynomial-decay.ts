@@ -1,6 +1,6 @@
 import { type Config, registerClass } from '../registry.js';
 import { checkBoolean, checkNumber } from '../validate.js';
-import { checkScheduleOptions, LearningRateSchedule } from './schedule.js';
+import { checkScheduleOptions, BuiltinSchedule } from './schedule.js';
 
 export interface PolynomialDecayOptions {
   /** The learning rate at step 0; >= 0. */
@@ -22,7 +22,7 @@ export interface PolynomialDecayOptions {
  * after each multiple. Computed in float64 (Keras uses float32); the optimizer rounds the result
  * to float32.
  */
-export class PolynomialDecay extends LearningRateSchedule {
+export class PolynomialDecay extends BuiltinSchedule {
   static override readonly className: string = 'PolynomialDecay';
   static override readonly optionNames: readonly string[] = ['initialLearningRate', 'decaySteps', 'endLearningRate', 'power', 'cycle'];
   readonly initialLearningRate: number;
@@ -43,13 +43,14 @@ export class PolynomialDecay extends LearningRateSchedule {
     this.cycle = checkBoolean(`${where}: cycle`, options.cycle ?? false);
   }
 
-  override call(step: number): number {
+  protected override compute(step: number, out: Float64Array): null {
     let s = step;
     let d = this.decaySteps;
     if (this.cycle) d *= s === 0 ? 1 : Math.ceil(s / d);
     else s = Math.min(s, d);
     // max(0, ...): with a fractional decaySteps, rounding in ceil(s / d) could leave s a hair above d.
-    return (this.initialLearningRate - this.endLearningRate) * Math.pow(Math.max(0, 1 - s / d), this.power) + this.endLearningRate;
+    out[0] = (this.initialLearningRate - this.endLearningRate) * Math.pow(Math.max(0, 1 - s / d), this.power) + this.endLearningRate;
+    return null;
   }
 
   override getConfig(): Config {

@@ -21,6 +21,14 @@ import { checkNumber, type NumberRule } from '../validate.js';
  * registerClass(Halving);
  * ```
  */
+/**
+ * The method an optimizer reads a schedule through (not part of the public API): writes
+ * `call(step)` into `out[0]` and returns null, or returns what `call` gave when it is not a
+ * number (the optimizer reports it). Writing into memory instead of returning keeps a changing
+ * value unboxed when the call is not inlined (a returned double is a fresh heap number).
+ */
+export const evaluateInto = Symbol('wasm-optim.evaluateInto');
+
 export abstract class LearningRateSchedule {
   static readonly className: string = 'LearningRateSchedule';
   /**
@@ -29,8 +37,19 @@ export abstract class LearningRateSchedule {
    */
   static readonly optionNames: readonly string[] = [];
 
-  /** The learning rate at `step` (an integer >= 0). Must not allocate: it runs every step. */
+  /**
+   * The learning rate at `step` (an integer >= 0). It runs every step: allocate nothing in it. The
+   * number it returns is itself boxed (16 bytes) when the engine does not inline the call; the
+   * built-in schedules compute into memory instead and cost nothing.
+   */
   abstract call(step: number): number;
+
+  [evaluateInto](step: number, out: Float64Array): unknown {
+    const v: unknown = this.call(step);
+    if (typeof v !== 'number') return v;
+    out[0] = v;
+    return null;
+  }
 
   /** The constructor's options as a JSON-able object: `fromConfig(getConfig())` rebuilds an equal schedule. */
   abstract getConfig(): Config;
@@ -42,6 +61,34 @@ export abstract class LearningRateSchedule {
 
   getClassName(): string {
     return (this.constructor as typeof LearningRateSchedule).className;
+  }
+}
+
+/**
+ * Base of the built-in schedules: each computes its value into memory (`compute`), so a value that
+ * changes every step reaches the optimizer unboxed; `call` reads it back for everyone else. A
+ * subclass that redefines `call` is honoured: the optimizer then goes through `call` as for any
+ * schedule.
+ */
+export abstract class BuiltinSchedule extends LearningRateSchedule {
+  private readonly scratch = new Float64Array(1);
+  private readonly direct: boolean;
+
+  constructor() {
+    super();
+    this.direct = this.call === BuiltinSchedule.prototype.call;
+  }
+
+  /** Writes the value at `step` into `out[0]` and returns null (or a child schedule's non-number). */
+  protected abstract compute(step: number, out: Float64Array): unknown;
+
+  override call(step: number): number {
+    const bad = this.compute(step, this.scratch);
+    return bad === null ? this.scratch[0] : (bad as number);
+  }
+
+  override [evaluateInto](step: number, out: Float64Array): unknown {
+    return this.direct ? this.compute(step, out) : super[evaluateInto](step, out);
   }
 }
 

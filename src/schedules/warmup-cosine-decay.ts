@@ -1,6 +1,6 @@
 import { type Config, registerClass } from '../registry.js';
 import { checkNumber } from '../validate.js';
-import { checkScheduleOptions, LearningRateSchedule } from './schedule.js';
+import { checkScheduleOptions, BuiltinSchedule } from './schedule.js';
 
 export interface WarmupCosineDecayOptions {
   /** The value at step 0; >= 0. */
@@ -25,7 +25,7 @@ export interface WarmupCosineDecayOptions {
  * optax raises when D <= 0 (its cosine part needs positive decay steps); so does this.
  * Computed in float64; the optimizer rounds to float32.
  */
-export class WarmupCosineDecay extends LearningRateSchedule {
+export class WarmupCosineDecay extends BuiltinSchedule {
   static override readonly className: string = 'WarmupCosineDecay';
   static override readonly optionNames: readonly string[] = ['initialValue', 'peakValue', 'warmupSteps', 'decaySteps', 'endValue', 'exponent'];
   readonly initialValue: number;
@@ -52,14 +52,18 @@ export class WarmupCosineDecay extends LearningRateSchedule {
     this.alpha = this.peakValue === 0 ? 0 : this.endValue / this.peakValue;
   }
 
-  override call(step: number): number {
+  protected override compute(step: number, out: Float64Array): null {
     const w = this.warmupSteps;
     const p = this.peakValue;
-    if (step < w) return (this.initialValue - p) * (1 - step / w) + p;
+    if (step < w) {
+      out[0] = (this.initialValue - p) * (1 - step / w) + p;
+      return null;
+    }
     const d = this.decaySteps - w;
     const c = Math.min(step - w, d);
     const cosine = 0.5 * (1 + Math.cos((Math.PI * c) / d));
-    return p * ((1 - this.alpha) * Math.pow(cosine, this.exponent) + this.alpha);
+    out[0] = p * ((1 - this.alpha) * Math.pow(cosine, this.exponent) + this.alpha);
+    return null;
   }
 
   override getConfig(): Config {

@@ -5,7 +5,7 @@
 // heapUsed growth is reported too, for information. Prints JSON.
 // Usage: node --expose-gc --max-semi-space-size=1 alloc-probe.mjs <config index> <wasm|js>
 import { PerformanceObserver } from 'node:perf_hooks';
-import { ready, Variable, Adam, AdamW, SGD, LossScaleOptimizer, defaultHeap } from '../../build/index.js';
+import { ready, Variable, Adam, AdamW, SGD, LossScaleOptimizer, defaultHeap, ExponentialDecay, OneCycle, WarmupCosineDecay } from '../../build/index.js';
 import { rng } from './random.mjs';
 
 await ready();
@@ -16,7 +16,22 @@ const configs = [
   ['SGD momentum + clipvalue', () => new SGD({ momentum: 0.9, clipvalue: 0.01 }), false],
   ['Adam, sparse rows with duplicates', () => new Adam(), true],
   ['LossScaleOptimizer(SGD)', () => new LossScaleOptimizer(new SGD()), false],
+  // Scheduled hyperparameters (5, 6: nothing allocated; 7, 8: a scheduled learning rate, boxed once
+  // per step as updateStep's argument; see the core test).
+  ['Adam, scheduled beta1 (OneCycle momentum) and weight decay (WarmupCosineDecay)', () => new Adam({ beta1: cycle().momentum(), weightDecay: cosine() }), false],
+  ['SGD, scheduled momentum (OneCycle) and weight decay (ExponentialDecay)', () => new SGD({ momentum: cycle().momentum(), weightDecay: exponential() }), false],
+  ['Adam, ExponentialDecay learning rate', () => new Adam({ learningRate: exponential() }), false],
+  ['SGD, OneCycle learning rate and momentum, ExponentialDecay weight decay', () => new SGD({ learningRate: cycle(), momentum: cycle().momentum(), weightDecay: exponential() }), false],
 ];
+function cycle() {
+  return new OneCycle({ maxLearningRate: 0.1, totalSteps: 1e7 });
+}
+function exponential() {
+  return new ExponentialDecay({ initialLearningRate: 0.01, decaySteps: 1000, decayRate: 0.9 });
+}
+function cosine() {
+  return new WarmupCosineDecay({ initialValue: 0, peakValue: 0.01, warmupSteps: 1000, decaySteps: 1e6 });
+}
 const [label, make, sparse] = configs[Number(process.argv[2] ?? 0)];
 const gradInWasm = process.argv[3] !== 'js';
 const opt = make();
