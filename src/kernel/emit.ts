@@ -38,6 +38,7 @@ const VECTOR_OP: Record<number, number> = {
 };
 
 export const CUSTOM_SECTION = 'wasm-optim:kernel';
+const CANONICAL_NAN = 0x7fc00000;
 
 /** A growable byte buffer with the LEB128 encodings the format uses. */
 class Bytes {
@@ -157,8 +158,9 @@ export function emitModule(plan: Plan): Uint8Array {
       fb.set((vec[id] = fb.local(V128)));
     }
   });
-  const splatConst = (x: number): number => {
-    c.byte(F32_CONST).f32bits(f32Bits(x)).simd(F32X4_SPLAT);
+  const splatConst = (x: number): number => splatBits(f32Bits(x));
+  const splatBits = (bits: number): number => {
+    c.simd(V_CONST).f32bits(bits).f32bits(bits).f32bits(bits).f32bits(bits);
     const l = fb.local(V128);
     fb.set(l);
     return l;
@@ -166,6 +168,7 @@ export function emitModule(plan: Plan): Uint8Array {
   const vZero = needSign ? splatConst(0) : -1;
   const vOne = needSign ? splatConst(1) : -1;
   const vMinusOne = needSign ? splatConst(-1) : -1;
+  const vNaN = nodes.some((n) => n.op === Op.Min || n.op === Op.Max) ? splatBits(CANONICAL_NAN) : -1;
   nodes.forEach((n, id) => {
     if (n.op !== Op.Const && n.op !== Op.Scalar) vec[id] = fb.local(V128);
   });
@@ -227,6 +230,14 @@ export function emitModule(plan: Plan): Uint8Array {
         if (n.b >= 0) push(n.b);
         if (vector) c.simd(VECTOR_OP[n.op]);
         else c.byte(SCALAR_OP[n.op]);
+        if (n.op === Op.Min || n.op === Op.Max) {
+          // Engines return different NaNs from f32x4.min/max and f32.min/max (V8 on x64): a NaN
+          // result becomes 0x7FC00000 in both loops, as in assembly/elementwise.ts.
+          const r = vector ? vec[id] : sca[id];
+          fb.set(r);
+          if (vector) fb.get(vNaN).get(r).get(r).get(r).code.simd(VECTOR_OP[Op.Ne]).simd(V_BITSELECT);
+          else fb.code.byte(F32_CONST).f32bits(CANONICAL_NAN), fb.get(r).get(r).get(r).code.byte(SCALAR_OP[Op.Ne]).byte(SELECT);
+        }
       }
       fb.set(vector ? vec[id] : sca[id]);
     });
