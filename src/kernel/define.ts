@@ -131,6 +131,7 @@ export function define(spec: unknown): Plan & { compile: boolean } {
   if (reduce) {
     result = exprNode(out, `the body's result (the value to ${reduce})`);
   } else {
+    if (out instanceof Expr) fail(`body must return an object { arrayName: expression } of the arrays it writes, got a single expression (a reduction kernel sets reduce: 'sum', ...)`);
     if (out === null || typeof out !== 'object' || Array.isArray(out)) fail(`body must return an object { arrayName: expression } of the arrays it writes, got ${describeValue(out)}`);
     const written = new Set<number>();
     for (const [k, v] of Object.entries(out as object)) {
