@@ -10,11 +10,11 @@ const probe = (which) =>
   JSON.parse(execFileSync(process.execPath, ['--expose-gc', '--max-semi-space-size=1', repoFile('test', 'helpers', 'alloc-probe-kernel.mjs'), which], { encoding: 'utf8' }));
 
 // V8's tiering is timing-dependent (see alloc-probe.mjs): the best of up to three processes.
-const best = (which) => {
+const best = (which, allowed = 0) => {
   let r;
   for (let i = 0; i < 3; i++) {
     r = probe(which);
-    if (r.collections === 0) break;
+    if (r.collections <= allowed) break;
   }
   return r;
 };
@@ -29,7 +29,7 @@ for (const which of ['compiled', 'fallback']) {
 
 for (const which of ['reduce', 'reduce-fallback']) {
   test(`a reduction's run allocates at most its returned number (${which})`, () => {
-    const r = probe(which);
+    const r = best(which, 4);
     // 200,000 calls x 16 B = 3.2 MB: about three 1 MiB young-generation collections, no more.
     assert.ok(r.collections <= 4 && r.heapPerCall < 16, JSON.stringify(r));
   });
