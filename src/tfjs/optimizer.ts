@@ -227,13 +227,18 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
     this.checkAlive('finalizeVariableValues');
     this.checkIdle('finalizeVariableValues');
     if (this.bindingMode === null || !this.touchesAll) return; // no averages anywhere
+    this.withAllVariables('finalizeVariableValues', this.runFinalize);
+  }
+
+  /** Runs `fn` on the core with every known variable synced in from tfjs, then writes them back (no step). */
+  private withAllVariables(what: string, fn: () => unknown): void {
     this.bind();
     this.releaseDisposed();
-    this.busy = 'finalizeVariableValues';
+    this.busy = what;
     try {
       this.syncedCount = 0;
       this.syncRest(++this.stepId);
-      this.run(this.runFinalize);
+      this.run(fn);
       this.writeBack();
     } finally {
       this.unpinAll();
@@ -799,6 +804,17 @@ function assignCopy(v: tf.Variable, values: Float32Array): void {
 
 type AnyCoreClass = CoreOptimizerClass<CoreOptimizer, unknown[]>;
 const classes = new Map<AnyCoreClass, TfjsOptimizerClass<CoreOptimizer, unknown[]>>();
+
+/**
+ * Runs `fn` (work on the core optimizer's variables outside a step: the schedule-free swap) with
+ * every variable `opt` has stepped synced in from tfjs and written back after. Before its first
+ * step the core has no variable, and nothing runs. Internal: not exported from the package.
+ */
+export function withTfjsVariables(opt: TfjsOptimizer, what: string, fn: () => void): void {
+  opt['checkAlive'](what);
+  opt['checkIdle'](what);
+  if (opt['bindingMode'] !== null) opt['withAllVariables'](what, fn);
+}
 
 /** Builds the core optimizer a generated class's constructor was given, or is to wrap. */
 function coreFromArgs(coreClass: AnyCoreClass, name: string, args: unknown[]): CoreOptimizer {
