@@ -48,21 +48,6 @@ export function axpy(y: usize, x: usize, n: i32, a: f32): void {
   }
 }
 
-/** y[i] = (y[i] + x[i]) * a: folds the current micro-batch gradient into the accumulator mean. */
-export function addScale(y: usize, x: usize, n: i32, a: f32): void {
-  const va = f32x4.splat(a);
-  const e = simdEnd(n);
-  let i = 0;
-  for (; i < e; i += 4) {
-    const o = <usize>i << 2;
-    v128.store(y + o, f32x4.mul(f32x4.add(v128.load(y + o), v128.load(x + o)), va));
-  }
-  for (; i < n; i++) {
-    const o = <usize>i << 2;
-    store<f32>(y + o, (load<f32>(y + o) + load<f32>(x + o)) * a);
-  }
-}
-
 /** x[i] = v. */
 export function fill(x: usize, n: i32, v: f32): void {
   const vv = f32x4.splat(v);
@@ -179,14 +164,5 @@ export function scatterAddRows(dst: usize, rows: usize, src: usize, nRows: i32, 
   for (let r = 0; r < nRows; r++) {
     const row = <usize>load<i32>(rows + (<usize>r << 2));
     axpy(dst + row * rowBytes, src + <usize>r * rowBytes, rowSize, a);
-  }
-}
-
-/** dst[r * rowSize + j] = src[rows[r] * rowSize + j]: gathers rows into a packed buffer. */
-export function gatherRows(dst: usize, rows: usize, src: usize, nRows: i32, rowSize: i32): void {
-  const rowBytes = <usize>rowSize << 2;
-  for (let r = 0; r < nRows; r++) {
-    const row = <usize>load<i32>(rows + (<usize>r << 2));
-    memory.copy(dst + <usize>r * rowBytes, src + row * rowBytes, rowBytes);
   }
 }
