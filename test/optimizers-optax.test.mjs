@@ -11,6 +11,7 @@ import { rng } from './helpers/random.mjs';
 import { repoFile } from './helpers/load-ts.mjs';
 import { RefOptimizer } from './reference/base.mjs';
 import { adan } from './reference/adan.mjs';
+import { adopt } from './reference/adopt.mjs';
 
 const { ready, deserialize, setSimdEnabled, Variable } = lib;
 await ready();
@@ -22,17 +23,26 @@ const full = (own) => own.flatMap((o) => BASES.map((b) => ({ ...o, ...b })));
 // (weightDecay among them: 0.05 or none, applied in optax's place).
 const CASES = [
   ['Adan', 'adan', full(combos({ beta1: [0.98, 0.9], beta2: [0.92, 0.5], beta3: [0.99, 0.9], epsilon: [1e-8, 1e-3], epsRoot: [1e-8, 0], learningRate: [0.01] }))],
+  // Without clipping, the first real step divides by |g_0|: where g_0 is a near-cancelling sum (the
+  // mean of accumulated gradients), its float32 rounding is amplified past any fixed tolerance, in
+  // optax as here. That half of the cross takes epsilons that bound the amplification.
+  ['Adopt', 'adopt', full([
+    ...combos({ beta1: [0.9, 0.5], beta2: [0.9999, 0.9], epsilon: [1e-6, 1e-3], nesterov: [false, true], useClipping: [true], learningRate: [0.01] }),
+    ...combos({ beta1: [0.9, 0.5], beta2: [0.9999, 0.9], epsilon: [1e-2, 0.05], nesterov: [false, true], useClipping: [false], learningRate: [0.01] }),
+  ])],
 ];
-const SPECS = { adan };
+const SPECS = { adan, adopt };
 
 /** optax's defaults (learning rate: optax has none but Prodigy's 1.0; 0.001 here). */
 const DEFAULTS = {
   Adan: { learningRate: 0.001, beta1: 0.98, beta2: 0.92, beta3: 0.99, epsilon: 1e-8, epsRoot: 1e-8, weightDecay: 0 },
+  Adopt: { learningRate: 0.001, beta1: 0.9, beta2: 0.9999, epsilon: 1e-6, nesterov: false, useClipping: true, clipValueFn: null, weightDecay: null },
 };
 
 /** A non-default value of every own option (configs must carry each). */
 const OTHER = {
   Adan: { beta1: 0.9, beta2: 0.8, beta3: 0.95, epsilon: 1e-6, epsRoot: 0, weightDecay: 0.02 },
+  Adopt: { beta1: 0.8, beta2: 0.99, epsilon: 1e-5, nesterov: true, useClipping: false },
 };
 
 for (const [className, ref, runs] of CASES) {
@@ -89,7 +99,7 @@ function sameBits(label, a, b) {
 
 test('weight decay is optax\'s (inside the update, u + wd*w before the learning rate) and excludeFromWeightDecay is its mask', () => {
   for (const [className, ref] of CASES) {
-    if (!('weightDecay' in DEFAULTS[className])) continue;
+    if (DEFAULTS[className].weightDecay !== 0) continue; // Adopt: the base class's decay (optax's adopt has none)
     const C = lib[className];
     const spec = SPECS[ref];
     const options = { learningRate: 0.05, weightDecay: 0.3 };
@@ -114,6 +124,53 @@ test('weight decay is optax\'s (inside the update, u + wd*w before the learning 
     assert.is(new C({ weightDecay: 0.3 }).weightDecay, 0.3);
     assert.is(new C().weightDecaySchedule, null);
   }
+});
+
+test('Adopt: the first update only records g^2 (no step, as optax\'s b1 = 1, b2 = 0, clip 0); later ones divide by the previous sqrt(nu)', () => {
+  for (const useClipping of [true, false]) {
+    const w = new Variable([0.5, -0.25, 2], { name: 'w' });
+    const opt = new lib.Adopt({ learningRate: 0.1, useClipping });
+    const g = new Float32Array([0.2, -0.4, 0]);
+    opt.applyGradients([[g, w]]);
+    assert.equal(Array.from(w.value), [0.5, -0.25, 2], `useClipping ${useClipping}: weights after the first update`);
+    assert.equal(Array.from(opt.getSlot(w, 'mu').value), [0, 0, 0]);
+    assert.equal(Array.from(opt.getSlot(w, 'nu').value), Array.from(g, (x) => Math.fround(x * x)));
+    // Second update: x = g / max(sqrt(nu_prev), eps), clipped to 1^0.25 = 1 with clipping.
+    opt.applyGradients([[new Float32Array([0.1, 0.8, 0]), w]]);
+    const x0 = Math.fround(Math.fround(0.1) / Math.fround(Math.sqrt(Math.fround(Math.fround(0.2) ** 2))));
+    const x1 = useClipping ? 1 : Math.fround(Math.fround(0.8) / Math.fround(Math.sqrt(Math.fround(Math.fround(0.4) ** 2))));
+    const mu = opt.getSlot(w, 'mu').value;
+    assert.ok(Math.abs(mu[0] - 0.1 * x0) < 1e-7 && Math.abs(mu[1] - 0.1 * x1) < 1e-7, `mu ${mu[0]}, ${mu[1]}`);
+    opt.dispose();
+    w.dispose();
+  }
+});
+
+test('Adopt: clipValueFn (a function or a schedule of the update count, under gradient accumulation too) against the reference; configs', () => {
+  const fn = (count) => 0.05 + 0.1 * count;
+  for (const base of [{}, { gradientAccumulationSteps: 3 }, { useEma: true, clipnorm: 0.5 }]) {
+    for (const nesterov of [false, true]) conformance(lib.Adopt, adopt, { learningRate: 0.01, clipValueFn: fn, nesterov, ...base });
+  }
+  const sched = new lib.LinearSchedule({ initialValue: 0.05, endValue: 2, transitionSteps: 8 });
+  const ref = (count) => sched.call(count);
+  for (const base of [{}, { gradientAccumulationSteps: 2 }]) {
+    const a = train(lib.Adopt, { learningRate: 0.01, clipValueFn: sched, ...base });
+    const b = train(lib.Adopt, { learningRate: 0.01, clipValueFn: ref, ...base });
+    sameBits('schedule == function', a.weights[1], b.weights[1]);
+  }
+  const config = new lib.Adopt({ clipValueFn: sched }).getConfig();
+  assert.equal(deserialize({ className: 'Adopt', config: JSON.parse(JSON.stringify(config)) }).getConfig(), config);
+  assert.throws(() => new lib.Adopt({ clipValueFn: fn }).getConfig(), /a function clipValueFn cannot be serialized/);
+  // A value the function returns at some step is checked there (before anything is written).
+  const w = new Variable([1, 2], { name: 'w' });
+  const opt = new lib.Adopt({ clipValueFn: (c) => (c === 1 ? -1 : 1) });
+  opt.applyGradients([[new Float32Array([0.1, 0.2]), w]]);
+  const before = Array.from(w.value);
+  assert.throws(() => opt.applyGradients([[new Float32Array([0.1, 0.2]), w]]), /clipValueFn schedule returned -1/);
+  assert.equal(Array.from(w.value), before);
+  assert.is(opt.iterations, 1);
+  opt.dispose();
+  w.dispose();
 });
 
 test('sparse gradients: the same bits as the dense update of the densified gradient (SIMD and scalar)', () => {
@@ -187,6 +244,13 @@ test('bad options throw a TypeError or RangeError naming the option', () => {
     ['Adan', { weightDecay: -1 }, RangeError, 'Adan: weightDecay must be a finite number >= 0, got -1'],
     ['Adan', { weightDecay: 1e39 }, RangeError, 'Adan: weightDecay must be a finite number >= 0 representable in float32'],
     ['Adan', { epsilon: '1e-8' }, TypeError, "Adan: epsilon must be a finite number >= 0, got the string '1e-8'"],
+    ['Adopt', { beta2: 1 }, RangeError, 'Adopt: beta2 must be a finite number >= 0 < 1, got 1'],
+    ['Adopt', { epsilon: 1e39 }, RangeError, 'Adopt: epsilon must be a finite number >= 0 representable in float32'],
+    ['Adopt', { nesterov: 1 }, TypeError, 'Adopt: nesterov must be a boolean, got 1'],
+    ['Adopt', { useClipping: 'yes' }, TypeError, "Adopt: useClipping must be a boolean, got the string 'yes'"],
+    ['Adopt', { clipValueFn: 0.5 }, TypeError, 'Adopt: clipValueFn must be a function of the update count or a LearningRateSchedule, got 0.5'],
+    ['Adopt', { clip_value_fn: null }, TypeError, "Adopt: unknown option 'clip_value_fn' (did you mean clipValueFn?)"],
+    ['Adopt', { muDtype: 'float32' }, TypeError, "Adopt: unknown option 'muDtype'"],
   ];
   for (const [className, options, type, message] of bad) {
     try {

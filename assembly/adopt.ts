@@ -1,0 +1,54 @@
+// ADOPT (optax contrib `scale_by_adopt` + the learning rate), in optax's float32 op order. The
+// gradient is normalised by the PREVIOUS second moment, then clipped, then averaged:
+//   x = clamp(g / max(sqrt(nu), eps), -c, c);  nu = omb2*(g*g) + b2*nu;  mu = omb1*x + b1*mu
+//   w = w - lr*mu   (nesterov: w = w - lr*(omb1*x + b1*mu) with the new mu)
+// TS passes optax's first-step values (b1 1, b2 0, c 0) and c = +Infinity without clipping (a no-op).
+import { simdEnd } from './simd';
+
+// @ts-ignore: decorator
+@inline
+function body(
+  p: usize, g: usize, mu: usize, nu: usize, n: i32,
+  b1: f32, omb1: f32, b2: f32, omb2: f32, eps: f32, c: f32, lr: f32, nesterov: bool,
+): void {
+  const vb1 = f32x4.splat(b1);
+  const vomb1 = f32x4.splat(omb1);
+  const vb2 = f32x4.splat(b2);
+  const vomb2 = f32x4.splat(omb2);
+  const ve = f32x4.splat(eps);
+  const vhi = f32x4.splat(c);
+  const vlo = f32x4.splat(-c);
+  const vlr = f32x4.splat(lr);
+  const e = simdEnd(n);
+  let i = 0;
+  for (; i < e; i += 4) {
+    const o = <usize>i << 2;
+    const gi = v128.load(g + o);
+    const vi = v128.load(nu + o);
+    const x = f32x4.min(f32x4.max(f32x4.div(gi, f32x4.max(f32x4.sqrt(vi), ve)), vlo), vhi);
+    v128.store(nu + o, f32x4.add(f32x4.mul(vomb2, f32x4.mul(gi, gi)), f32x4.mul(vb2, vi)));
+    const mi = f32x4.add(f32x4.mul(vomb1, x), f32x4.mul(vb1, v128.load(mu + o)));
+    v128.store(mu + o, mi);
+    const u = nesterov ? f32x4.add(f32x4.mul(vomb1, x), f32x4.mul(vb1, mi)) : mi;
+    v128.store(p + o, f32x4.sub(v128.load(p + o), f32x4.mul(vlr, u)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const gi = load<f32>(g + o);
+    const vi = load<f32>(nu + o);
+    const x = min<f32>(max<f32>(gi / max<f32>(sqrt<f32>(vi), eps), -c), c);
+    store<f32>(nu + o, omb2 * (gi * gi) + b2 * vi);
+    const mi = omb1 * x + b1 * load<f32>(mu + o);
+    store<f32>(mu + o, mi);
+    const u = nesterov ? omb1 * x + b1 * mi : mi;
+    store<f32>(p + o, load<f32>(p + o) - lr * u);
+  }
+}
+
+export function adopt(
+  p: usize, g: usize, mu: usize, nu: usize, n: i32,
+  b1: f32, omb1: f32, b2: f32, omb2: f32, eps: f32, c: f32, lr: f32, nesterov: bool,
+): void {
+  if (nesterov) body(p, g, mu, nu, n, b1, omb1, b2, omb2, eps, c, lr, true);
+  else body(p, g, mu, nu, n, b1, omb1, b2, omb2, eps, c, lr, false);
+}
