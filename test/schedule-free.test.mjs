@@ -11,6 +11,8 @@ import { baseCombos, combos, conformance, conformanceAll } from './helpers/confo
 import { rng } from './helpers/random.mjs';
 import { evalPoint, scheduleFreeAdamW, scheduleFreeSGD } from './reference/schedule-free.mjs';
 import { tf, quietly } from './helpers/tfjs.mjs';
+import { readFileSync } from 'node:fs';
+import { importTs, repoFile } from './helpers/load-ts.mjs';
 import { fit, net } from './helpers/fit-callbacks.mjs';
 
 await ready();
@@ -315,6 +317,21 @@ for (const C of [ScheduleFreeAdamW, ScheduleFreeSGD]) {
   });
 }
 
+test('docs/schedule-free.md: the tested example runs verbatim and prints what it says', async () => {
+  const md = readFileSync(repoFile('docs', 'schedule-free.md'), 'utf8');
+  const m = md.match(/<!-- tested-example -->\s*```ts\n([\s\S]*?)```/);
+  assert.ok(m, 'the marked example exists');
+  const logs = [];
+  const orig = console.log;
+  console.log = (...x) => logs.push(x);
+  try {
+    await importTs(m[1], 'schedule-free-example');
+  } finally {
+    console.log = orig;
+  }
+  assert.equal(logs, [[true]]);
+});
+
 test('ScheduleFreeSGD: weightDecay is optax\'s (wd * y added to the gradient), not the base class\'s decoupled decay; excludeFromWeightDecay applies', () => {
   const init = rng(11).f32(5);
   const g = rng(12).f32(5);
@@ -401,8 +418,12 @@ for (const backend of ['cpu', 'wasm']) {
       sf.trainParams();
       weightsOf(model).forEach((w, k) => sameBits(`y ${k}`, w, ys[2][k]));
       assert.is(history.loss.length, 3);
-      // A step at x is refused (fit without the callback after evalParams).
+      // A checkpoint at x is refused (model.save with the optimizer reads its weights).
       sf.evalParams();
+      let saveError = null;
+      await opt.getWeights().catch((e) => (saveError = e));
+      assert.match(saveError?.message ?? '', /getState: .*hold the evaluation point x .*call trainParams\(\) first/);
+      // A step at x is refused (fit without the callback after evalParams).
       const [bx, by] = [tf.ones([4, 3]), tf.ones([4, 1])];
       let err = null;
       try {
