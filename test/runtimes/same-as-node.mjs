@@ -1,11 +1,13 @@
 // The Deno and Bun suites: the runtime runs subset-main.mjs through the package's exports map
-// (`wasm-optim` and `wasm-optim/inline`), and every number must equal Node's, bit for bit.
+// (`wasm-optim` and `wasm-optim/inline`), and every number must equal Node's, bit for bit
+// (kernel() included: compiled there, with the fallback and the scalar loop giving the same bits).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as lib from 'wasm-optim';
 import { bin, ensureBundles, lastJson, run, unavailable } from './harness.mjs';
 import { conformanceSubset } from './subset.mjs';
 import { fineTune } from './linear.mjs';
+import { kernelSubset } from './kernel-subset.mjs';
 
 let baseline;
 function nodeBaseline() {
@@ -14,6 +16,7 @@ function nodeBaseline() {
     baseline = {
       cases: conformanceSubset(lib),
       linear: Object.fromEntries(Object.entries(linear).map(([k, r]) => [k, { digest: r.digest, loss0: r.loss0, finalLoss: r.finalLoss }])),
+      kernel: kernelSubset(lib),
     };
   }
   return baseline;
@@ -35,6 +38,8 @@ export function sameAsNode(name, argsFor) {
     for (const c of nodeBaseline().cases) {
       assert.ok(c.referenceOk && c.simdEqualsScalar && c.stateRoundTrip, `node: ${JSON.stringify(c)}`);
     }
+    const k = nodeBaseline().kernel;
+    assert.ok(k.fallbackSame && k.simdSame, `node: kernel() paths ${JSON.stringify(k)}`);
   });
   for (const entry of entries) {
     test(`${name}: ${entry} gives Node's numbers bit for bit`, async () => {
@@ -46,7 +51,11 @@ export function sameAsNode(name, argsFor) {
       assert.is(out.cases.length, node.cases.length);
       out.cases.forEach((c, i) => assert.equal(c, node.cases[i], `${out.runtime} ${c.case}`));
       assert.equal(out.linear, node.linear, `${out.runtime}: linear fine-tuning`);
-      console.log(`  ${out.runtime} (${entry}): ${out.cases.length} cases + linear fine-tuning identical to Node (${res.ms} ms)`);
+      // kernel(): compiled here too, fallback and scalar loop the same bits, all equal to Node's.
+      assert.ok(Object.values(out.kernel.modes).every((m) => m === 'compiled'), `${out.runtime}: kernel modes ${JSON.stringify(out.kernel.modes)}`);
+      assert.ok(out.kernel.fallbackSame && out.kernel.simdSame, `${out.runtime}: kernel paths ${JSON.stringify(out.kernel)}`);
+      assert.equal(out.kernel, node.kernel, `${out.runtime}: kernel() results`);
+      console.log(`  ${out.runtime} (${entry}): ${out.cases.length} cases + linear fine-tuning + kernel() identical to Node (${res.ms} ms)`);
     });
   }
 }
