@@ -8,7 +8,7 @@ const { ready, Variable, Optimizer, Arena, instantiateKernels, kernelModule, def
 await ready();
 
 const registered = (C) => typeof C === 'function' && Object.prototype.hasOwnProperty.call(C, 'className') && getRegisteredClass(C.className) === C;
-const OPTIMIZERS = Object.values(lib).filter((C) => registered(C) && C.prototype instanceof Optimizer && !(C.prototype instanceof lib.OptimizerWrapper) && C !== LossScaleOptimizer);
+const OPTIMIZERS = Object.values(lib).filter((C) => registered(C) && C.prototype instanceof Optimizer && !(C.prototype instanceof lib.OptimizerWrapper) && C !== LossScaleOptimizer && C !== lib.MultiOptimizer); // MultiOptimizer: test/multi-optimizer.test.mjs
 const bits = (a) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
 const same = (a, b, what) => assert.equal(bits(a), bits(b), what);
 

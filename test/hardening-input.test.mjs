@@ -603,7 +603,7 @@ test('saveState refuses an optimizer variable named like a member of Object.prot
 
 const registered = (C) => typeof C === 'function' && Object.prototype.hasOwnProperty.call(C, 'className') && getRegisteredClass(C.className) === C;
 const OPTIMIZERS = Object.values(lib).filter((C) => registered(C) && C.prototype instanceof Optimizer);
-const CORE = OPTIMIZERS.filter((C) => !(C.prototype instanceof OptimizerWrapper) && C !== LossScaleOptimizer);
+const CORE = OPTIMIZERS.filter((C) => !(C.prototype instanceof OptimizerWrapper) && C !== LossScaleOptimizer && C !== lib.MultiOptimizer);
 
 test('scalar variables: shape [] holds one value; zeros, assign, wrap, state shape', () => {
   const s = new Variable(new Float32Array([2]), { shape: [], name: 's' });

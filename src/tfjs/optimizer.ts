@@ -3,7 +3,7 @@
 // are copied into mirror variables in the library's arena and back. Slots are keyed by variable
 // name (never by position), and state round-trips through getWeights/setWeights and model.save.
 import * as tf from '@tensorflow/tfjs-core';
-import { type Config, type Gradient, INNER_STATE_PREFIX, type LearningRate, Optimizer as CoreOptimizer, OptimizerWrapper, Variable, defaultHeap } from '../index.js';
+import { type Config, type Gradient, INNER_STATE_PREFIX, type LearningRate, MultiOptimizer, Optimizer as CoreOptimizer, OptimizerWrapper, Variable, defaultHeap } from '../index.js';
 import { withHeap } from '../kernels.js';
 import { restoreByName } from '../optimizer.js';
 import { type PlateauState, readPlateau, type StateEntries } from '../state-input.js';
@@ -778,13 +778,16 @@ function ownerOf(saved: string, names: readonly string[]): { name: string; key: 
  * sync), looking through `inner` optimizers.
  */
 function touchesAllVariables(o: CoreOptimizer): boolean {
-  return chain(o).some((x) => x.useEma || x instanceof OptimizerWrapper);
+  // A MultiOptimizer with a router function finds its optimizers later: assume the worst.
+  return chain(o).some((x) => x.useEma || x instanceof OptimizerWrapper || (x instanceof MultiOptimizer && x.optimizerMap === null));
 }
 
-/** The optimizer and the ones it drives (`inner`, for wrappers and LossScaleOptimizer). */
-function chain(o: CoreOptimizer): CoreOptimizer[] {
-  const out: CoreOptimizer[] = [];
-  for (let x: unknown = o; x instanceof CoreOptimizer && !out.includes(x); x = (x as { inner?: unknown }).inner) out.push(x);
+/** The optimizer and the ones it drives (`inner`, for wrappers and LossScaleOptimizer; a MultiOptimizer's optimizers). */
+function chain(o: CoreOptimizer, out: CoreOptimizer[] = []): CoreOptimizer[] {
+  for (let x: unknown = o; x instanceof CoreOptimizer && !out.includes(x); x = (x as { inner?: unknown }).inner) {
+    out.push(x);
+    if (x instanceof MultiOptimizer) for (const y of x.optimizers) chain(y, out);
+  }
   return out;
 }
 
