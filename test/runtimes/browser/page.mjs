@@ -6,6 +6,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import * as lib from '/bundle/wasm-optim.browser.js';
 import { fineTune, uniform } from '../linear.mjs';
+import { kernelSubset } from '../kernel-subset.mjs';
 
 const log = (s) => (document.getElementById('log').textContent += `\n${s}`);
 
@@ -58,5 +59,7 @@ window.result = (async () => {
   const mlp = await trainMlp(200);
   log(`MLP loss ${mlp.loss0.toFixed(4)} -> ${mlp.finalLoss.toFixed(5)}`);
   const linear = Object.fromEntries(Object.entries(fineTune(lib, { steps: 300 })).map(([k, r]) => [k, r.digest]));
-  return { backend: tf.getBackend(), userAgent: navigator.userAgent, mlp, linear };
+  const kernel = kernelSubset(lib); // kernel(): compiled in the page, same bits as Node
+  log(`kernel() modes ${JSON.stringify(kernel.modes)}`);
+  return { backend: tf.getBackend(), userAgent: navigator.userAgent, mlp, linear, kernel };
 })().catch((e) => ({ error: String(e && e.stack ? e.stack : e) }));
