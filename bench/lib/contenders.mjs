@@ -146,6 +146,9 @@ const ARITH = {
   Yogi: 'sqrtDiv', RAdam: 'sqrtDiv',
   // optax-optimizers (Adopt: a sqrt and a division per element too)
   Adan: 'sqrtDiv', Adopt: 'sqrtDiv', AdEMAMix: 'sqrtDiv', Prodigy: 'sqrtDiv',
+  // schedule-free: AdamW's sqrt and divisions (RMS step, x = (y - (1-b1) z) / b1); SGD's one division (x),
+  // kept a division where Keras and optax divide, so a reciprocal multiply is not the floor.
+  ScheduleFreeAdamW: 'sqrtDiv', ScheduleFreeSGD: 'div',
 };
 
 /** { arith, known }: an unknown class gets no arithmetic floor and is flagged in the report. */
