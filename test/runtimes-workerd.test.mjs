@@ -6,6 +6,8 @@ import * as assert from 'uvu/assert';
 import * as lib from 'wasm-optim';
 import { bin, ensureBundles, freePort, start, stop, unavailable, waitForHttp } from './runtimes/harness.mjs';
 import { fineTune } from './runtimes/linear.mjs';
+import { kernelSubset, kernelBytes } from './runtimes/kernel-subset.mjs';
+import { precompileKernels } from './runtimes/kernel-files.mjs';
 
 const workerd = bin('workerd');
 if (!workerd) {
@@ -16,6 +18,7 @@ if (!workerd) {
   test.before(async () => {
     await lib.ready();
     ensureBundles();
+    precompileKernels(); // the kernel() modules the worker imports
     const port = await freePort();
     server = start(workerd, ['serve', 'test/runtimes/workerd/config.capnp', '--socket-addr', `http=127.0.0.1:${port}`]);
     base = `http://127.0.0.1:${port}`;
@@ -46,6 +49,17 @@ if (!workerd) {
         console.log(`  workerd: Adam loss ${a.loss0.toFixed(4)} -> ${a.finalLoss.toFixed(6)} in ${steps} steps, 4 optimizers bit-identical to Node`);
       }
     }
+  });
+
+  test('workerd: kernel() runs the fallback (compiling is refused) and the precompiled modules; every path equals Node bit for bit', async () => {
+    const res = await fetch(`${base}/?kernel=1`, { signal: AbortSignal.timeout(30000) });
+    assert.is(res.status, 200, await res.clone().text());
+    const { kernel } = await res.json();
+    assert.ok(Object.values(kernel.modes).every((m) => m === 'fallback'), `modes ${JSON.stringify(kernel.modes)}`);
+    assert.ok(kernel.fallbackSame && kernel.simdSame && kernel.precompiledSame === true, JSON.stringify(kernel));
+    const modules = Object.fromEntries(Object.entries(kernelBytes(lib)).map(([k, b]) => [k, new WebAssembly.Module(b)]));
+    const node = kernelSubset(lib, { modules });
+    assert.equal({ ...kernel, modes: null }, { ...node, modes: null }, 'kernel() results differ from Node');
   });
 
   test('workerd: loading without a module binding fails with an error that says what to do', async () => {

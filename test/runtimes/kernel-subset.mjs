@@ -29,7 +29,7 @@ export const KERNEL_SPECS = {
     }),
   },
 };
-const REDUCTIONS = ['sum', 'sumOfSquares', 'max', 'maxAbs'];
+export const REDUCTIONS = ['sum', 'sumOfSquares', 'max', 'maxAbs'];
 const SIZES = [1, 5, 1023, 4101];
 const SCALARS = { omb1: 0.1, omb2: 0.001, eps: 1e-8, stepSize: 0.01, epsHat: 1e-9 };
 
@@ -41,8 +41,10 @@ export function kernelBytes(lib) {
   return out;
 }
 
+export const reductionSpec = (kind) => ({ name: `r_${kind}`, arrays: { x: 'in', y: 'in' }, reduce: kind, body: ({ x, y }) => x.mul(y).sub(0.25) });
+
 function reduction(lib, kind, compile) {
-  return lib.kernel({ name: `r_${kind}`, arrays: { x: 'in', y: 'in' }, reduce: kind, compile, body: ({ x, y }) => x.mul(y).sub(0.25) });
+  return lib.kernel({ ...reductionSpec(kind), compile });
 }
 
 function runElementwise(lib, k) {

@@ -15,6 +15,14 @@ const trainer :Workerd.Worker = (
     (name = "linear.mjs", esModule = embed "../linear.mjs"),
     (name = "wasm-optim.js", esModule = embed "../../../build/bundle/wasm-optim.edge.js"),
     (name = "optim.wasm", wasm = embed "../../../build/bundle/optim.wasm"),
+    # kernel(): the kernels of ../kernels.mjs, precompiled by `wasm-optim compile` (the test runs it first)
+    (name = "kernel-subset.mjs", esModule = embed "../kernel-subset.mjs"),
+    (name = "adabelief.wasm", wasm = embed "../../../build/kernels-test/adabelief.wasm"),
+    (name = "mix.wasm", wasm = embed "../../../build/kernels-test/mix.wasm"),
+    (name = "r_sum.wasm", wasm = embed "../../../build/kernels-test/r_sum.wasm"),
+    (name = "r_sumOfSquares.wasm", wasm = embed "../../../build/kernels-test/r_sumOfSquares.wasm"),
+    (name = "r_max.wasm", wasm = embed "../../../build/kernels-test/r_max.wasm"),
+    (name = "r_maxAbs.wasm", wasm = embed "../../../build/kernels-test/r_maxAbs.wasm"),
   ],
   compatibilityDate = "2025-09-01",
 );

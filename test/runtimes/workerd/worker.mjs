@@ -3,6 +3,16 @@
 import wasm from './optim.wasm';
 import * as lib from './wasm-optim.js';
 import { fineTune } from './linear.mjs';
+import { kernelSubset } from './kernel-subset.mjs';
+import adabelief from './adabelief.wasm';
+import mix from './mix.wasm';
+import rSum from './r_sum.wasm';
+import rSumOfSquares from './r_sumOfSquares.wasm';
+import rMax from './r_max.wasm';
+import rMaxAbs from './r_maxAbs.wasm';
+
+// kernel()'s modules, compiled ahead of time (`wasm-optim compile`): workerd cannot compile them.
+const kernelModules = { adabelief, mix, r_sum: rSum, r_sumOfSquares: rSumOfSquares, r_max: rMax, r_maxAbs: rMaxAbs };
 
 // What the unsupported ways of loading report here (checked once, before the module binding loads).
 async function refusal(source) {
@@ -28,6 +38,7 @@ export default {
       };
       await lib.ready(wasm);
     }
+    if (url.searchParams.has('kernel')) return Response.json({ runtime: 'workerd', kernel: kernelSubset(lib, { modules: kernelModules }) });
     const steps = Number(url.searchParams.get('steps') ?? 300);
     const results = fineTune(lib, { steps });
     return Response.json({
