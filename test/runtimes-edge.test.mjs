@@ -7,6 +7,8 @@ import { existsSync } from 'node:fs';
 import * as lib from 'wasm-optim';
 import { ensureBundles, hidden, lastJson, ROOT, run, unavailable } from './runtimes/harness.mjs';
 import { fineTune } from './runtimes/linear.mjs';
+import { kernelSubset, kernelBytes } from './runtimes/kernel-subset.mjs';
+import { precompileKernels } from './runtimes/kernel-files.mjs';
 
 if (hidden('edge-runtime') || !existsSync(`${ROOT}node_modules/edge-runtime/package.json`)) {
   unavailable('edge-runtime is not installed (node_modules/edge-runtime missing)', ['edge-runtime: module binding with wasm code generation off']);
@@ -34,6 +36,20 @@ if (hidden('edge-runtime') || !existsSync(`${ROOT}node_modules/edge-runtime/pack
       assert.equal(e.weights, r.weights);
     }
     console.log(`  edge-runtime: codegen off, cross-realm module; 4 optimizers bit-identical to Node (${res.ms} ms)`);
+  });
+
+  test('edge-runtime (wasm codegen off): kernel() runs the fallback and the precompiled modules (from another realm); every path equals Node bit for bit', async () => {
+    precompileKernels();
+    const res = await run(process.execPath, ['test/runtimes/edge/host.mjs', '0', 'kernel'], { timeoutMs: 30000 });
+    assert.is(res.code, 0, res.err);
+    const { status, body } = lastJson(res);
+    assert.is(status, 200, JSON.stringify(body));
+    assert.match(body.checks.rawCompile, /disallowed/);
+    const { kernel } = body;
+    assert.ok(Object.values(kernel.modes).every((m) => m === 'fallback'), `modes ${JSON.stringify(kernel.modes)}`);
+    assert.ok(kernel.fallbackSame && kernel.simdSame && kernel.precompiledSame === true, JSON.stringify(kernel));
+    const modules = Object.fromEntries(Object.entries(kernelBytes(lib)).map(([k, b]) => [k, new WebAssembly.Module(b)]));
+    assert.equal({ ...kernel, modes: null }, { ...kernelSubset(lib, { modules }), modes: null }, 'kernel() results differ from Node');
   });
 }
 

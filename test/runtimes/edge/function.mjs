@@ -3,6 +3,7 @@
 // so host.mjs compiles the module outside the VM and passes it in as the global OPTIM_WASM.
 import * as lib from '../../../build/bundle/wasm-optim.edge.js';
 import { fineTune } from '../linear.mjs';
+import { kernelSubset } from '../kernel-subset.mjs';
 
 const EMPTY_MODULE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);
 
@@ -26,6 +27,10 @@ async function handle(request) {
     readyBytes: await attempt(() => lib.ready(EMPTY_MODULE)),
   };
   await lib.ready(OPTIM_WASM);
+  if (url.searchParams.has('kernel')) {
+    // kernel(): compiling is refused here, so the fallback runs; KERNEL_MODULES are the precompiled ones.
+    return new Response(JSON.stringify({ checks, kernel: kernelSubset(lib, { modules: KERNEL_MODULES }) }), { headers: { 'content-type': 'application/json' } });
+  }
   const steps = Number(url.searchParams.get('steps') ?? 300);
   return new Response(JSON.stringify({ runtime: 'edge-runtime, wasm code generation off', checks, results: fineTune(lib, { steps }) }), {
     headers: { 'content-type': 'application/json' },
