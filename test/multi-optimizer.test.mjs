@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import {
-  ready, defaultHeap, Variable, Optimizer, Adam, AdamW, SGD, RMSprop, Nadam, Lookahead, LossScaleOptimizer, MultiOptimizer, OptimizerMap, deserialize,
+  ready, setSimdEnabled, defaultHeap, Variable, Optimizer, Adam, AdamW, SGD, RMSprop, Nadam, Lookahead, LossScaleOptimizer, MultiOptimizer, OptimizerMap, deserialize,
 } from '../build/index.js';
 import { repoFile } from './helpers/load-ts.mjs';
 import { rng } from './helpers/random.mjs';
@@ -161,6 +161,20 @@ test('routing: decided at first sight and kept (a renamed variable stays with it
   assert.is(m.iterations, 2);
 });
 
+test('routing: a key set after construction applies to variables not seen yet; its optimizer joins `optimizers`', () => {
+  const adam = new Adam();
+  const map = new OptimizerMap(adam);
+  const m = new MultiOptimizer(map);
+  const [w, b] = model();
+  m.applyGradients([[new Float32Array(15).fill(1), w]]);
+  const sgd = new SGD();
+  map.set('encoder/.*', sgd);
+  m.applyGradients([[new Float32Array(15).fill(1), w], [new Float32Array(3).fill(1), b]]);
+  assert.is(m.optimizerFor(w), adam, 'seen before the key was set');
+  assert.is(m.optimizerFor(b), sgd);
+  assert.equal(m.optimizers, [adam, sgd]);
+});
+
 test('routing: a router function, called once per variable; its mistakes are clear errors and change nothing', () => {
   const adam = new Adam();
   const sgd = new SGD();
@@ -236,8 +250,9 @@ test('two groups equal two separate optimizers on the two groups (dense and spar
   same(m.getSlot(a[2], 'v'), adamw.getSlot(b[2], 'v'));
 });
 
-test('globalClipnorm on the MultiOptimizer uses the norm of ALL gradients: bit-identical to one optimizer with it', () => {
-  for (const [clip, scale] of [[0.05, 1], [1e3, 1], [0.2, 64]]) {
+test('globalClipnorm on the MultiOptimizer uses the norm of ALL gradients: bit-identical to one optimizer with it (SIMD and scalar)', () => {
+  for (const [clip, scale, simd] of [[0.05, 1, true], [1e3, 1, true], [0.2, 64, true], [0.05, 1, false], [0.2, 64, false]]) {
+    setSimdEnabled(simd);
     for (const sparse of [false, true]) {
       const a = model();
       const b = model();
@@ -250,9 +265,10 @@ test('globalClipnorm on the MultiOptimizer uses the norm of ALL gradients: bit-i
         m.applyGradients(grads(a, s, { sparse, scale }));
         single.applyGradients(grads(b, s, { sparse, scale }));
       }
-      sameModel(a, b, `clip ${clip} scale ${scale} sparse ${sparse}`);
+      sameModel(a, b, `clip ${clip} scale ${scale} sparse ${sparse} simd ${simd}`);
     }
   }
+  setSimdEnabled(true);
 });
 
 test('lossScaleFactor on the MultiOptimizer unscales before routing: bit-identical to the inner optimizers with it', () => {
@@ -271,7 +287,7 @@ test('lossScaleFactor on the MultiOptimizer unscales before routing: bit-identic
 });
 
 test('a gradient that is a view of another group\'s variable reads as it was when the step began', () => {
-  for (const order of [0, 1]) {
+  for (const [order, options] of [[0, {}], [1, {}], [0, { globalClipnorm: 0.5, lossScaleFactor: 2 }]]) {
     const mk = () => {
       const w = new Variable(new Float32Array([1, 2, 3, 4]), { name: 'encoder/w' });
       const u = new Variable(new Float32Array([0.5, -0.5, 0.25, -0.25]), { name: 'head/u' });
@@ -279,7 +295,7 @@ test('a gradient that is a view of another group\'s variable reads as it was whe
     };
     const [w1, u1] = mk();
     const [w2, u2] = mk();
-    const make = () => new MultiOptimizer(new OptimizerMap(new Adam({ learningRate: 0.1 }), { 'encoder/.*': new SGD({ learningRate: 0.5 }) }));
+    const make = () => new MultiOptimizer(new OptimizerMap(new Adam({ learningRate: 0.1 }), { 'encoder/.*': new SGD({ learningRate: 0.5 }) }), options);
     const m1 = make();
     const m2 = make();
     for (let s = 0; s < 3; s++) {
@@ -467,12 +483,36 @@ test('getState/setState round-trip; a state that does not fit is refused and cha
 });
 
 test('zero allocation per steady-state step (dense, sparse, with global clipping and loss scale)', () => {
-  for (const config of [0, 1, 2]) {
+  for (const config of [0, 1, 2, 3, 4]) {
     const out = spawnSync(process.execPath, ['--expose-gc', '--max-semi-space-size=1', repoFile('test', 'helpers', 'multi-alloc-probe.mjs'), String(config)], { encoding: 'utf8' });
     assert.is(out.status, 0, out.stderr);
     const r = JSON.parse(out.stdout);
     assert.is(r.collections, 0, `${r.label}: ${r.heapPerStep} B/step`);
   }
+});
+
+test('finalizeVariableValues and excludeFromWeightDecay go to the inner optimizers', () => {
+  const a = model();
+  const b = model();
+  const m = new MultiOptimizer(new OptimizerMap(new AdamW({ learningRate: 0.01, weightDecay: 0.5, useEma: true }), { 'encoder/.*': new SGD({ learningRate: 0.1, useEma: true }) }));
+  m.excludeFromWeightDecay({ names: ['bias'] });
+  const adamw = new AdamW({ learningRate: 0.01, weightDecay: 0.5, useEma: true });
+  adamw.excludeFromWeightDecay({ names: ['bias'] });
+  const sgd = new SGD({ learningRate: 0.1, useEma: true });
+  for (let s = 0; s < 3; s++) {
+    m.applyGradients(grads(a, s));
+    const g = grads(b, s);
+    sgd.applyGradients([g[0], g[1]]);
+    adamw.applyGradients([g[2], g[3]]);
+  }
+  m.finalizeVariableValues([a[0], a[3]]);
+  sgd.finalizeVariableValues([b[0]]);
+  adamw.finalizeVariableValues([b[3]]);
+  sameModel(a, b, 'some finalized');
+  m.finalizeVariableValues();
+  sgd.finalizeVariableValues();
+  adamw.finalizeVariableValues();
+  sameModel(a, b, 'all finalized');
 });
 
 test('dispose frees the inner optimizers and every buffer', () => {
