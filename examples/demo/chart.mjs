@@ -18,7 +18,8 @@ function logTicks(lo, hi) {
 const fmt = (t) => String(Number(t.toPrecision(1)));
 
 /**
- * series: [{ name, color, points: [[step, loss], ...], dashed? }]
+ * series: [{ name, color, points: [[step, loss], ...], dashed?, dotted? }]
+ * (dotted: a curve meant to lie on another one, drawn thin and on top so both stay visible)
  * options: { title, subtitle, width, height, maxStep, lr }
  * lr: { name, color, points: [[step, learningRate], ...] }, drawn in a small linear panel under the
  * loss panel on the same step axis (as a <path>, so the loss curves stay the only polylines).
@@ -63,24 +64,27 @@ export function lossChartSvg(series, { title = 'Training loss', subtitle = '', w
   out.push(`<text x="${left + plotW / 2}" y="${height - 6}" text-anchor="middle" fill="#333">step</text>`);
   if (lr) out.push(lrPanel(lr, { x0: left, y0: top + plotH + 30, w: plotW, h: lrH - 36, X }));
   out.push(`<text transform="translate(14 ${top + plotH / 2}) rotate(-90)" text-anchor="middle" fill="#333">loss (log scale)</text>`);
-  // Curves (dashed ones last, on top, so a curve they coincide with still shows), then the legend.
-  const order = series.map((s, k) => k).sort((a, b) => Number(!!series[a].dashed) - Number(!!series[b].dashed));
+  // Curves (dashed ones, then dotted ones last, on top, so a curve they coincide with still shows), then the legend.
+  const layer = (s) => (s.dotted ? 2 : s.dashed ? 1 : 0);
+  const order = series.map((s, k) => k).sort((a, b) => layer(series[a]) - layer(series[b]));
   for (const k of order) {
     const s = series[k];
     const pts = s.points.filter(([, y]) => y > 0 && Number.isFinite(y)).map(([x, y]) => `${X(x).toFixed(1)},${Y(y).toFixed(1)}`);
     if (pts.length > 1) {
-      out.push(`<polyline data-series="${esc(s.name)}" fill="none" stroke="${s.color}" stroke-width="${s.dashed ? 2.2 : 1.8}"${s.dashed ? ' stroke-dasharray="6 4"' : ''} stroke-linejoin="round" points="${pts.join(' ')}"/>`);
+      out.push(`<polyline data-series="${esc(s.name)}" fill="none" stroke="${s.color}" stroke-width="${s.dashed ? 2.2 : 1.8}"${dash(s)} stroke-linejoin="round" points="${pts.join(' ')}"/>`);
     }
   }
   series.forEach((s, k) => {
     const ly = top + 10 + k * 20;
     const lx = left + plotW + 14;
-    out.push(`<line x1="${lx}" x2="${lx + 22}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2.5"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    out.push(`<line x1="${lx}" x2="${lx + 22}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2.5"${dash(s)}/>`);
     out.push(`<text x="${lx + 28}" y="${ly + 4}" fill="#222">${esc(s.name)}</text>`);
   });
   out.push('</svg>');
   return out.join('\n');
 }
+
+const dash = (s) => (s.dotted ? ' stroke-dasharray="2 3"' : s.dashed ? ' stroke-dasharray="6 4"' : '');
 
 // The learning rate of one run against steps, linear from 0 to its peak.
 function lrPanel({ name, color, points }, { x0, y0, w, h, X }) {

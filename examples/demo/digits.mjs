@@ -97,3 +97,11 @@ export function asciiArt(images, k) {
   }
   return s;
 }
+
+/**
+ * The generated set in the shape of examples/data/mnist.mjs's loadMnist(): the fallback where the
+ * `mnist` package cannot be loaded (and the browser demo's data when no subset is served).
+ */
+export function generatedDigits({ train = 6000, test = 1000 } = {}) {
+  return { train: digits(train, 1), test: digits(test, 2), side: SIDE, pixels: PIXELS, classes: CLASSES, name: `generated ${SIDE}x${SIDE} digits` };
+}

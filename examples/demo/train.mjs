@@ -1,10 +1,10 @@
 // The demo's training, shared by the terminal (run.mjs) and the browser (../demo-web): a Keras-style
-// MLP (256-128-10, tfjs-layers) learns the generated digits with model.compile + model.fit, once with
-// tf.train.adam and once with each of several wasm-optim optimizers (from `wasm-optim/tfjs`), all from
-// the same initial weights and the same batches. Each run records its losses, its time and the part
-// of that time spent in the optimizer step.
-import { OneCycle } from 'wasm-optim';
-import { CLASSES, digits, PIXELS } from './digits.mjs';
+// MLP (pixels-128-10, tfjs-layers) learns digits (real MNIST ones from ../data/mnist.mjs, or the
+// generated ones of ./digits.mjs where the `mnist` package cannot be loaded) with model.compile +
+// model.fit, once with tf.train.adam and once with each of several wasm-optim optimizers (from
+// `wasm-optim/tfjs`), all from the same initial weights and the same batches. Each run records its
+// losses, its time, the part of that time spent in the optimizer step, and its test accuracy.
+import { Adam, OneCycle } from 'wasm-optim';
 
 export const BATCH = 64;
 export const EPOCHS = 3;
@@ -12,14 +12,28 @@ export const EPOCHS = 3;
 /**
  * The runs, the tf.train baseline first. `make({ tf, optim, steps })` returns a tf.Optimizer for
  * model.compile, where `optim` is the `wasm-optim/tfjs` module and `steps` the run's step count.
- * The SGD run follows a one-cycle policy (PyTorch OneCycleLR: warm up to the peak rate over 30% of
- * the steps, cosine down to 1/10^4 of the start), its momentum cycling between 0.85 and 0.95.
+ * - Adam twice, with float32 and with int8 (blockwise 8-bit) state: `overlay` draws the int8 curve
+ *   dotted over the float32 one.
+ * - SGD follows a one-cycle policy (PyTorch OneCycleLR: warm up to the peak rate over 30% of the
+ *   steps, cosine down to 1/10^4 of the start), its momentum cycling between 0.85 and 0.95.
+ * - ScheduleFreeAdamW trains at one point and is evaluated at another (its average): the
+ *   `optim.callbacks.scheduleFree` callback swaps the evaluation point in after fit. `callbacks`
+ *   gives a run's extra model.fit callbacks.
+ * - Muon orthogonalizes the updates of the two 2-D kernels; the biases take its AdamW path.
+ * `needs` names what a run requires of the build; available() checks it, so the demo can say which
+ * run this build cannot make instead of failing.
  */
 export const RUNS = [
   { name: 'tf.train.adam', baseline: true, make: ({ tf }) => tf.train.adam(0.002) },
   { name: 'wasm-optim adam', make: ({ optim }) => optim.adam({ learningRate: 0.002 }) },
+  {
+    name: 'wasm-optim adam int8',
+    overlay: true,
+    needs: "Adam's stateDtype option",
+    has: () => Adam.optionNames.includes('stateDtype'),
+    make: ({ optim }) => optim.adam({ learningRate: 0.002, stateDtype: 'int8' }),
+  },
   { name: 'wasm-optim adamw', make: ({ optim }) => optim.adamw({ learningRate: 0.002, weightDecay: 0.004 }) },
-  { name: 'wasm-optim nadam', make: ({ optim }) => optim.nadam({ learningRate: 0.002 }) },
   { name: 'wasm-optim lion', make: ({ optim }) => optim.lion({ learningRate: 0.001 }) },
   {
     name: 'wasm-optim sgd + OneCycle',
@@ -28,39 +42,65 @@ export const RUNS = [
       return optim.sgd({ learningRate: oneCycle, momentum: oneCycle.momentum(), nesterov: true });
     },
   },
+  {
+    name: 'wasm-optim schedule-free adamw',
+    needs: 'ScheduleFreeAdamW',
+    has: ({ optim }) => typeof optim.scheduleFreeAdamW === 'function',
+    make: ({ optim }) => optim.scheduleFreeAdamW({ learningRate: 0.0025 }),
+    // Trains at y and leaves x in the model after fit, where the test accuracy is measured.
+    callbacks: ({ optim, optimizer }) => [optim.callbacks.scheduleFree(optimizer)],
+  },
+  {
+    name: 'wasm-optim muon',
+    needs: 'Muon',
+    has: ({ optim }) => typeof optim.muon === 'function',
+    make: ({ optim }) => optim.muon({ learningRate: 0.005 }),
+  },
 ];
 
-/** Train and test sets as tensors (labels one-hot for training). */
-export function dataset(tf, { train = 6000, test = 1000 } = {}) {
-  const tr = digits(train, 1);
-  const te = digits(test, 2);
+/** Whether this build can make `run` (its `needs` are met). */
+export function available(run, optim) {
+  return !run.has || run.has({ optim });
+}
+
+/**
+ * Train and test sets as tensors (labels one-hot for training), from `source`: loadMnist() of
+ * ../data/mnist.mjs or generatedDigits() of ./digits.mjs ({ train, test, side, pixels, classes, name }).
+ */
+export function dataset(tf, source) {
+  const { train: tr, test: te, pixels, classes } = source;
   return {
-    xTrain: tf.tensor2d(tr.images, [train, PIXELS]),
-    yTrain: tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(tr.labels, 'int32'), CLASSES), 'float32')),
-    xTest: tf.tensor2d(te.images, [test, PIXELS]),
+    xTrain: tf.tensor2d(tr.images, [tr.count, pixels]),
+    yTrain: tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(tr.labels, 'int32'), classes), 'float32')),
+    xTest: tf.tensor2d(te.images, [te.count, pixels]),
     yTest: te.labels,
-    train,
-    test,
-    stepsPerEpoch: Math.ceil(train / BATCH),
+    train: tr.count,
+    test: te.count,
+    side: source.side,
+    pixels,
+    classes,
+    name: source.name,
+    stepsPerEpoch: Math.ceil(tr.count / BATCH),
   };
 }
 
-function mlp(tfl) {
+function mlp(tfl, { pixels, classes }) {
   return tfl.sequential({
     layers: [
-      tfl.layers.dense({ inputShape: [PIXELS], units: 128, activation: 'relu', kernelInitializer: tfl.initializers.glorotUniform({ seed: 7 }) }),
-      tfl.layers.dense({ units: CLASSES, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 8 }) }),
+      tfl.layers.dense({ inputShape: [pixels], units: 128, activation: 'relu', kernelInitializer: tfl.initializers.glorotUniform({ seed: 7 }) }),
+      tfl.layers.dense({ units: classes, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 8 }) }),
     ],
   });
 }
 
 /** A few unrecorded steps first, so the first run does not pay for compiling and warming up tfjs kernels. */
 export async function warmUp({ tf, tfl, data }) {
-  const model = mlp(tfl);
+  const model = mlp(tfl, data);
   const optimizer = tf.train.sgd(0.01);
   model.compile({ optimizer, loss: 'categoricalCrossentropy' });
-  const x = tf.slice(data.xTrain, [0, 0], [10 * BATCH, PIXELS]);
-  const y = tf.slice(data.yTrain, [0, 0], [10 * BATCH, CLASSES]);
+  const n = Math.min(10 * BATCH, data.train);
+  const x = tf.slice(data.xTrain, [0, 0], [n, data.pixels]);
+  const y = tf.slice(data.yTrain, [0, 0], [n, data.classes]);
   await model.fit(x, y, { batchSize: BATCH, epochs: 1, verbose: 0 });
   tf.dispose([x, y]);
   optimizer.dispose();
@@ -72,7 +112,7 @@ export async function warmUp({ tf, tfl, data }) {
  * e.g. to let a page repaint). Resolves the stats: { steps, ms, optimizerMs, losses, accuracy }.
  */
 export async function trainRun({ tf, tfl, optim, data, run, epochs = EPOCHS, onBatch, now = () => performance.now() }) {
-  const model = mlp(tfl);
+  const model = mlp(tfl, data);
   const optimizer = run.make({ tf, optim, steps: epochs * data.stepsPerEpoch });
   // learningRates: the rate of each step, for wasm-optim runs with a schedule (read before the step).
   const scheduled = optimizer.core?.learningRateSchedule != null;
@@ -92,14 +132,17 @@ export async function trainRun({ tf, tfl, optim, data, run, epochs = EPOCHS, onB
     epochs,
     shuffle: false, // every run sees the same batches in the same order
     verbose: 0,
-    callbacks: {
-      onBatchEnd: async (batch, logs) => {
-        stats.steps++;
-        stats.losses.push(logs.loss);
-        stats.ms = now() - t0;
-        await onBatch?.(stats);
+    callbacks: [
+      {
+        onBatchEnd: async (batch, logs) => {
+          stats.steps++;
+          stats.losses.push(logs.loss);
+          stats.ms = now() - t0;
+          await onBatch?.(stats);
+        },
       },
-    },
+      ...(run.callbacks?.({ optim, optimizer }) ?? []),
+    ],
   });
   stats.ms = now() - t0;
   stats.accuracy = accuracy(tf, model, data);
@@ -138,7 +181,7 @@ export function tableRows(results) {
   return results.map(({ run, stats: s }) => ({
     optimizer: run.name,
     'final loss': recentLoss(s.losses).toFixed(4),
-    'test acc': `${(100 * s.accuracy).toFixed(1)}%`,
+    'test acc': `${(100 * s.accuracy).toFixed(2)}%`,
     time: `${(s.ms / 1000).toFixed(2)} s`,
     'steps/s': ((1000 * s.steps) / s.ms).toFixed(0),
     'optimizer step': `${(s.optimizerMs / s.steps).toFixed(3)} ms`,
