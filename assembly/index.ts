@@ -21,3 +21,6 @@ export * from './adafactor';
 export * from './lazy_adam';
 export * from './yogi';
 export * from './radam';
+// 8-bit optimizer state (docs/int8-state.md)
+export { qQuantBlock, qDequantBlock, quantizeSlot, dequantizeSlot } from './quantize';
+export * from './adam_int8';

@@ -17,6 +17,8 @@ export { registerClass, deserialize, getRegisteredClass, type Config, type Confi
 export { LearningRateSchedule } from './schedules/schedule.js';
 export { ReduceLROnPlateau, type ReduceLROnPlateauOptions } from './reduce-lr-on-plateau.js';
 export { type PlateauState } from './state-input.js';
+export { QuantizedSlot } from './quantized-slot.js';
+export { type StateDtype, type QuantKind, type QuantizedState, INT8_MIN_SIZE } from './int8-code.js';
 export { type ScheduledOption } from './hyperparameter.js';
 export { type NumberRule } from './validate.js';
 export { SGD, type SGDOptions } from './optimizers/sgd.js';

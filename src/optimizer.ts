@@ -14,6 +14,8 @@ import { checkBoolean, checkNumber, checkOptions, checkShape, type NumberRule, o
 import { Variable } from './variable.js';
 import { checkOptionNames } from './options.js';
 import { type PlateauState, snapshotState, type StateEntries } from './state-input.js';
+import { INT8_MIN_SIZE, type QuantizedState, type QuantKind, type StateDtype } from './int8-code.js';
+import { QuantizedSlot, restoreInto, stateEntryOf } from './quantized-slot.js';
 
 export type { PlateauState };
 
@@ -64,7 +66,8 @@ export interface OptimizerState {
   className: string;
   /** applyGradients calls so far (micro-steps included). */
   iterations: number;
-  variables: Record<string, { shape: number[]; values: Float32Array | number[] }>;
+  /** `quantized`: an 8-bit slot's exact codes and absmax (`values` is then their dequantized copy). */
+  variables: Record<string, { shape: number[]; values: Float32Array | number[]; quantized?: QuantizedState }>;
   /** A ReduceLROnPlateau's progress, when one is attached (see ReduceLROnPlateau). */
   plateau?: PlateauState;
 }
@@ -266,6 +269,24 @@ export abstract class Optimizer {
     const rec = this.recordOf(reference);
     if (rec.slots.has(name)) throw new Error(`${this.getClassName()}: slot '${name}' of '${reference.name}' already exists`);
     const slot = this.newVariable(reference.heap, checkShape('addVariableFromReference: shape', shape), `${reference.name}/${name}`, initialValue);
+    rec.slots.set(name, slot);
+    rec.state.push(slot);
+    return slot;
+  }
+
+  /**
+   * A slot of `reference` (its shape) stored as `dtype`: 'int8' keeps it blockwise in 8 bits
+   * (docs/int8-state.md; `kind` 'signed' for a first moment, 'unsigned' for a non-negative second
+   * moment; blocks never straddle rows of `rowSize` elements) when the reference has at least 4,096
+   * elements, float32 otherwise. Its `value` is then a dequantized copy and its `ptr` the 8-bit
+   * block the *Int8 kernels take (test `instanceof QuantizedSlot`).
+   */
+  protected addSlot(reference: Variable, name: string, options: { dtype: StateDtype; kind: QuantKind; rowSize?: number; initialValue?: number }): Variable {
+    const init = options.initialValue ?? 0;
+    if (options.dtype !== 'int8' || reference.size < INT8_MIN_SIZE) return this.addVariableFromReference(reference, name, init);
+    const rec = this.recordOf(reference);
+    if (rec.slots.has(name)) throw new Error(`${this.getClassName()}: slot '${name}' of '${reference.name}' already exists`);
+    const slot = this.newVariable(reference.heap, reference.shape, `${reference.name}/${name}`, init, () => new QuantizedSlot(reference, `${reference.name}/${name}`, options.kind, options.rowSize ?? reference.size, init));
     rec.slots.set(name, slot);
     rec.state.push(slot);
     return slot;
@@ -499,9 +520,9 @@ export abstract class Optimizer {
       if (Object.prototype.hasOwnProperty.call(variables, v.name)) {
         throw new Error(`getState: two optimizer variables are named '${v.name}': give the model variables unique names`);
       }
-      variables[v.name] = { shape: [...v.shape], values: v.value.slice() };
+      variables[v.name] = stateEntryOf(v);
     }
-    if (this.pending) for (const [name, e] of this.pending) variables[name] ??= { shape: [...e.shape], values: e.values.slice() };
+    if (this.pending) for (const [name, e] of this.pending) variables[name] ??= { shape: [...e.shape], values: e.values.slice(), ...(e.quantized ? { quantized: e.quantized } : {}) };
     const state: OptimizerState = { className: this.getClassName(), iterations: this.rawIterations, variables };
     if (this.plateau) state.plateau = { ...this.plateau };
     return state;
@@ -554,7 +575,7 @@ export abstract class Optimizer {
       this.pending = pending;
       throw e;
     }
-    for (const v of this.own) v.value.set((snap.entries.get(v.name) as { values: Float32Array }).values);
+    for (const v of this.own) restoreInto(v, snap.entries.get(v.name) as { values: Float32Array });
     this.rawIterations = snap.iterations;
     setPlateau(this, snap.plateau);
   }
@@ -576,7 +597,7 @@ export abstract class Optimizer {
     }
     for (const [name, e] of entries) {
       const v = byName.get(name);
-      if (v) v.value.set(e.values);
+      if (v) restoreInto(v, e);
       else (this.pending ??= new Map()).set(name, e);
     }
   }
@@ -929,17 +950,17 @@ export abstract class Optimizer {
 
   private readonly restored = new Set<Variable>();
 
-  private newVariable(heap: Heap, shape: readonly number[], name: string, init: number): Variable {
+  private newVariable(heap: Heap, shape: readonly number[], name: string, init: number, make?: () => Variable): Variable {
     const saved = this.pending?.get(name);
     if (saved && saved.shape.join() !== shape.join()) {
       throw new Error(`${this.getClassName()}: the restored state has '${name}' with shape ${JSON.stringify(saved.shape)}, but it is created with shape ${JSON.stringify(shape)}`);
     }
-    const v = Variable.zeros(shape, { name }, heap);
+    const v = make ? make() : Variable.zeros(shape, { name }, heap);
     this.own.push(v);
     if (saved) {
-      v.value.set(saved.values);
+      restoreInto(v, saved);
       this.restored.add(v);
-    } else if (init !== 0) v.value.fill(init);
+    } else if (init !== 0 && !make) v.value.fill(init);
     return v;
   }
 

@@ -1,11 +1,15 @@
 // setState's input, read once: a caller's state object may have getters, Proxies or views of wasm
 // memory that an allocation detaches, so every field is read exactly once into a private copy
 // that is checked before the optimizer builds or writes anything.
+import { type QuantizedState, readQuantized } from './int8-code.js';
 import { isFloat32Array } from './typed.js';
 import { checkNumber, describeValue } from './validate.js';
 
-/** State entries by name: shape and a private copy of the values. */
-export type StateEntries = Map<string, { shape: readonly number[]; values: Float32Array }>;
+/**
+ * State entries by name: shape and a private copy of the values, and for an 8-bit slot its exact
+ * codes and absmax (docs/int8-state.md).
+ */
+export type StateEntries = Map<string, { shape: readonly number[]; values: Float32Array; quantized?: QuantizedState }>;
 
 /** What ReduceLROnPlateau keeps in the optimizer (and so in its checkpoints). */
 export interface PlateauState {
@@ -48,11 +52,13 @@ export function snapshotState(state: unknown, where: string, className: string):
     }
     const rawShape: unknown = (entry as { shape?: unknown }).shape;
     const rawValues: unknown = (entry as { values?: unknown }).values;
+    const rawQuantized: unknown = (entry as { quantized?: unknown }).quantized;
     const shape = readShape(rawShape, name, where);
     const values = readValues(rawValues, name, where);
     const size = shape.reduce((a, b) => a * b, 1);
     if (values.length !== size) throw new Error(`${where}: '${name}' has ${values.length} values, expected ${size}`);
-    entries.set(name, { shape, values });
+    if (rawQuantized === undefined) entries.set(name, { shape, values });
+    else entries.set(name, { shape, values, quantized: readQuantized(rawQuantized, size, name, where) });
   }
   return { iterations: iterations as number, entries, plateau: plateau === undefined ? null : readPlateau(plateau, where) };
 }

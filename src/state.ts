@@ -1,15 +1,20 @@
 // Binary checkpoints of optimizer state (docs/state-format.md). Layout, little-endian:
 //   0  'WOPT' magic          4  u16 format version     6  u16 reserved (0)
-//   8  u32 header length H  12  header: UTF-8 JSON { className, config, iterations, variables: [{ name, shape }] }
-//   12+H padded to 4: the float32 values of every variable, in header order
+//   8  u32 header length H  12  header: UTF-8 JSON { className, config, iterations, variables: [{ name, shape, quantized? }] }
+//   12+H padded to 4: each variable in header order: its float32 values, or for an 8-bit slot
+//     (quantized: { kind, rowSize }) its float32 absmax per block, then one code byte per element,
+//     padded to 4 (version 2; version 1 has float32 values only and is still read)
 //   last 4 bytes: CRC-32 of everything before them
 // A reader checks magic, version, lengths and CRC before parsing anything, so corrupt or
 // truncated bytes are refused with a clear error and nothing is touched.
+import { blockCount, dequantize, invalidCode, type QuantizedState } from './int8-code.js';
 import { type Config } from './registry.js';
 import { type PlateauState, readPlateau } from './state-input.js';
 import { typedArrayTag, typedBuffer, typedByteOffset, typedLength } from './typed.js';
 
-export const STATE_FORMAT_VERSION = 1;
+export const STATE_FORMAT_VERSION = 2;
+/** Versions this build reads: 1 (float32 only) and 2 (8-bit slots). */
+const READABLE_VERSIONS = [1, 2];
 const MAGIC = 0x54504f57; // 'WOPT' read as a little-endian u32
 
 /** What a checkpoint holds: getState() plus the optimizer's config. */
@@ -17,7 +22,7 @@ export interface StateSnapshot {
   className: string;
   config: Config;
   iterations: number;
-  variables: Record<string, { shape: number[]; values: Float32Array | number[] }>;
+  variables: Record<string, { shape: number[]; values: Float32Array | number[]; quantized?: QuantizedState }>;
   /** A ReduceLROnPlateau's progress (optional in the header; older checkpoints have none). */
   plateau?: PlateauState;
 }
@@ -47,14 +52,17 @@ export function encodeState(s: StateSnapshot): Uint8Array {
       className: s.className,
       config: s.config,
       iterations: s.iterations,
-      variables: names.map((name) => ({ name, shape: s.variables[name].shape })),
+      variables: names.map((name) => {
+        const q = s.variables[name].quantized;
+        return q ? { name, shape: s.variables[name].shape, quantized: { kind: q.kind, rowSize: q.rowSize } } : { name, shape: s.variables[name].shape };
+      }),
       // JSON has no Infinity: an infinite `best` (no update yet) is written as a string.
       ...(s.plateau ? { plateau: { ...s.plateau, best: Number.isFinite(s.plateau.best) ? s.plateau.best : String(s.plateau.best) } } : {}),
     }),
   );
   const dataStart = (12 + header.length + 3) & ~3;
-  const floats = names.reduce((a, n) => a + s.variables[n].values.length, 0);
-  const out = new Uint8Array(dataStart + floats * 4 + 4);
+  const bytes = names.reduce((a, n) => a + dataBytes(s.variables[n]), 0);
+  const out = new Uint8Array(dataStart + bytes + 4);
   const dv = new DataView(out.buffer);
   dv.setUint32(0, MAGIC, true);
   dv.setUint16(4, STATE_FORMAT_VERSION, true);
@@ -62,6 +70,16 @@ export function encodeState(s: StateSnapshot): Uint8Array {
   out.set(header, 12);
   let off = dataStart;
   for (const n of names) {
+    const q = s.variables[n].quantized;
+    if (q) {
+      for (const x of q.absmax) {
+        dv.setFloat32(off, x, true);
+        off += 4;
+      }
+      out.set(q.codes, off);
+      off += (q.codes.length + 3) & ~3;
+      continue;
+    }
     for (const x of s.variables[n].values) {
       dv.setFloat32(off, x, true);
       off += 4;
@@ -84,8 +102,8 @@ export function decodeState(input: Uint8Array, where: string): StateSnapshot {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (dv.getUint32(0, true) !== MAGIC) fail('wrong magic number (expected "WOPT")');
   const version = dv.getUint16(4, true);
-  if (version !== STATE_FORMAT_VERSION) {
-    throw new Error(`${where}: checkpoint format version ${version} is not supported (this build reads version ${STATE_FORMAT_VERSION})`);
+  if (!READABLE_VERSIONS.includes(version)) {
+    throw new Error(`${where}: checkpoint format version ${version} is not supported (this build reads versions ${READABLE_VERSIONS.join(' and ')})`);
   }
   const end = bytes.length - 4;
   if (dv.getUint32(end, true) !== crc32(bytes.subarray(0, end))) fail('checksum mismatch (corrupt or truncated)');
@@ -110,11 +128,19 @@ export function decodeState(input: Uint8Array, where: string): StateSnapshot {
   for (const v of vars as unknown[]) {
     const name: unknown = isPlainObject(v) ? (v as { name?: unknown }).name : undefined;
     const shape: unknown = isPlainObject(v) ? (v as { shape?: unknown }).shape : undefined;
+    const quantized: unknown = isPlainObject(v) ? (v as { quantized?: unknown }).quantized : undefined;
     if (typeof name !== 'string' || !Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d > 0)) fail('malformed variable entry');
     const key = name as string;
     if (!allowedName(key)) fail(`variable name '${key}' is not allowed (empty, or a member of Object.prototype)`);
     if (Object.prototype.hasOwnProperty.call(variables, key)) fail(`variable '${key}' is listed twice`);
     const n = (shape as number[]).reduce((a, b) => a * b, 1);
+    if (quantized !== undefined) {
+      if (version < 2) fail(`variable '${key}' is quantized, which version ${version} does not have`);
+      const q = readQuantizedData(bytes, dv, off, end, quantized, n, key, fail);
+      off = q.next;
+      variables[key] = { shape: [...(shape as number[])], values: dequantize(q.state, new Float32Array(n)), quantized: q.state };
+      continue;
+    }
     if (off + n * 4 > end) fail(`data of '${key}' runs past the end`);
     const values = new Float32Array(n);
     for (let i = 0; i < n; i++) values[i] = dv.getFloat32(off + i * 4, true);
@@ -134,6 +160,32 @@ export function decodeState(input: Uint8Array, where: string): StateSnapshot {
     }
   }
   return snapshot;
+}
+
+/** Bytes a variable takes in the data section. */
+function dataBytes(e: { values: Float32Array | number[]; quantized?: QuantizedState }): number {
+  const q = e.quantized;
+  return q ? q.absmax.length * 4 + ((q.codes.length + 3) & ~3) : e.values.length * 4;
+}
+
+/** An 8-bit slot's absmax and codes at `off`, checked (kind, layout, lengths, codes, absmax >= 0). */
+function readQuantizedData(bytes: Uint8Array, dv: DataView, off: number, end: number, raw: unknown, n: number, key: string, fail: (why: string) => never): { state: QuantizedState; next: number } {
+  const kind: unknown = isPlainObject(raw) ? (raw as { kind?: unknown }).kind : undefined;
+  const rowSize: unknown = isPlainObject(raw) ? (raw as { rowSize?: unknown }).rowSize : undefined;
+  if (kind !== 'signed' && kind !== 'unsigned') return fail(`variable '${key}' has quantized kind ${JSON.stringify(kind)}`);
+  if (typeof rowSize !== 'number' || !Number.isSafeInteger(rowSize) || rowSize < 1 || n % rowSize !== 0) return fail(`variable '${key}' has quantized rowSize ${JSON.stringify(rowSize)}`);
+  const blocks = blockCount(n, rowSize);
+  const next = off + blocks * 4 + ((n + 3) & ~3);
+  if (next > end) fail(`data of '${key}' runs past the end`);
+  const absmax = new Float32Array(blocks);
+  for (let i = 0; i < blocks; i++) {
+    absmax[i] = dv.getFloat32(off + i * 4, true);
+    if (absmax[i] < 0 || Object.is(absmax[i], -0)) fail(`variable '${key}' has a negative absmax`);
+  }
+  const codes = bytes.slice(off + blocks * 4, off + blocks * 4 + n);
+  const bad = invalidCode(codes, kind);
+  if (bad >= 0) fail(`variable '${key}' has an invalid ${kind} code ${codes[bad]} at ${bad}`);
+  return { state: { kind, rowSize, codes, absmax }, next };
 }
 
 /**

@@ -20,7 +20,7 @@ import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import * as lib from '../build/index.js';
 import { repoFile } from './helpers/load-ts.mjs';
-import { frame } from './helpers/checkpoint.mjs';
+import { crc32, frame } from './helpers/checkpoint.mjs';
 
 const {
   ready, Variable, Optimizer, OptimizerWrapper, LearningRateSchedule, Arena, Adam, SGD, LossScaleOptimizer, SWA,
@@ -194,6 +194,14 @@ function builtAdam(f, name = 'w') {
 }
 
 
+
+/** An Adam with 8-bit state built for a 4,096-element 'w', one step taken; its getState() and saveState(). */
+function builtInt8(f) {
+  const w = f.v(Array.from({ length: 4096 }, (_, i) => Math.sin(i)), 'w');
+  const o = f.opt(new Adam({ learningRate: 0.1, stateDtype: 'int8' }));
+  o.applyGradients([[Float32Array.from({ length: 4096 }, (_, i) => Math.cos(i) * 0.01), w]]);
+  return { w, o, state: o.getState(), bytes: o.saveState() };
+}
 
 const headerOf = (variables, className = 'Adam') => JSON.stringify({ className, config: {}, iterations: 1, variables });
 
@@ -391,6 +399,24 @@ const CASES = {
     o.applyGradients([[new Float32Array(2), a], [new Float32Array(2), b]]);
     return [{ label: 'getState', run: () => o.getState(), watch: [o, a, b] }, { label: 'saveState', run: () => o.saveState(), watch: [o, a, b] }];
   },
+  // 8-bit state (docs/int8-state.md): an Adam with stateDtype 'int8' built for a 4,096-element 'w'.
+  'variable.assign-int8': (f) => {
+    const { o, w } = builtInt8(f);
+    return [{ run: () => o.getSlot(w, 'm').assign(new Float32Array(4096)), watch: [o, w] }];
+  },
+  'state.setState-quantized': (f) => {
+    const { o, w, state } = builtInt8(f);
+    state.variables['w/m'].quantized.codes[0] = 0x7f;
+    return [{ run: () => o.setState(state), watch: [o, w] }];
+  },
+  'state.loadState-quantized': (f) => {
+    const { o, w, bytes } = builtInt8(f);
+    const dv = new DataView(bytes.buffer);
+    const data = (12 + dv.getUint32(8, true) + 3) & ~3;
+    bytes[data + 16 * 4] = 0x7f; // 'w/m' is first: 16 absmax floats, then its codes
+    dv.setUint32(bytes.length - 4, crc32(bytes.subarray(0, bytes.length - 4)), true);
+    return [{ run: () => o.loadState(bytes), watch: [o, w] }];
+  },
   'state.getState-disposed': () => {
     const o = new Adam();
     o.dispose();
@@ -526,7 +552,7 @@ const CASES = {
       ['state.loadState-type', (b) => b.buffer],
       ['state.loadState-short', () => new Uint8Array(3)],
       ['state.loadState-magic', (b) => b.map((x, i) => (i === 0 ? x ^ 0xff : x))],
-      ['state.loadState-version', (b) => b.map((x, i) => (i === 4 ? 2 : x))],
+      ['state.loadState-version', (b) => b.map((x, i) => (i === 4 ? 3 : x))],
       ['state.loadState-checksum', (b) => b.map((x, i) => (i === b.length - 9 ? x ^ 1 : x))],
       ['state.loadState-header-length', () => frame(headerOf([]), [], { headerLength: 1 << 20 })],
       ['state.loadState-header-json', () => frame('{not json')],

@@ -4,6 +4,8 @@ import { type LearningRateSchedule } from '../schedules/schedule.js';
 import { type Config, registerClass } from '../registry.js';
 import { checkBoolean, checkNumber } from '../validate.js';
 import { type Variable } from '../variable.js';
+import { readStateDtype, roundingSeed, type StateDtype } from '../int8-code.js';
+import { QuantizedSlot } from '../quantized-slot.js';
 
 export interface AdamOptions extends OptimizerOptions {
   /** Default 0.9, in [0, 1). */
@@ -14,12 +16,17 @@ export interface AdamOptions extends OptimizerOptions {
   epsilon?: number;
   /** Use the running maximum of v (the raw second moment). */
   amsgrad?: boolean;
+  /**
+   * 'int8' stores m and v (and vhat) blockwise in 8 bits for variables of at least 4,096 elements
+   * (docs/int8-state.md); default 'float32'.
+   */
+  stateDtype?: StateDtype;
 }
 
 /** Adam, as Keras 3's: one fused kernel pass per variable. */
 export class Adam extends Optimizer {
   static override readonly className: string = 'Adam';
-  static override readonly optionNames: readonly string[] = ['beta1', 'beta2', 'epsilon', 'amsgrad'];
+  static override readonly optionNames: readonly string[] = ['beta1', 'beta2', 'epsilon', 'amsgrad', 'stateDtype'];
   protected readonly b1: ScheduledOption;
 
   /** Default 0.9, in [0, 1). A schedule's value is the one the next update uses. */
@@ -34,6 +41,8 @@ export class Adam extends Optimizer {
   readonly beta2: number;
   readonly epsilon: number;
   readonly amsgrad: boolean;
+  /** How m and v are stored: 'float32' or 'int8' (docs/int8-state.md). */
+  readonly stateDtype: StateDtype;
 
   constructor(options: AdamOptions = {}) {
     super(options);
@@ -42,13 +51,16 @@ export class Adam extends Optimizer {
     this.beta2 = checkNumber(`${name}: beta2`, options.beta2 ?? 0.999, { min: 0, max: 1, maxExclusive: true });
     this.epsilon = checkNumber(`${name}: epsilon`, options.epsilon ?? 1e-7, { min: 0 });
     this.amsgrad = checkBoolean(`${name}: amsgrad`, options.amsgrad ?? false);
+    this.stateDtype = readStateDtype(name, options.stateDtype);
   }
 
   override build(variables: readonly Variable[]): void {
     for (const v of variables) {
-      this.addVariableFromReference(v, 'm');
-      this.addVariableFromReference(v, 'v');
-      if (this.amsgrad) this.addVariableFromReference(v, 'vhat');
+      const dtype = this.slotDtype(v);
+      const rowSize = this.slotRowSize(v);
+      this.addSlot(v, 'm', { dtype, kind: 'signed', rowSize });
+      this.addSlot(v, 'v', { dtype, kind: 'unsigned', rowSize });
+      if (this.amsgrad) this.addSlot(v, 'vhat', { dtype, kind: 'unsigned', rowSize });
     }
   }
 
@@ -60,11 +72,16 @@ export class Adam extends Optimizer {
     const b2t = Math.fround(Math.pow(Math.fround(this.beta2), t));
     const alpha = Math.fround(Math.fround(lr * Math.fround(Math.sqrt(Math.fround(1 - b2t)))) / Math.fround(1 - b1t));
     const K = variable.heap.kernels;
-    const m = this.getSlot(variable, 'm').ptr;
+    const ms = this.getSlot(variable, 'm');
+    const m = ms.ptr;
     const v = this.getSlot(variable, 'v').ptr;
     const omb1 = 1 - this.b1.value;
     const omb2 = 1 - this.beta2;
-    if (this.amsgrad) {
+    if (ms instanceof QuantizedSlot) {
+      const n = variable.size;
+      if (this.amsgrad) K.adamAmsgradInt8(variable.ptr, gradient.byteOffset, m, v, this.getSlot(variable, 'vhat').ptr, n, ms.rowSize, omb1, omb2, alpha, this.epsilon, roundingSeed(t));
+      else K.adamInt8(variable.ptr, gradient.byteOffset, m, v, n, ms.rowSize, omb1, omb2, alpha, this.epsilon, roundingSeed(t));
+    } else if (this.amsgrad) {
       K.adamAmsgrad(variable.ptr, gradient.byteOffset, m, v, this.getSlot(variable, 'vhat').ptr, variable.size, omb1, omb2, alpha, this.epsilon);
     } else {
       K.adam(variable.ptr, gradient.byteOffset, m, v, variable.size, omb1, omb2, alpha, this.epsilon);
@@ -72,7 +89,18 @@ export class Adam extends Optimizer {
   }
 
   override getConfig(): Config {
-    return { ...super.getConfig(), beta1: this.b1.config(), beta2: this.beta2, epsilon: this.epsilon, amsgrad: this.amsgrad };
+    return { ...super.getConfig(), beta1: this.b1.config(), beta2: this.beta2, epsilon: this.epsilon, amsgrad: this.amsgrad, stateDtype: this.stateDtype };
+  }
+
+  /** How the slots of `variable` are stored (LazyAdam keeps float32 for narrow rows). */
+  protected slotDtype(variable: Variable): StateDtype {
+    void variable;
+    return this.stateDtype;
+  }
+
+  /** The rows 8-bit blocks never straddle: the whole variable (LazyAdam: one row). */
+  protected slotRowSize(variable: Variable): number {
+    return variable.size;
   }
 }
 registerClass(Adam);

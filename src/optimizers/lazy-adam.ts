@@ -2,8 +2,17 @@ import { type UniqueSparseGradient } from '../optimizer.js';
 import { registerClass } from '../registry.js';
 import { type Variable } from '../variable.js';
 import { Adam, type AdamOptions } from './adam.js';
+import { roundingSeed, type StateDtype } from '../int8-code.js';
+import { QuantizedSlot } from '../quantized-slot.js';
 
-/** Adam's options; `amsgrad` must stay false (TensorFlow Addons does not support it either). */
+/** Rows narrower than this keep float32 slots under stateDtype 'int8' (an absmax per row would cost more than it saves). */
+const INT8_MIN_ROW = 16;
+
+/**
+ * Adam's options; `amsgrad` must stay false (TensorFlow Addons does not support it either). With
+ * stateDtype 'int8', 8-bit blocks never straddle rows, so a sparse step requantizes only the
+ * touched rows' blocks and every other row's moments keep their bits.
+ */
 export type LazyAdamOptions = AdamOptions;
 
 /**
@@ -26,6 +35,14 @@ export class LazyAdam extends Adam {
     return false;
   }
 
+  protected override slotDtype(variable: Variable): StateDtype {
+    return variable.size / variable.shape[0] < INT8_MIN_ROW ? 'float32' : this.stateDtype;
+  }
+
+  protected override slotRowSize(variable: Variable): number {
+    return variable.size / variable.shape[0];
+  }
+
   override updateStepSparse(gradient: UniqueSparseGradient, variable: Variable, lr: number): void {
     const t = this.iterations + 1;
     // Adam's step size, with the same float32 powers as Adam.updateStep. Inline on purpose: a helper
@@ -34,6 +51,14 @@ export class LazyAdam extends Adam {
     const b2t = Math.fround(Math.pow(Math.fround(this.beta2), t));
     const alpha = Math.fround(Math.fround(lr * Math.fround(Math.sqrt(Math.fround(1 - b2t)))) / Math.fround(1 - b1t));
     const rows = gradient.indices;
+    const m = this.getSlot(variable, 'm');
+    if (m instanceof QuantizedSlot) {
+      variable.heap.kernels.lazyAdamRowsInt8(
+        variable.ptr, gradient.values.byteOffset, m.ptr, this.getSlot(variable, 'v').ptr,
+        rows.byteOffset, rows.length, m.rowSize, variable.size, 1 - this.b1.value, 1 - this.beta2, alpha, this.epsilon, roundingSeed(t),
+      );
+      return;
+    }
     variable.heap.kernels.lazyAdamRows(
       variable.ptr, gradient.values.byteOffset, this.getSlot(variable, 'm').ptr, this.getSlot(variable, 'v').ptr,
       rows.byteOffset, rows.length, variable.size / variable.shape[0], 1 - this.b1.value, 1 - this.beta2, alpha, this.epsilon,

@@ -1,0 +1,275 @@
+// Blockwise 8-bit storage of optimizer slots (docs/int8-state.md). Each block of up to 256
+// elements keeps one float32 absmax `a` and one byte per element: a float-like code of x / a with
+// 3 mantissa bits (bitsandbytes' dynamic map needs a 256-entry table, i.e. a scalar binary search
+// per element, because wasm SIMD has no gather; this code is a handful of integer ops per lane
+// and measured as accurate on Adam moments, see the doc).
+//   signed (first moments): bit 7 sign, bits 0..6 k in [0, 121]; k = 0 is zero, else |x| / a is
+//     2^((k - 1) / 8 - 15) to 3 mantissa bits: binades 2^-15 .. 1. Smaller values flush to zero.
+//   unsigned (second moments): k in [0, 249] over binades 2^-31 .. 1; a non-zero value never
+//     becomes zero (it takes k = 1), so a rounded-away v cannot turn m / sqrt(v) into m / eps.
+// Rounding is on the float32 bits of y = |x| * fl(1 / a): to nearest within a binade (ties away
+// from zero) for signed codes and for restores; stochastic for a step's second moments: the bits
+// below the kept mantissa decide the probability of rounding up, drawn from a hash of the element's
+// index and a per-step seed. A slow EMA (v with beta2 = 0.999 moves 0.1% a step) would otherwise
+// never leave its code, whose half-step is 3%; measured in docs/int8-state.md. The hash makes it
+// deterministic: SIMD and scalar, resumed and uninterrupted runs give the same bits.
+// A block whose absmax is below 2^-126 (subnormal) is stored as zeros.
+//
+// A slot is one allocation: [scratch: 256 float32][absmax: one float32 per block, padded to 16
+// bytes][codes: one byte per element]. Blocks never straddle a segment (`seg` elements: the whole
+// variable, or one row for LazyAdam), so a sparse update of some rows requantizes only their blocks.
+// Optimizer drivers (*_int8.ts) dequantize a block into the scratch, run the optimizer's own
+// float32 kernel on it, and requantize: one pass over memory, the update math written once.
+import { useSimd } from './simd';
+
+export const QBLOCK: i32 = 256; // elements per block
+const SCRATCH_BYTES: usize = 1024;
+const SIGNED_BIAS: i32 = 895; // k + 895 = (127 - 15) * 8 + (k - 1): biased exponent and mantissa
+const SIGNED_MAX: i32 = 121;
+const UNSIGNED_BIAS: i32 = 767; // (127 - 31) * 8 - 1
+const UNSIGNED_MAX: i32 = 249;
+const MIN_NORMAL: f32 = 1.1754943508222875e-38;
+
+/** The scratch (256 float32) of a slot. */
+// @ts-ignore: decorator
+@inline
+export function qScratch(slot: usize): usize {
+  return slot;
+}
+
+/** Where a slot's absmax array starts. */
+// @ts-ignore: decorator
+@inline
+export function qAbsmax(slot: usize): usize {
+  return slot + SCRATCH_BYTES;
+}
+
+/** Where a slot's codes start: after the absmax of every block, padded to 16 bytes. */
+// @ts-ignore: decorator
+@inline
+export function qCodes(slot: usize, n: i32, seg: i32): usize {
+  const blocks = <usize>(n / seg) * <usize>((seg + QBLOCK - 1) / QBLOCK);
+  return slot + SCRATCH_BYTES + ((blocks * 4 + 15) & ~15);
+}
+
+/** dst[0..len) = dequantized codes[0..len) with absmax a. */
+export function qDequantBlock(codes: usize, a: f32, dst: usize, len: i32, signed: bool): void {
+  const va = f32x4.splat(a);
+  const zero = i32x4.splat(0);
+  const e = useSimd ? len & ~15 : 0;
+  let i = 0;
+  if (signed) {
+    const m7 = i32x4.splat(0x7f);
+    const m8 = i32x4.splat(0x80);
+    const bias = i32x4.splat(SIGNED_BIAS);
+    for (; i < e; i += 16) {
+      const raw = v128.load(codes + <usize>i);
+      const lo = i16x8.extend_low_i8x16_u(raw);
+      const hi = i16x8.extend_high_i8x16_u(raw);
+      const o = dst + (<usize>i << 2);
+      v128.store(o, decodeSigned(i32x4.extend_low_i16x8_u(lo), m7, m8, bias, zero, va));
+      v128.store(o + 16, decodeSigned(i32x4.extend_high_i16x8_u(lo), m7, m8, bias, zero, va));
+      v128.store(o + 32, decodeSigned(i32x4.extend_low_i16x8_u(hi), m7, m8, bias, zero, va));
+      v128.store(o + 48, decodeSigned(i32x4.extend_high_i16x8_u(hi), m7, m8, bias, zero, va));
+    }
+    for (; i < len; i++) {
+      const c = <i32>load<u8>(codes + <usize>i);
+      const k = c & 0x7f;
+      const bits = k == 0 ? 0 : ((k + SIGNED_BIAS) << 20) | ((c & 0x80) << 24);
+      store<f32>(dst + (<usize>i << 2), reinterpret<f32>(bits) * a);
+    }
+  } else {
+    const bias = i32x4.splat(UNSIGNED_BIAS);
+    for (; i < e; i += 16) {
+      const raw = v128.load(codes + <usize>i);
+      const lo = i16x8.extend_low_i8x16_u(raw);
+      const hi = i16x8.extend_high_i8x16_u(raw);
+      const o = dst + (<usize>i << 2);
+      v128.store(o, decodeUnsigned(i32x4.extend_low_i16x8_u(lo), bias, zero, va));
+      v128.store(o + 16, decodeUnsigned(i32x4.extend_high_i16x8_u(lo), bias, zero, va));
+      v128.store(o + 32, decodeUnsigned(i32x4.extend_low_i16x8_u(hi), bias, zero, va));
+      v128.store(o + 48, decodeUnsigned(i32x4.extend_high_i16x8_u(hi), bias, zero, va));
+    }
+    for (; i < len; i++) {
+      const k = <i32>load<u8>(codes + <usize>i);
+      const bits = k == 0 ? 0 : (k + UNSIGNED_BIAS) << 20;
+      store<f32>(dst + (<usize>i << 2), reinterpret<f32>(bits) * a);
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function decodeSigned(c: v128, m7: v128, m8: v128, bias: v128, zero: v128, va: v128): v128 {
+  const k = v128.and(c, m7);
+  const bits = v128.or(i32x4.shl(i32x4.add(k, bias), 20), i32x4.shl(v128.and(c, m8), 24));
+  return f32x4.mul(v128.and(bits, i32x4.ne(k, zero)), va);
+}
+
+// @ts-ignore: decorator
+@inline
+function decodeUnsigned(k: v128, bias: v128, zero: v128, va: v128): v128 {
+  const bits = i32x4.shl(i32x4.add(k, bias), 20);
+  return f32x4.mul(v128.and(bits, i32x4.ne(k, zero)), va);
+}
+
+/** The rounding offset (20 random bits) of element `index` under `seed`: murmur3's fmix32. */
+// @ts-ignore: decorator
+@inline
+function roundingBits(index: u32, seed: u32): u32 {
+  let x = index * 0x9e3779b1 + seed;
+  x ^= x >> 16;
+  x *= 0x85ebca6b;
+  x ^= x >> 13;
+  x *= 0xc2b2ae35;
+  x ^= x >> 16;
+  return x >> 12;
+}
+
+// @ts-ignore: decorator
+@inline
+function roundingBitsX4(index: v128, seed: v128): v128 {
+  let x = i32x4.add(i32x4.mul(index, i32x4.splat(0x9e3779b1)), seed);
+  x = v128.xor(x, i32x4.shr_u(x, 16));
+  x = i32x4.mul(x, i32x4.splat(0x85ebca6b));
+  x = v128.xor(x, i32x4.shr_u(x, 13));
+  x = i32x4.mul(x, i32x4.splat(0xc2b2ae35));
+  x = v128.xor(x, i32x4.shr_u(x, 16));
+  return i32x4.shr_u(x, 12);
+}
+
+/**
+ * Quantizes src[0..len) into codes[0..len), writing the block's absmax to *absmax. Reads src only:
+ * src may be the slot's scratch. An unsigned code rounds stochastically when `stochastic` (with the
+ * hash of `base + i` under `seed`), otherwise to nearest; a signed code always to nearest.
+ */
+export function qQuantBlock(src: usize, codes: usize, absmax: usize, len: i32, signed: bool, stochastic: bool, seed: u32, base: u32): void {
+  const e = useSimd ? len & ~15 : 0;
+  // The absmax: max is exact and order-free, so SIMD and scalar agree (a NaN propagates).
+  const absMask = i32x4.splat(0x7fffffff);
+  let i = 0;
+  let a: f32 = 0;
+  if (e > 0) {
+    let vm = f32x4.splat(0);
+    for (; i < e; i += 4) vm = f32x4.max(vm, v128.and(v128.load(src + (<usize>i << 2)), absMask));
+    a = max(max(f32x4.extract_lane(vm, 0), f32x4.extract_lane(vm, 1)), max(f32x4.extract_lane(vm, 2), f32x4.extract_lane(vm, 3)));
+  }
+  for (; i < len; i++) a = max(a, abs<f32>(load<f32>(src + (<usize>i << 2))));
+  if (a != a) a = reinterpret<f32>(0x7fc00000); // one NaN whichever path found it
+  if (a < MIN_NORMAL) {
+    // Zeros (or values float32 cannot scale by 1 / a): stored as zeros.
+    store<f32>(absmax, 0);
+    memory.fill(codes, 0, <usize>len);
+    return;
+  }
+  store<f32>(absmax, a);
+  const r: f32 = <f32>1 / a;
+  const vr = f32x4.splat(r);
+  const zero = i32x4.splat(0);
+  const half = i32x4.splat(1 << 19);
+  i = 0;
+  if (signed) {
+    const bias = i32x4.splat(SIGNED_BIAS);
+    const kmax = i32x4.splat(SIGNED_MAX);
+    for (; i < e; i += 16) {
+      const s = src + (<usize>i << 2);
+      const c0 = encodeSigned(v128.load(s), vr, absMask, half, bias, kmax, zero);
+      const c1 = encodeSigned(v128.load(s + 16), vr, absMask, half, bias, kmax, zero);
+      const c2 = encodeSigned(v128.load(s + 32), vr, absMask, half, bias, kmax, zero);
+      const c3 = encodeSigned(v128.load(s + 48), vr, absMask, half, bias, kmax, zero);
+      v128.store(codes + <usize>i, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(c0, c1), i16x8.narrow_i32x4_u(c2, c3)));
+    }
+    for (; i < len; i++) {
+      const x = load<f32>(src + (<usize>i << 2));
+      const u = reinterpret<u32>(abs<f32>(x) * r);
+      const k = min(max(<i32>((u + (1 << 19)) >> 20) - SIGNED_BIAS, 0), SIGNED_MAX);
+      const sign = k > 0 ? <i32>((reinterpret<u32>(x) >> 24) & 0x80) : 0;
+      store<u8>(codes + <usize>i, <u8>(k | sign));
+    }
+  } else {
+    const bias = i32x4.splat(UNSIGNED_BIAS);
+    const kmax = i32x4.splat(UNSIGNED_MAX);
+    const one = i32x4.splat(1);
+    if (stochastic) {
+      const vs = i32x4.splat(seed);
+      const four = i32x4.splat(4);
+      let idx = i32x4.add(i32x4.splat(base), i32x4(0, 1, 2, 3));
+      for (; i < e; i += 16) {
+        const s = src + (<usize>i << 2);
+        const c0 = encodeUnsigned(v128.load(s), vr, absMask, roundingBitsX4(idx, vs), bias, kmax, zero, one);
+        idx = i32x4.add(idx, four);
+        const c1 = encodeUnsigned(v128.load(s + 16), vr, absMask, roundingBitsX4(idx, vs), bias, kmax, zero, one);
+        idx = i32x4.add(idx, four);
+        const c2 = encodeUnsigned(v128.load(s + 32), vr, absMask, roundingBitsX4(idx, vs), bias, kmax, zero, one);
+        idx = i32x4.add(idx, four);
+        const c3 = encodeUnsigned(v128.load(s + 48), vr, absMask, roundingBitsX4(idx, vs), bias, kmax, zero, one);
+        idx = i32x4.add(idx, four);
+        v128.store(codes + <usize>i, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(c0, c1), i16x8.narrow_i32x4_u(c2, c3)));
+      }
+    } else {
+      for (; i < e; i += 16) {
+        const s = src + (<usize>i << 2);
+        const c0 = encodeUnsigned(v128.load(s), vr, absMask, half, bias, kmax, zero, one);
+        const c1 = encodeUnsigned(v128.load(s + 16), vr, absMask, half, bias, kmax, zero, one);
+        const c2 = encodeUnsigned(v128.load(s + 32), vr, absMask, half, bias, kmax, zero, one);
+        const c3 = encodeUnsigned(v128.load(s + 48), vr, absMask, half, bias, kmax, zero, one);
+        v128.store(codes + <usize>i, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(c0, c1), i16x8.narrow_i32x4_u(c2, c3)));
+      }
+    }
+    for (; i < len; i++) {
+      const ax = abs<f32>(load<f32>(src + (<usize>i << 2)));
+      const u = reinterpret<u32>(ax * r);
+      const off: u32 = stochastic ? roundingBits(base + <u32>i, seed) : 1 << 19;
+      let k = min(max(<i32>((u + off) >> 20) - UNSIGNED_BIAS, 0), UNSIGNED_MAX);
+      if (ax > 0 && k == 0) k = 1;
+      store<u8>(codes + <usize>i, <u8>k);
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function encodeSigned(x: v128, vr: v128, absMask: v128, half: v128, bias: v128, kmax: v128, zero: v128): v128 {
+  const y = f32x4.mul(v128.and(x, absMask), vr);
+  const k = i32x4.min_s(i32x4.max_s(i32x4.sub(i32x4.shr_u(i32x4.add(y, half), 20), bias), zero), kmax);
+  const sign = v128.and(i32x4.shr_u(x, 24), i32x4.splat(0x80));
+  return v128.or(k, v128.and(sign, i32x4.gt_s(k, zero)));
+}
+
+// @ts-ignore: decorator
+@inline
+function encodeUnsigned(x: v128, vr: v128, absMask: v128, half: v128, bias: v128, kmax: v128, zero: v128, one: v128): v128 {
+  const ax = v128.and(x, absMask);
+  const y = f32x4.mul(ax, vr);
+  const k = i32x4.min_s(i32x4.max_s(i32x4.sub(i32x4.shr_u(i32x4.add(y, half), 20), bias), zero), kmax);
+  // A non-zero value keeps at least k = 1 (its bits, as an integer, are > 0).
+  return i32x4.max_s(k, v128.and(i32x4.gt_s(ax, zero), one));
+}
+
+/** Quantizes n floats at src into a slot laid out in segments of seg elements (to nearest). */
+export function quantizeSlot(slot: usize, src: usize, n: i32, seg: i32, signed: bool): void {
+  const abs = qAbsmax(slot);
+  const codes = qCodes(slot, n, seg);
+  let bi: usize = 0;
+  for (let s = 0; s < n; s += seg) {
+    for (let b = 0; b < seg; b += QBLOCK) {
+      const off = s + b;
+      qQuantBlock(src + (<usize>off << 2), codes + <usize>off, abs + (bi << 2), min(QBLOCK, seg - b), signed, false, 0, 0);
+      bi++;
+    }
+  }
+}
+
+/** Writes a slot's n dequantized floats to dst. */
+export function dequantizeSlot(dst: usize, slot: usize, n: i32, seg: i32, signed: bool): void {
+  const abs = qAbsmax(slot);
+  const codes = qCodes(slot, n, seg);
+  let bi: usize = 0;
+  for (let s = 0; s < n; s += seg) {
+    for (let b = 0; b < seg; b += QBLOCK) {
+      const off = s + b;
+      qDequantBlock(codes + <usize>off, load<f32>(abs + (bi << 2)), dst + (<usize>off << 2), min(QBLOCK, seg - b), signed);
+      bi++;
+    }
+  }
+}
