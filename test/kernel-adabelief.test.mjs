@@ -83,4 +83,16 @@ test('AdaBelief via kernel(): config and state round-trip', () => {
   assert.equal(Array.from(w2.value), Array.from(w.value));
 });
 
+test('docs/custom-optimizer.md: the kernel() excerpts are verbatim copies of the example; the Speed section recommends kernel()', () => {
+  const md = readFileSync(repoFile('docs', 'custom-optimizer.md'), 'utf8');
+  const re = /<!-- excerpt: (\S+) -->\s*```ts\n([\s\S]*?)```/g;
+  let count = 0;
+  for (const [, file, code] of md.matchAll(re)) {
+    assert.ok(readFileSync(repoFile(file), 'utf8').includes(code), `the excerpt of ${file} is not in the file any more`);
+    count++;
+  }
+  assert.ok(count >= 1);
+  assert.match(md, /## Speed: write the update as a `kernel\(\)` \(recommended\)/);
+});
+
 test.run();
