@@ -395,6 +395,40 @@ test('a step is atomic across inner optimizers: a refusal by any of them (a sche
   }
 });
 
+test('a step is atomic: an inner optimizer that skipped its part (non-finite) before a later one refused does not count the skip', () => {
+  let fail = false;
+  const vars = model();
+  const m = new MultiOptimizer(new OptimizerMap(new Adam({ learningRate: () => (fail ? NaN : 0.01) }), { 'encoder/.*': new SGD({ skipNonFinite: true }) }));
+  m.applyGradients(grads(vars, 0));
+  const s0 = snapshot(m, vars);
+  fail = true;
+  const g = grads(vars, 1);
+  g[0][0][0] = Infinity;
+  throws(() => m.applyGradients(g), RangeError, 'learning-rate schedule returned NaN');
+  assert.is(m.nonFiniteSkips, 0);
+  assert.is(snapshot(m, vars), s0);
+});
+
+test('prepare() is atomic across inner optimizers: a build() that throws rolls back the slots the others built', () => {
+  class Picky2 extends SGD {
+    static className = 'Picky2';
+    build(vars) {
+      for (const v of vars) if (v.name.includes('bad')) throw new Error('Picky2: no');
+      super.build(vars);
+    }
+  }
+  const vars = model();
+  const m = new MultiOptimizer(new OptimizerMap(new Picky2({ momentum: 0.9 }), { 'encoder/.*': new Lookahead(new Adam()) }));
+  const bad = new Variable(new Float32Array(2), { name: 'head/bad' });
+  const s0 = snapshot(m, vars);
+  throws(() => m.prepare([...vars, bad]), Error, 'Picky2: no');
+  assert.is(snapshot(m, vars), s0);
+  throws(() => m.getSlot(vars[0], 'm'), Error, "no slot 'm'");
+  m.prepare(vars); // and it still works
+  m.applyGradients(grads(vars, 0));
+  assert.is(m.optimizers[0].iterations, 1);
+});
+
 test('a step is atomic: a build() that throws in the last inner optimizer rolls back the first ones\' slots and counters', () => {
   class Picky extends SGD {
     static className = 'Picky';

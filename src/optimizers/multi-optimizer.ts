@@ -58,6 +58,25 @@ function chainOf(o: Optimizer): Optimizer[] {
   return out;
 }
 
+/** The counter behind `nonFiniteSkips` of an optimizer that runs the base-class step. */
+function skipCount(o: Optimizer): number {
+  return o['skips'];
+}
+
+function setSkipCount(o: Optimizer, n: number): void {
+  o['skips'] = n;
+}
+
+/** Where each optimizer of `opt`'s chain stands, to roll back what a refused call registered. */
+function marksOf(opt: Optimizer): (readonly [number, number])[] {
+  return chainOf(opt).map((c) => c['registrationMark']());
+}
+
+function rollbackTo(opt: Optimizer, marks: readonly (readonly [number, number])[]): void {
+  const chain = chainOf(opt);
+  for (let c = chain.length - 1; c >= 0; c--) chain[c]['rollbackRegistration'](marks[c]);
+}
+
 /** A state entry's name without a wrapper's INNER_STATE_PREFIXes. */
 function bare(name: string): string {
   let p = 0;
@@ -127,6 +146,8 @@ export class MultiOptimizer extends Optimizer {
   private readonly activeInners: number[] = [];
   private activeCount = 0;
   private readonly fired: boolean[] = [];
+  /** Each stepped optimizer's skip count before its step (a skip is undone if a later one refuses). */
+  private readonly skipsBefore: number[] = [];
   private pos = 0;
   private stepping = false;
   private readonly newVars: Variable[] = [];
@@ -241,8 +262,11 @@ export class MultiOptimizer extends Optimizer {
   /** Forwarded to every inner optimizer (and to those routing finds later). */
   override excludeFromWeightDecay(options: { variables?: readonly Variable[]; names?: readonly string[] }): void {
     this.checkAlive('excludeFromWeightDecay');
-    for (const o of this.list) o.excludeFromWeightDecay(options);
-    this.exclusions = options;
+    super.excludeFromWeightDecay(options); // checks the options (and keeps a copy nobody reads)
+    const { variables, names } = options; // valid: read once more, copied
+    const copy = { variables: [...(variables ?? [])], names: [...(names ?? [])] };
+    for (const o of this.list) o.excludeFromWeightDecay(copy);
+    this.exclusions = copy;
   }
 
   /** Routes `variables` and builds their slots in their optimizers, as the first step would. */
@@ -257,11 +281,21 @@ export class MultiOptimizer extends Optimizer {
       this.rollbackRoutes(n);
       throw e;
     }
+    // An inner optimizer that refuses rolls back itself; the ones prepared before it are rolled back here.
+    const done: [Optimizer, (readonly [number, number])[]][] = [];
+    try {
+      this.list.forEach((o, k) => {
+        const group = vars.filter((v) => this.routes.get(v) === k);
+        if (group.length === 0) return;
+        done.push([o, marksOf(o)]);
+        o.prepare(group);
+      });
+    } catch (e) {
+      for (let j = done.length - 1; j >= 0; j--) rollbackTo(done[j][0], done[j][1]);
+      this.rollbackRoutes(n);
+      throw e;
+    }
     this.newVars.length = 0;
-    this.list.forEach((o, k) => {
-      const group = vars.filter((v) => this.routes.get(v) === k);
-      if (group.length) o.prepare(group);
-    });
   }
 
   override finalizeVariableValues(variables?: readonly Variable[]): void {
@@ -291,6 +325,7 @@ export class MultiOptimizer extends Optimizer {
     this.checkNotStepping('applyGradients');
     this.stepping = true;
     const optimizers = this.list.length;
+    for (let p = 0; p < this.activeCount; p++) this.skipsBefore[p] = -1; // the last step's
     try {
       const snap = this.snapshot(pairs);
       super.validateGradients(snap); // the base class's checks and messages, pair indices as given
@@ -309,9 +344,14 @@ export class MultiOptimizer extends Optimizer {
       if (routed) super.validateGradients(snap); // a router may have changed what was checked
       this.readPlaces(count);
       this.group(count);
+      for (let p = 0; p < this.activeCount; p++) this.skipsBefore[p] = -1;
       this.stage(count);
       this.chainFrom(0);
     } catch (e) {
+      // An inner optimizer that skipped its part (non-finite gradients) before a later one refused.
+      for (let p = 0; p < this.activeCount; p++) {
+        if (this.skipsBefore[p] >= 0) setSkipCount(this.innermost[this.activeInners[p]], this.skipsBefore[p]);
+      }
       this.buffers.rollback();
       this.rollbackRoutes(optimizers);
       throw e;
@@ -408,7 +448,7 @@ export class MultiOptimizer extends Optimizer {
       for (; k < this.list.length; k++) {
         const o = this.list[k];
         before.push(o.getState());
-        marks.push(chainOf(o).map((c) => c['registrationMark']()));
+        marks.push(marksOf(o));
         const part = parts[k];
         const own: OptimizerState['variables'] = {};
         for (const [name, e] of part.entries) own[name] = e as OptimizerState['variables'][string];
@@ -417,8 +457,7 @@ export class MultiOptimizer extends Optimizer {
       }
     } catch (e) {
       for (let j = Math.min(k, marks.length - 1); j >= 0; j--) {
-        const chain = chainOf(this.list[j]);
-        for (let c = chain.length - 1; c >= 0; c--) chain[c]['rollbackRegistration'](marks[j][c]);
+        rollbackTo(this.list[j], marks[j]);
         try {
           this.list[j].setState(before[j]);
         } catch {
@@ -729,6 +768,7 @@ export class MultiOptimizer extends Optimizer {
     const k = this.activeInners[p];
     this.pos = p;
     this.fired[p] = false;
+    this.skipsBefore[p] = skipCount(this.innermost[k]);
     this.fill(k);
     this.list[k].applyGradients(this.groups[k]);
     // Not fired: that optimizer skipped its step (non-finite gradients, skipNonFinite) before its
