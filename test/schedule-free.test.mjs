@@ -10,10 +10,10 @@ import * as optim from '../build/tfjs/index.js';
 import { baseCombos, combos, conformance, conformanceAll } from './helpers/conformance.mjs';
 import { rng } from './helpers/random.mjs';
 import { evalPoint, scheduleFreeAdamW, scheduleFreeSGD } from './reference/schedule-free.mjs';
-import { tf, quietly } from './helpers/tfjs.mjs';
+import { tf, tfl, quietly } from './helpers/tfjs.mjs';
 import { readFileSync } from 'node:fs';
 import { importTs, repoFile } from './helpers/load-ts.mjs';
-import { fit, net } from './helpers/fit-callbacks.mjs';
+import { data, fit, net } from './helpers/fit-callbacks.mjs';
 
 await ready();
 
@@ -402,7 +402,7 @@ for (const backend of ['cpu', 'wasm']) {
         const state = optP.core.getState().variables;
         return plain.trainableWeights.map((w) => state[`${w.read().name}/${zName}`].values.slice());
       };
-      await fit(plain, optP, [{ onEpochEnd: () => (ys.push(weightsOf(plain)), zs.push(zOf())) }], { epochs: 3 });
+      const plainRun = await fit(plain, optP, [{ onEpochEnd: () => (ys.push(weightsOf(plain)), zs.push(zOf())) }], { epochs: 3 });
       // With it: the later callback sees x at each epoch's end.
       const model = net();
       const opt = optim[factory](options);
@@ -412,6 +412,18 @@ for (const backend of ['cpu', 'wasm']) {
       const { history } = await fit(model, opt, [sf, { onEpochEnd: () => seen.push(weightsOf(model)) }], { epochs: 3 });
       assert.ok(opt.core.holdsEvalParams, 'after fit the model holds x');
       seen.forEach((w, e) => w.forEach((x, k) => sameBits(`epoch ${e} weight ${k} is x`, x, evalStep(ys[e][k], zs[e][k], 0.9))));
+      // fit's own validation ran at x: val_loss is the loss of a model holding x, not the plain run's (at y).
+      const [vx, vy] = data(2, 16);
+      const probe = net();
+      probe.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+      seen.forEach((w, e) => {
+        probe.setWeights(w.map((x, k) => tf.tensor(x, probe.getWeights()[k].shape)));
+        const loss = probe.evaluate(vx, vy, { batchSize: 16 }).dataSync()[0];
+        assert.ok(Math.abs(history.val_loss[e] - loss) <= 1e-6 * loss, `epoch ${e}: val_loss ${history.val_loss[e]} is the loss at x ${loss}`);
+        assert.ok(Math.abs(plainRun.history.val_loss[e] - loss) > 1e-6 * loss, `epoch ${e}: the plain run's val_loss (at y) differs`);
+      });
+      tf.dispose([vx, vy]);
+      probe.dispose();
       sameBits('after fit: x', weightsOf(model)[0], seen[2][0]);
       // Back to y: the same bits as the run that never swapped.
       sf.trainParams();
@@ -441,6 +453,27 @@ for (const backend of ['cpu', 'wasm']) {
     });
   }
 }
+
+test('cpu: callbacks.scheduleFree after a tf.callbacks instance (unwrapped: tfjs-layers calls its setParams and setModel): validation at x; another model\'s optimizer is refused', async () => {
+  await quietly(() => tf.setBackend('cpu'));
+  const model = net();
+  const opt = optim.scheduleFreeSGD({ learningRate: 0.05 });
+  model.compile({ optimizer: opt, loss: 'meanSquaredError' });
+  const sf = optim.callbacks.scheduleFree(opt);
+  const { history } = await fit(model, opt, [tfl.callbacks.earlyStopping({ monitor: 'val_loss', patience: 100 }), sf], { epochs: 2 });
+  assert.equal(sf.params?.doValidation, true, 'tfjs-layers gave it the params');
+  const [vx, vy] = data(2, 16);
+  const loss = model.evaluate(vx, vy, { batchSize: 16 }).dataSync()[0]; // after fit: at x of the last epoch
+  assert.ok(Math.abs(history.val_loss[1] - loss) <= 1e-6 * loss, `val_loss ${history.val_loss[1]} vs the loss at x ${loss}`);
+  const other = net();
+  const otherOpt = optim.scheduleFreeSGD();
+  other.compile({ optimizer: otherOpt, loss: 'meanSquaredError' });
+  let err = null;
+  await other.fit(vx, vy, { epochs: 1, verbose: 0, callbacks: [tfl.callbacks.earlyStopping({ patience: 9 }), sf] }).catch((e) => (err = e));
+  assert.match(err?.message ?? '', /callbacks\.scheduleFree: the model trains with .*, not with the optimizer this callback was made for/);
+  tf.dispose([vx, vy]);
+  for (const x of [model, other, opt, otherOpt]) x.dispose();
+});
 
 test('callbacks.scheduleFree refuses an optimizer that is not schedule-free; it is in optim.callbacks and train has the factories', () => {
   assert.throws(() => optim.callbacks.scheduleFree(optim.adam()), /callbacks\.scheduleFree: optimizer must be a wasm-optim\/tfjs schedule-free optimizer .*got a Adam optimizer/);

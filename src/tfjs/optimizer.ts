@@ -141,6 +141,8 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
   private isDisposed = false;
   /** The step running now: user code it calls (getters, schedules, hooks) must not re-enter. */
   private busy: string | null = null;
+  /** Work to run once right after the next applyGradients succeeds (see runAfterNextStep), or null. */
+  private afterStep: (() => void) | null = null;
 
   protected constructor(core: C) {
     super();
@@ -182,12 +184,15 @@ export class TfjsOptimizer<C extends CoreOptimizer = CoreOptimizer> extends tf.O
   applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
     this.checkAlive('applyGradients');
     this.checkIdle('applyGradients');
+    const after = this.afterStep; // armed for this call only, whether it succeeds or not
+    this.afterStep = null;
     this.busy = 'applyGradients';
     try {
       this.step(variableGradients);
     } finally {
       this.busy = null;
     }
+    if (after !== null) after();
   }
 
   private step(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
@@ -817,6 +822,15 @@ export function withTfjsVariables(opt: TfjsOptimizer, what: string, fn: () => vo
   opt['checkAlive'](what);
   opt['checkIdle'](what);
   if (opt['bindingMode'] !== null) opt['withAllVariables'](what, fn);
+}
+
+/**
+ * Runs `fn` once, right after `opt`'s next applyGradients call returns (not if it throws): the
+ * schedule-free callback's swap before model.fit's validation, which runs in the same batch after
+ * the step. Internal: not exported from the package.
+ */
+export function runAfterNextStep(opt: TfjsOptimizer, fn: () => void): void {
+  opt['afterStep'] = fn;
 }
 
 /** Builds the core optimizer a generated class's constructor was given, or is to wrap. */

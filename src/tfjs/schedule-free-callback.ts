@@ -3,15 +3,17 @@
 //
 // What tfjs-layers 4.22 gives a callback decides what it can cover: fit calls onTrainBegin,
 // onEpochBegin, onBatchBegin, onBatchEnd, onEpochEnd and onTrainEnd, and nothing around its own
-// validation (no onTestBegin): that runs inside the last batch, right after its step, at y. So:
-// the model holds y from onTrainBegin / onEpochBegin / every onBatchBegin (each step needs y),
-// and x from onEpochEnd (callbacks listed after this one, e.g. one that calls model.evaluate or
-// model.predict, see x) and after training (onTrainEnd: model.evaluate / predict / save after fit
-// use x). Each swap goes through the optimizer, which reads the tfjs variables and writes them back.
+// validation (no onTestBegin): that runs inside the epoch's last batch, right after its step. So:
+// the model holds y from onTrainBegin / onEpochBegin / every onBatchBegin (each step needs y); in
+// the last batch of an epoch with validation the optimizer swaps to x right after the step (armed
+// at that batch's onBatchBegin, the batch count from fit's callback params), so validation runs at
+// x; and x stays from onEpochEnd (callbacks listed after this one see x) and after training
+// (onTrainEnd: model.evaluate / predict after fit use x). Each swap goes through the optimizer,
+// which reads the tfjs variables and writes them back.
 import { ScheduleFreeOptimizer } from '../optimizers/schedule-free.js';
 import { describeValue } from '../validate.js';
 import { type FitCallback, type FitLogs } from './callbacks.js';
-import { TfjsOptimizer, withTfjsVariables } from './optimizer.js';
+import { runAfterNextStep, TfjsOptimizer, withTfjsVariables } from './optimizer.js';
 
 /** What `callbacks.scheduleFree` returns: the callback, and the swap for use outside model.fit. */
 export interface ScheduleFreeCallback extends FitCallback {
@@ -23,8 +25,22 @@ export interface ScheduleFreeCallback extends FitCallback {
 
 const WHERE = 'callbacks.scheduleFree';
 
+/**
+ * The index of the last batch of a model.fit epoch that ends with validation, from the params
+ * tfjs-layers gives its callbacks ({ samples, batchSize, steps, doValidation }), or -1. A plain
+ * object is wrapped in tfjs-layers' CustomCallback, which holds the params and is `this` in the
+ * hooks; unwrapped, setParams stores them here.
+ */
+function lastValidatedBatch(receiver: unknown): number {
+  const p: unknown = typeof receiver === 'object' && receiver !== null ? (receiver as { params?: unknown }).params : undefined;
+  if (typeof p !== 'object' || p === null) return -1;
+  const { samples, batchSize, steps, doValidation } = p as Record<string, unknown>;
+  // steps is set by fitDataset (validation after its last onBatchEnd: not this case).
+  if (doValidation !== true || steps != null || typeof samples !== 'number' || typeof batchSize !== 'number' || batchSize <= 0) return -1;
+  return Math.ceil(samples / batchSize) - 1;
+}
+
 class SwapCallback implements ScheduleFreeCallback {
-  constructor(private readonly optimizer: TfjsOptimizer<ScheduleFreeOptimizer>) {}
 
   // Arrow properties: tfjs-layers calls a plain object's hooks with its own `this`.
   readonly evalParams = (): void => {
@@ -37,7 +53,12 @@ class SwapCallback implements ScheduleFreeCallback {
     withTfjsVariables(this.optimizer, 'trainParams', () => core.trainParams());
   };
 
-  setParams(): void {}
+  /** fit's callback params when tfjs-layers calls setParams (an unwrapped callback). */
+  params: unknown = null;
+
+  setParams(params: unknown): void {
+    this.params = params;
+  }
 
   /** Called by tfjs-layers only when the callback is not wrapped: checks the model trains with this optimizer. */
   setModel(model: unknown): void {
@@ -52,17 +73,25 @@ class SwapCallback implements ScheduleFreeCallback {
 
   readonly onTrainBegin = this.toTrain;
   readonly onEpochBegin = this.toTrain;
-  readonly onBatchBegin = this.toTrain;
+  readonly onBatchBegin: (batch: number, logs?: FitLogs) => Promise<void>;
   readonly onBatchEnd = async (): Promise<void> => {};
+
+  constructor(private readonly optimizer: TfjsOptimizer<ScheduleFreeOptimizer>) {
+    const self = this;
+    // Not an arrow function: `this` is the object holding fit's params (see lastValidatedBatch).
+    this.onBatchBegin = async function (this: unknown, batch: number): Promise<void> {
+      await self.toTrain();
+      if (batch === lastValidatedBatch(this)) runAfterNextStep(self.optimizer, self.evalParams);
+    };
+  }
   readonly onEpochEnd = async (_epoch: number, _logs?: FitLogs): Promise<void> => this.evalParams();
   readonly onTrainEnd = async (): Promise<void> => this.evalParams();
 }
 
 /**
  * A model.fit callback for a schedule-free optimizer (`optim.scheduleFreeAdamW(...)`,
- * `optim.scheduleFreeSGD(...)`): the model trains at y and holds x at each epoch's end (for the
- * callbacks after this one) and after fit. fit's own validation (validationData,
- * validationSplit) runs inside the last batch with no hook, so its val_* metrics are taken at y.
+ * `optim.scheduleFreeSGD(...)`): the model trains at y, and holds x for fit's validation, at each
+ * epoch's end (for the callbacks after this one) and after fit (docs/schedule-free.md).
  */
 export function scheduleFree(optimizer: TfjsOptimizer): ScheduleFreeCallback {
   if (!(optimizer instanceof TfjsOptimizer) || !(optimizer.core instanceof ScheduleFreeOptimizer)) {
