@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import {
-  ready, setSimdEnabled, defaultHeap, Variable, Optimizer, Adam, AdamW, SGD, RMSprop, Nadam, Lookahead, LossScaleOptimizer, MultiOptimizer, OptimizerMap, deserialize,
+  ready, setSimdEnabled, defaultHeap, registerClass, Variable, Optimizer, Adam, AdamW, SGD, RMSprop, Nadam, Lookahead, LossScaleOptimizer, MultiOptimizer, OptimizerMap, deserialize,
 } from '../build/index.js';
 import { repoFile } from './helpers/load-ts.mjs';
 import { rng } from './helpers/random.mjs';
@@ -493,6 +493,36 @@ test('saveState / fromCheckpoint / loadState: continuing after a restore equals 
   sameModel(a, c, 'fromCheckpoint(bytes)');
   sameModel(a, d, 'loadState');
   assert.equal(bits(m.variables.flatMap((v) => Array.from(v.value))), bits(r1.variables.flatMap((v) => Array.from(v.value))));
+});
+
+test('state: inner optimizers\' own variables (even named with a "/") are kept apart per optimizer', () => {
+  class Tally extends Optimizer {
+    static className = 'Tally';
+    build() {
+      this.total ??= this.addVariable('tally/total', [1], 0);
+    }
+    updateStep(g, v, lr) {
+      const w = v.value;
+      for (let i = 0; i < w.length; i++) w[i] -= lr * g[i];
+      this.total.value[0] += 1;
+    }
+  }
+  registerClass(Tally);
+  const make = () => new MultiOptimizer(new OptimizerMap(new Tally({ learningRate: 0.1 }), { 'encoder/.*': new Tally({ learningRate: 0.2 }) }));
+  const a = model();
+  const m = make();
+  for (let s = 0; s < 3; s++) m.applyGradients(grads(a, s, { sparse: false }));
+  const state = m.getState();
+  assert.ok('optimizer_0:tally/total' in state.variables && 'optimizer_1:tally/total' in state.variables, Object.keys(state.variables).join());
+  assert.equal(Array.from(state.variables['optimizer_0:tally/total'].values), [6]);
+  const b = model();
+  const r = Optimizer.fromCheckpoint(m.saveState(), b);
+  assert.equal(JSON.stringify(r.getState()), JSON.stringify(state));
+  const c = model();
+  const deferred = make();
+  deferred.setState(state);
+  deferred.applyGradients(grads(c, 0, { sparse: false }));
+  assert.equal(Array.from(deferred.getState().variables['optimizer_1:tally/total'].values), [8]);
 });
 
 test('getState/setState round-trip; a state that does not fit is refused and changes nothing', () => {

@@ -77,6 +77,13 @@ function rollbackTo(opt: Optimizer, marks: readonly (readonly [number, number])[
   for (let c = chain.length - 1; c >= 0; c--) chain[c]['rollbackRegistration'](marks[c]);
 }
 
+/** The variable name a slot entry (`<variable>/<slot>`, maybe behind INNER_STATE_PREFIXes) belongs to, or ''. */
+function ownerName(entry: string): string {
+  const name = bare(entry);
+  const slash = name.lastIndexOf('/');
+  return slash > 0 ? name.slice(0, slash) : '';
+}
+
 /** A state entry's name without a wrapper's INNER_STATE_PREFIXes. */
 function bare(name: string): string {
   let p = 0;
@@ -133,6 +140,8 @@ export class MultiOptimizer extends Optimizer {
   private readonly recs = new Map<Variable, VarRecord>();
   private readonly recordList: VarRecord[] = [];
   private readonly aliasIndex = new AliasIndex();
+  /** Whether aliasIndex was brought up to date in this step. */
+  private aliasFresh = false;
   private routeGeneration = 0;
   private readonly buffers = new Journal();
   private count = 0;
@@ -253,8 +262,9 @@ export class MultiOptimizer extends Optimizer {
 
   override get pendingState(): readonly string[] {
     const out: string[] = [];
+    const owned = this.variableNames();
     this.list.forEach((o, k) => {
-      for (const name of o.pendingState) out.push(bare(name).includes('/') ? name : `optimizer_${k}:${name}`);
+      for (const name of o.pendingState) out.push(owned[k].has(ownerName(name)) ? name : `optimizer_${k}:${name}`);
     });
     return out;
   }
@@ -400,6 +410,7 @@ export class MultiOptimizer extends Optimizer {
   override getState(): OptimizerState {
     this.checkAlive('getState');
     const variables: OptimizerState['variables'] = {};
+    const owned = this.variableNames();
     this.list.forEach((o, k) => {
       if (plateauOf(learningRateOwner(o))) {
         throw new Error(`MultiOptimizer.getState: optimizers[${k}] (${o.getClassName()}) has a ReduceLROnPlateau attached; a MultiOptimizer's state cannot hold its progress`);
@@ -408,7 +419,7 @@ export class MultiOptimizer extends Optimizer {
       const hi = Math.floor(s.iterations / TWO24);
       variables[`optimizer_${k}:${ITERATIONS}`] = { shape: [2], values: new Float32Array([hi, s.iterations - hi * TWO24]) };
       for (const key of Object.keys(s.variables)) {
-        const name = bare(key).includes('/') ? key : `optimizer_${k}:${key}`;
+        const name = owned[k].has(ownerName(key)) ? key : `optimizer_${k}:${key}`;
         if (Object.prototype.hasOwnProperty.call(variables, name)) {
           throw new Error(`MultiOptimizer.getState: two optimizer variables are named '${name}': give the model variables unique names`);
         }
@@ -682,6 +693,7 @@ export class MultiOptimizer extends Optimizer {
    */
   private stage(count: number): void {
     const transform = this.lossScaleFactor !== null || this.globalClipnorm !== null;
+    this.aliasFresh = false;
     // Allocate first (journaled), then write only private memory.
     for (let i = 0; i < count; i++) {
       const s = this.slots[i];
@@ -758,7 +770,10 @@ export class MultiOptimizer extends Optimizer {
 
   /** True when `len` floats at `ptr` overlap a routed variable (this step's new ones included). */
   private aliased(ptr: number, len: number): boolean {
-    this.aliasIndex.refresh(this.routeGeneration, this.recordList);
+    if (!this.aliasFresh) {
+      this.aliasIndex.refresh(this.routeGeneration, this.recordList);
+      this.aliasFresh = true;
+    }
     return this.aliasIndex.overlaps(ptr, len);
   }
 
@@ -829,10 +844,9 @@ export class MultiOptimizer extends Optimizer {
         } else parts[k].entries.set(m[2], e);
         continue;
       }
-      const owner = bare(name);
-      const slash = owner.lastIndexOf('/');
-      if (slash <= 0) throw new Error(`${where}: the state has '${name}', which this optimizer does not have`);
-      parts[this.routeByName(owner.slice(0, slash), name, where)].entries.set(name, e);
+      const owner = ownerName(name);
+      if (owner === '') throw new Error(`${where}: the state has '${name}', which this optimizer does not have`);
+      parts[this.routeByName(owner, name, where)].entries.set(name, e);
     }
     if (strict) {
       parts.forEach((p, k) => {
@@ -852,6 +866,13 @@ export class MultiOptimizer extends Optimizer {
       if (k >= 0) return k;
     }
     throw new Error(`${where}: cannot tell which inner optimizer '${entry}' belongs to: variable '${name}' was not seen yet; pass the variables (setState(state, variables) or loadState(bytes, variables))`);
+  }
+
+  /** The names of the variables routed to each inner optimizer. */
+  private variableNames(): Set<string>[] {
+    const out = this.list.map(() => new Set<string>());
+    for (const [v, k] of this.routes) if (!v.disposed) out[k].add(v.name);
+    return out;
   }
 
   private checkNotStepping(what: string): void {
