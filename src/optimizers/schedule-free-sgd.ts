@@ -100,7 +100,7 @@ export class ScheduleFreeSGD extends ScheduleFreeOptimizer {
   }
 
   override updateStep(gradient: Float32Array, variable: Variable): void {
-    const decays = this.decay !== null && this.decaysFor(variable);
+    const decays = this.decay !== null && this.decaysVariable(variable);
     const ck = this.scalars[1];
     // optax's `1.0 - b1` is a Python float, rounded to float32 where it meets the arrays.
     variable.heap.kernels.scheduleFreeSGD(
@@ -109,10 +109,6 @@ export class ScheduleFreeSGD extends ScheduleFreeOptimizer {
     );
   }
 
-  /** Whether excludeFromWeightDecay leaves `variable` to the decay (the base class keeps that per variable). */
-  private decaysFor(variable: Variable): boolean {
-    return (this as unknown as { recordOf(v: Variable): { decays: boolean } }).recordOf(variable).decays;
-  }
 
   override getConfig(): Config {
     return {
