@@ -14,6 +14,7 @@ const EPOCHS = 3;
 const run = (name) => RUNS.find((r) => r.name === name);
 
 test('int8 Adam state: MNIST test accuracy within 0.5 points of float32 Adam (3 epochs, 375 steps)', async () => {
+  const previous = tf.getBackend(); // suites share one process: put the backend back afterwards
   await quietly(() => tf.setBackend('wasm'));
   const data = dataset(tf, loadMnist());
   try {
@@ -31,6 +32,7 @@ test('int8 Adam state: MNIST test accuracy within 0.5 points of float32 Adam (3 
     assert.ok(Math.abs(points(int8) - points(f32)) <= 0.5, `int8 ${points(int8)}% vs float32 ${points(f32)}%`);
   } finally {
     tf.dispose([data.xTrain, data.yTrain, data.xTest]);
+    await quietly(() => tf.setBackend(previous));
   }
 });
 
