@@ -12,6 +12,7 @@ import { repoFile } from './helpers/load-ts.mjs';
 import { RefOptimizer } from './reference/base.mjs';
 import { adan } from './reference/adan.mjs';
 import { adopt } from './reference/adopt.mjs';
+import { ademamix } from './reference/ademamix.mjs';
 
 const { ready, deserialize, setSimdEnabled, Variable } = lib;
 await ready();
@@ -30,19 +31,22 @@ const CASES = [
     ...combos({ beta1: [0.9, 0.5], beta2: [0.9999, 0.9], epsilon: [1e-6, 1e-3], nesterov: [false, true], useClipping: [true], learningRate: [0.01] }),
     ...combos({ beta1: [0.9, 0.5], beta2: [0.9999, 0.9], epsilon: [1e-2, 0.05], nesterov: [false, true], useClipping: [false], learningRate: [0.01] }),
   ])],
+  ['AdEMAMix', 'ademamix', full(combos({ beta1: [0.9, 0.5], beta2: [0.999, 0.9], beta3: [0.9999, 0.99], alpha: [5, 0.5], epsilon: [1e-8, 1e-3], epsRoot: [0, 1e-8], learningRate: [0.01] }))],
 ];
-const SPECS = { adan, adopt };
+const SPECS = { adan, adopt, ademamix };
 
 /** optax's defaults (learning rate: optax has none but Prodigy's 1.0; 0.001 here). */
 const DEFAULTS = {
   Adan: { learningRate: 0.001, beta1: 0.98, beta2: 0.92, beta3: 0.99, epsilon: 1e-8, epsRoot: 1e-8, weightDecay: 0 },
   Adopt: { learningRate: 0.001, beta1: 0.9, beta2: 0.9999, epsilon: 1e-6, nesterov: false, useClipping: true, clipValueFn: null, weightDecay: null },
+  AdEMAMix: { learningRate: 0.001, beta1: 0.9, beta2: 0.999, beta3: 0.9999, alpha: 5, epsilon: 1e-8, epsRoot: 0, weightDecay: 0 },
 };
 
 /** A non-default value of every own option (configs must carry each). */
 const OTHER = {
   Adan: { beta1: 0.9, beta2: 0.8, beta3: 0.95, epsilon: 1e-6, epsRoot: 0, weightDecay: 0.02 },
   Adopt: { beta1: 0.8, beta2: 0.99, epsilon: 1e-5, nesterov: true, useClipping: false },
+  AdEMAMix: { beta1: 0.8, beta2: 0.99, beta3: 0.999, alpha: 8, epsilon: 1e-6, epsRoot: 1e-9, weightDecay: 0.01 },
 };
 
 for (const [className, ref, runs] of CASES) {
@@ -57,7 +61,7 @@ test('defaults are optax\'s, and the default optimizer matches the reference', (
     conformance(C, SPECS[ref], {}, { steps: 10, seed: 7 });
     const config = new C().getConfig();
     for (const [k, v] of Object.entries(DEFAULTS[className])) assert.is(config[k], v, `${className}.${k}`);
-    assert.is(config.name, className.toLowerCase());
+    assert.is(config.name, className.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase()); // 'ad_emamix', as the base class names every optimizer
   }
 });
 
@@ -173,6 +177,32 @@ test('Adopt: clipValueFn (a function or a schedule of the update count, under gr
   w.dispose();
 });
 
+// The paper's schedulers (Pagliardini et al., appendix), written as functions of the update count.
+const beta3Warmup = (start, end, warmup) => (step) => {
+  if (step >= warmup) return end;
+  const f = (b) => Math.log(0.5) / Math.log(b) - 1;
+  const a = step / warmup;
+  return 0.5 ** (1 / ((1 - a) * f(start) + a * f(end) + 1));
+};
+
+test('AdEMAMix: beta3 and alpha follow schedules of the update count (the paper\'s warmups), under gradient accumulation too', () => {
+  const alpha = new lib.LinearSchedule({ initialValue: 0, endValue: 5, transitionSteps: 6 });
+  const beta3 = beta3Warmup(0.9, 0.9999, 6);
+  for (const base of [{}, { gradientAccumulationSteps: 3 }, { weightDecay: 0.05, useEma: true }, { skipNonFinite: true, globalClipnorm: 1 }]) {
+    conformance(lib.AdEMAMix, ademamix, { learningRate: 0.01, alpha, beta3, ...base });
+  }
+  const opt = new lib.AdEMAMix({ alpha, beta3 });
+  assert.is(opt.alphaSchedule, alpha);
+  assert.is(opt.beta3Schedule, beta3);
+  assert.is(opt.alpha, 0);
+  assert.is(opt.beta3, Math.fround(0.9));
+  const config = new lib.AdEMAMix({ alpha, gradientAccumulationSteps: 2 }).getConfig();
+  assert.equal(config.alpha, { className: 'LinearSchedule', config: alpha.getConfig() });
+  assert.equal(deserialize({ className: 'AdEMAMix', config: JSON.parse(JSON.stringify(config)) }).getConfig(), config);
+  assert.throws(() => opt.getConfig(), /a function beta3 cannot be serialized/);
+  opt.dispose();
+});
+
 test('sparse gradients: the same bits as the dense update of the densified gradient (SIMD and scalar)', () => {
   for (const [className] of CASES) {
     for (const simd of [true, false]) {
@@ -251,6 +281,12 @@ test('bad options throw a TypeError or RangeError naming the option', () => {
     ['Adopt', { clipValueFn: 0.5 }, TypeError, 'Adopt: clipValueFn must be a function of the update count or a LearningRateSchedule, got 0.5'],
     ['Adopt', { clip_value_fn: null }, TypeError, "Adopt: unknown option 'clip_value_fn' (did you mean clipValueFn?)"],
     ['Adopt', { muDtype: 'float32' }, TypeError, "Adopt: unknown option 'muDtype'"],
+    ['AdEMAMix', { beta3: 1.5 }, RangeError, 'AdEMAMix: beta3 must be a finite number >= 0 <= 1, got 1.5'],
+    ['AdEMAMix', { alpha: -1 }, RangeError, 'AdEMAMix: alpha must be a finite number >= 0, got -1'],
+    ['AdEMAMix', { alpha: 1e39 }, RangeError, 'AdEMAMix: alpha must be a finite number >= 0 representable in float32'],
+    ['AdEMAMix', { beta2: 1 }, RangeError, 'AdEMAMix: beta2 must be a finite number >= 0 < 1, got 1'],
+    ['AdEMAMix', { b3: 0.9 }, TypeError, "AdEMAMix: unknown option 'b3'"],
+    ['AdEMAMix', { eps_root: 0 }, TypeError, "AdEMAMix: unknown option 'eps_root' (did you mean epsRoot?)"],
   ];
   for (const [className, options, type, message] of bad) {
     try {

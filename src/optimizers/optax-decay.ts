@@ -14,11 +14,15 @@ import { type Variable } from '../variable.js';
 export abstract class OptaxDecayOptimizer extends Optimizer {
   private readonly decayOption: ScheduledOption;
 
-  /** `scheduled`: whether optax's argument takes a schedule (Prodigy's does not). */
-  constructor(options: OptimizerOptions, scheduled: boolean) {
+  /**
+   * `scheduled`: whether optax's argument takes a schedule (Prodigy's does not);
+   * `learningRate`: the default learning rate when it is not the base class's (Prodigy's 1).
+   */
+  constructor(options: OptimizerOptions, scheduled: boolean, learningRate?: number) {
     const name = (new.target as unknown as { readonly className: string }).className;
     // Read once: the base class sees the copy without the option, this class the copied value.
     const { weightDecay, ...rest } = { ...checkOptions(name, options) };
+    if (learningRate !== undefined) rest.learningRate ??= learningRate;
     super(rest);
     const value: unknown = weightDecay ?? 0;
     if (!scheduled && typeof value !== 'number') {

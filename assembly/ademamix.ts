@@ -1,0 +1,69 @@
+// AdEMAMix (optax contrib `scale_by_ademamix` + `add_decayed_weights` + the learning rate), in
+// optax's float32 op order: a fast and a slow EMA of the gradient, mixed by alpha:
+//   m1 = omb1*g + b1*m1;  m2 = omb3*g + b3*m2;  nu = omb2*(g*g) + b2*nu
+//   u = (m1/bc1 + alpha*m2) / (sqrt(nu/bc2 + epsRoot) + eps);  [u = u + wd*w];  w = w - lr*u
+// omb* = 1 - b*, bc* = 1 - b*^t and this update's b3 and alpha (optax's schedules) come from TS.
+import { simdEnd } from './simd';
+
+// @ts-ignore: decorator
+@inline
+function body(
+  p: usize, g: usize, m1: usize, m2: usize, nu: usize, n: i32,
+  b1: f32, omb1: f32, b2: f32, omb2: f32, b3: f32, omb3: f32, alpha: f32, bc1: f32, bc2: f32,
+  eps: f32, epsRoot: f32, wd: f32, lr: f32, decay: bool,
+): void {
+  const vb1 = f32x4.splat(b1);
+  const vomb1 = f32x4.splat(omb1);
+  const vb2 = f32x4.splat(b2);
+  const vomb2 = f32x4.splat(omb2);
+  const vb3 = f32x4.splat(b3);
+  const vomb3 = f32x4.splat(omb3);
+  const valpha = f32x4.splat(alpha);
+  const vbc1 = f32x4.splat(bc1);
+  const vbc2 = f32x4.splat(bc2);
+  const ve = f32x4.splat(eps);
+  const ver = f32x4.splat(epsRoot);
+  const vwd = f32x4.splat(wd);
+  const vlr = f32x4.splat(lr);
+  const e = simdEnd(n);
+  let i = 0;
+  for (; i < e; i += 4) {
+    const o = <usize>i << 2;
+    const gi = v128.load(g + o);
+    const a = f32x4.add(f32x4.mul(vomb1, gi), f32x4.mul(vb1, v128.load(m1 + o)));
+    const b = f32x4.add(f32x4.mul(vomb3, gi), f32x4.mul(vb3, v128.load(m2 + o)));
+    const v = f32x4.add(f32x4.mul(vomb2, f32x4.mul(gi, gi)), f32x4.mul(vb2, v128.load(nu + o)));
+    v128.store(m1 + o, a);
+    v128.store(m2 + o, b);
+    v128.store(nu + o, v);
+    let u = f32x4.add(f32x4.div(a, vbc1), f32x4.mul(valpha, b));
+    u = f32x4.div(u, f32x4.add(f32x4.sqrt(f32x4.add(f32x4.div(v, vbc2), ver)), ve));
+    const w = v128.load(p + o);
+    if (decay) u = f32x4.add(u, f32x4.mul(vwd, w));
+    v128.store(p + o, f32x4.sub(w, f32x4.mul(vlr, u)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const gi = load<f32>(g + o);
+    const a = omb1 * gi + b1 * load<f32>(m1 + o);
+    const b = omb3 * gi + b3 * load<f32>(m2 + o);
+    const v = omb2 * (gi * gi) + b2 * load<f32>(nu + o);
+    store<f32>(m1 + o, a);
+    store<f32>(m2 + o, b);
+    store<f32>(nu + o, v);
+    let u = a / bc1 + alpha * b;
+    u = u / (sqrt<f32>(v / bc2 + epsRoot) + eps);
+    const w = load<f32>(p + o);
+    if (decay) u = u + wd * w;
+    store<f32>(p + o, w - lr * u);
+  }
+}
+
+export function ademamix(
+  p: usize, g: usize, m1: usize, m2: usize, nu: usize, n: i32,
+  b1: f32, omb1: f32, b2: f32, omb2: f32, b3: f32, omb3: f32, alpha: f32, bc1: f32, bc2: f32,
+  eps: f32, epsRoot: f32, wd: f32, lr: f32, decay: bool,
+): void {
+  if (decay) body(p, g, m1, m2, nu, n, b1, omb1, b2, omb2, b3, omb3, alpha, bc1, bc2, eps, epsRoot, wd, lr, true);
+  else body(p, g, m1, m2, nu, n, b1, omb1, b2, omb2, b3, omb3, alpha, bc1, bc2, eps, epsRoot, wd, lr, false);
+}
