@@ -4,7 +4,8 @@
 // generated kernel; reductions in assembly/reduce.ts, in the generated kernel's order), so the
 // results are the same bits. The arrays are processed in chunks of CHUNK elements so the
 // intermediates stay in cache. Every chunk computes all its nodes before any output is copied
-// back, so each element reads all its inputs before anything is written (fused semantics).
+// back (or written by the step computing it, when nothing later in the chunk reads that array), so
+// each element reads all its inputs before anything is written (fused semantics).
 import { type Heap, type KernelFn } from '../arena.js';
 import { Op } from './graph.js';
 import type { Plan } from './define.js';
@@ -25,7 +26,7 @@ const REDUCER = { sum: 'reduceSum', sumOfSquares: 'reduceSumOfSquares', max: 're
  * buffers (index >= 0) or arrays (-1 - array index), with buffers reused once their node is dead.
  */
 export interface Program {
-  /** Per step: primitive name, arity (1, 2 or 3 operands), out buffer, operands. */
+  /** Per step: primitive name, arity (1, 2 or 3 operands), out (a buffer, or an output array written directly), operands. */
   readonly steps: readonly { readonly fn: string; readonly arity: number; readonly out: number; readonly a: number; readonly b: number; readonly c: number }[];
   /** Buffers holding a scalar (filled each run) or a constant (filled once per heap). */
   readonly scalarFills: readonly { readonly buffer: number; readonly scalar: number }[];
@@ -81,14 +82,47 @@ export function schedule(plan: Plan): Program {
     const [a, b = -1, c = -1] = operands.map((x) => where[x]);
     steps.push({ fn: PRIMITIVE[n.op], arity: operands.length, out: where[id], a, b, c });
   });
+  const outputs = plan.outputs.map((o) => ({ array: o.array, from: where[o.node] }));
+  directWrites(plan, steps, outputs);
   return {
     steps,
     scalarFills,
     constFills,
-    outputs: plan.outputs.map((o) => ({ array: o.array, from: where[o.node] })),
+    outputs: outputs.filter((o) => o.from !== -1 - o.array),
     result: plan.result >= 0 ? where[plan.result] : 0,
     buffers,
   };
+}
+
+/**
+ * Saves an output's copy-back: the step computing it writes the array directly when no later step
+ * reads that array's old contents (itself or a declared alias). Later readers of the node, and other
+ * outputs of the same node, then read the array. Its buffer is pinned, so it holds only this node
+ * from that step on.
+ */
+function directWrites(plan: Plan, steps: { fn: string; arity: number; out: number; a: number; b: number; c: number }[], outputs: { array: number; from: number }[]): void {
+  for (const o of outputs) {
+    if (o.from < 0) continue; // already an array
+    // The node's own step is the last one writing its buffer (earlier writers were dead nodes sharing it).
+    let j = steps.length - 1;
+    while (j >= 0 && steps[j].out !== o.from) j--;
+    if (j < 0 || steps[j].fn === 'copy') continue;
+    const code = -1 - o.array;
+    const readers = new Set([code]);
+    for (const [x, y] of plan.aliases) {
+      if (x === o.array) readers.add(-1 - y);
+      if (y === o.array) readers.add(-1 - x);
+    }
+    const later = steps.slice(j + 1);
+    if (later.some((st) => readers.has(st.a) || readers.has(st.b) || readers.has(st.c))) continue;
+    const buffer = o.from;
+    steps[j] = { ...steps[j], out: code };
+    for (let k = j + 1; k < steps.length; k++) {
+      const st = steps[k];
+      steps[k] = { ...st, a: st.a === buffer ? code : st.a, b: st.b === buffer ? code : st.b, c: st.c === buffer ? code : st.c };
+    }
+    for (const other of outputs) if (other.from === buffer) other.from = code;
+  }
 }
 
 /** The fallback bound to one heap: its scratch (allocated once) and the primitives' functions. */
@@ -133,9 +167,10 @@ export class FallbackRunner {
   run(ptr: readonly number[], n: number, scalar: readonly number[]): number {
     const p = this.program;
     const fill = this.fill;
+    const filled = n < CHUNK ? n : CHUNK; // what the chunks read
     for (let s = 0; s < p.scalarFills.length; s++) {
       const f = p.scalarFills[s];
-      fill(this.base + f.buffer * CHUNK * 4, CHUNK, scalar[f.scalar]);
+      fill(this.base + f.buffer * CHUNK * 4, filled, scalar[f.scalar]);
     }
     const kind = this.plan.reduce;
     if (kind !== null) {
@@ -149,7 +184,7 @@ export class FallbackRunner {
       const shift = off * 4;
       for (let i = 0; i < this.fns.length; i++) {
         const o = i * 4;
-        const out = this.base + ops[o] * CHUNK * 4;
+        const out = this.operand(ops[o], ptr, shift);
         const a = this.operand(ops[o + 1], ptr, shift);
         const ar = this.arity[i];
         if (ar === 1) this.fns[i](out, a, len);
