@@ -172,6 +172,30 @@ test('every step is the authority\'s float32 op sequence, bit for bit, SIMD and 
   }
 });
 
+test('optax\'s documented examples (schedule_free_sgd(), schedule_free_adamw(1.0) on sum(x²) from [1, 2, 3]): the same printed objective at x, step by step', () => {
+  // optax/contrib/_schedule_free.py docstrings print f(schedule_free_eval_params(...)) with '{:.2E}'.
+  // 1.75E-14 is a float32 rounding residue: only the same float32 ops give it.
+  const documented = {
+    ScheduleFreeSGD: ['1.40E+01', '1.75E-14', '9.96E-01', '8.06E-01', '2.41E-01'],
+    ScheduleFreeAdamW: ['5.00E+00', '3.05E+00', '1.73E+00', '8.94E-01', '4.13E-01'],
+  };
+  for (const [C, o] of [[ScheduleFreeSGD, {}], [ScheduleFreeAdamW, { learningRate: 1 }]]) {
+    const opt = new C(o);
+    const p = new Variable([1, 2, 3], { name: 'p' });
+    const printed = [];
+    for (let i = 0; i < 5; i++) {
+      opt.applyGradients([[Float32Array.from(p.value, (x) => 2 * x), p]]);
+      opt.evalParams();
+      const [m, e] = p.value.reduce((a, x) => a + x * x, 0).toExponential(2).split('e');
+      printed.push(`${m}E${e[0] === '-' ? '-' : '+'}${e.replace(/^[-+]/, '').padStart(2, '0')}`.toUpperCase());
+      opt.trainParams();
+    }
+    assert.equal(printed, documented[C.className], C.className);
+    opt.dispose();
+    p.dispose();
+  }
+});
+
 test('the float64 evaluation point agrees with ours within float32 rounding', () => {
   const opt = new ScheduleFreeSGD({ learningRate: 0.1 });
   const v = new Variable(rng(4).f32(17), { name: 'w' });
