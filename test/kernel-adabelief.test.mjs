@@ -11,8 +11,12 @@ import { baseCombos, conformance } from './helpers/conformance.mjs';
 import { rng } from './helpers/random.mjs';
 
 await ready();
-const ex = await importTs(readFileSync(repoFile('examples/custom-optimizers/adabelief.ts'), 'utf8'), 'adabelief-kernel');
-const { AdaBelief, adabeliefKernel } = ex;
+// Imported when this suite starts, not at load: test/custom-kernel.test.mjs registers its own
+// AdaBelief under the same className, and uvu loads every file before running any suite.
+let AdaBelief, adabeliefKernel;
+test.before(async () => {
+  ({ AdaBelief, adabeliefKernel } = await importTs(readFileSync(repoFile('examples/custom-optimizers/adabelief.ts'), 'utf8'), 'adabelief-kernel'));
+});
 
 /** AdaBelief as the paper writes it (bias-corrected m and s, eps inside s and after the sqrt), in float64. */
 const reference = {
