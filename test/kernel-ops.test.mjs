@@ -216,4 +216,29 @@ test('arrays may be views of wasm memory (a gradient), not only Variables; unali
   assert.equal(Array.from(w.value), [1, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]);
 });
 
+test('the emitted module, read back by binaryen: valid; scalars and constants splatted once before the loops; every node a local', async () => {
+  const { default: binaryen } = await import('binaryen');
+  const k = kernel({
+    name: 'adam', arrays: { w: 'inout', g: 'in', m: 'inout', v: 'inout' }, scalars: ['omb1', 'omb2', 'alpha', 'eps'],
+    body: ({ w, g, m, v }, { omb1, omb2, alpha, eps }) => {
+      const m1 = m.add(g.sub(m).mul(omb1));
+      const v1 = v.add(g.mul(g).sub(v).mul(omb2));
+      return { m: m1, v: v1, w: w.sub(m1.mul(alpha).div(v1.sqrt().add(eps)).mul(0.5)) };
+    },
+  });
+  const mod = binaryen.readBinary(k.toBytes());
+  mod.setFeatures(binaryen.Features.All);
+  assert.ok(mod.validate(), 'binaryen validates it');
+  const wat = mod.emitText();
+  mod.dispose();
+  const firstLoop = wat.indexOf('(loop');
+  const splats = [...wat.matchAll(/f32x4\.splat/g)].map((m) => m.index);
+  assert.is(splats.length, 5, 'four scalars and one constant, splatted once each');
+  assert.ok(splats.every((i) => i < firstLoop), 'all splats come before the first loop');
+  assert.is((wat.match(/\(loop/g) ?? []).length, 2, 'an f32x4 loop and a scalar loop');
+  assert.match(wat, /\(import "env" "memory" \(memory/);
+  assert.is((wat.match(/v128\.load/g) ?? []).length, 4, 'each array loaded once per iteration');
+  assert.is((wat.match(/v128\.store/g) ?? []).length, 3, 'each output stored once per iteration');
+});
+
 test.run();
