@@ -25,11 +25,6 @@ class EvalPoint {
     return this.saved.size !== 0;
   }
 
-  /** Whether `variable` holds x now. */
-  holdsEval(variable: Variable): boolean {
-    return this.saved.has(variable);
-  }
-
   /** Throws when any variable holds x: the optimizer's step and checkpoints need y. */
   checkTrain(what: string): void {
     if (this.saved.size === 0) return;
@@ -42,7 +37,7 @@ class EvalPoint {
   }
 
   /**
-   * The variables to swap: the ones given (checked: Variables of one heap, alive), or every
+   * The variables to swap: the ones given (checked: alive Variables, read once), or every
    * variable built, when `variables` is undefined. Variables this optimizer has not built are left
    * out: their z is still a copy of y, so x equals y.
    */
