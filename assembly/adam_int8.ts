@@ -57,7 +57,7 @@ export function adamAmsgradInt8(p: usize, g: usize, m: usize, v: usize, vh: usiz
       adamAmsgrad(p + (<usize>o << 2), g + (<usize>o << 2), sm, sv, sh, len, omb1, omb2, alpha, eps);
       qQuantBlock(sm, mc + <usize>o, ma, len, true, false, 0, 0);
       qQuantBlock(sv, vc + <usize>o, va, len, false, true, seed, <u32>o);
-      qQuantBlock(sh, hc + <usize>o, ha, len, false, true, seed ^ 0x5bd1e995, <u32>o);
+      qQuantBlock(sh, hc + <usize>o, ha, len, false, true, seed, <u32>o);
       bi++;
     }
   }

@@ -24,3 +24,7 @@ export * from './radam';
 // 8-bit optimizer state (docs/int8-state.md)
 export { qQuantBlock, qDequantBlock, quantizeSlot, dequantizeSlot } from './quantize';
 export * from './adam_int8';
+export * from './sgd_int8';
+export * from './lion_int8';
+export * from './rmsprop_int8';
+export * from './adagrad_int8';

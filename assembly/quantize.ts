@@ -8,11 +8,12 @@
 //   unsigned (second moments): k in [0, 249] over binades 2^-31 .. 1; a non-zero value never
 //     becomes zero (it takes k = 1), so a rounded-away v cannot turn m / sqrt(v) into m / eps.
 // Rounding is on the float32 bits of y = |x| * fl(1 / a): to nearest within a binade (ties away
-// from zero) for signed codes and for restores; stochastic for a step's second moments: the bits
-// below the kept mantissa decide the probability of rounding up, drawn from a hash of the element's
-// index and a per-step seed. A slow EMA (v with beta2 = 0.999 moves 0.1% a step) would otherwise
-// never leave its code, whose half-step is 3%; measured in docs/int8-state.md. The hash makes it
-// deterministic: SIMD and scalar, resumed and uninterrupted runs give the same bits.
+// from zero), or stochastic for the slots of a step that are slow EMAs (Adam's v, Lion's momentum,
+// accumulators): the bits below the kept mantissa are the probability of rounding up, against a
+// draw from a hash of the element's index and a per-step seed. A slow EMA (v with beta2 = 0.999
+// moves 0.1% a step) would otherwise never leave its code, whose half-step is 3%; measured in
+// docs/int8-state.md. The hash makes it deterministic: SIMD and scalar, resumed and uninterrupted
+// runs give the same bits. Restores always round to nearest.
 // A block whose absmax is below 2^-126 (subnormal) is stored as zeros.
 //
 // A slot is one allocation: [scratch: 256 float32][absmax: one float32 per block, padded to 16
@@ -140,8 +141,8 @@ function roundingBitsX4(index: v128, seed: v128): v128 {
 
 /**
  * Quantizes src[0..len) into codes[0..len), writing the block's absmax to *absmax. Reads src only:
- * src may be the slot's scratch. An unsigned code rounds stochastically when `stochastic` (with the
- * hash of `base + i` under `seed`), otherwise to nearest; a signed code always to nearest.
+ * src may be the slot's scratch. Rounds stochastically when `stochastic` (element i draws with the
+ * hash of `base + i` under `seed`), otherwise to nearest.
  */
 export function qQuantBlock(src: usize, codes: usize, absmax: usize, len: i32, signed: bool, stochastic: bool, seed: u32, base: u32): void {
   const e = useSimd ? len & ~15 : 0;
@@ -171,18 +172,37 @@ export function qQuantBlock(src: usize, codes: usize, absmax: usize, len: i32, s
   if (signed) {
     const bias = i32x4.splat(SIGNED_BIAS);
     const kmax = i32x4.splat(SIGNED_MAX);
-    for (; i < e; i += 16) {
-      const s = src + (<usize>i << 2);
-      const c0 = encodeSigned(v128.load(s), vr, absMask, half, bias, kmax, zero);
-      const c1 = encodeSigned(v128.load(s + 16), vr, absMask, half, bias, kmax, zero);
-      const c2 = encodeSigned(v128.load(s + 32), vr, absMask, half, bias, kmax, zero);
-      const c3 = encodeSigned(v128.load(s + 48), vr, absMask, half, bias, kmax, zero);
-      v128.store(codes + <usize>i, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(c0, c1), i16x8.narrow_i32x4_u(c2, c3)));
+    if (stochastic) {
+      const vs = i32x4.splat(seed);
+      const four = i32x4.splat(4);
+      let idx = i32x4.add(i32x4.splat(base), i32x4(0, 1, 2, 3));
+      for (; i < e; i += 16) {
+        const s = src + (<usize>i << 2);
+        const c0 = encodeSigned(v128.load(s), vr, absMask, roundingBitsX4(idx, vs), bias, kmax, zero);
+        idx = i32x4.add(idx, four);
+        const c1 = encodeSigned(v128.load(s + 16), vr, absMask, roundingBitsX4(idx, vs), bias, kmax, zero);
+        idx = i32x4.add(idx, four);
+        const c2 = encodeSigned(v128.load(s + 32), vr, absMask, roundingBitsX4(idx, vs), bias, kmax, zero);
+        idx = i32x4.add(idx, four);
+        const c3 = encodeSigned(v128.load(s + 48), vr, absMask, roundingBitsX4(idx, vs), bias, kmax, zero);
+        idx = i32x4.add(idx, four);
+        v128.store(codes + <usize>i, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(c0, c1), i16x8.narrow_i32x4_u(c2, c3)));
+      }
+    } else {
+      for (; i < e; i += 16) {
+        const s = src + (<usize>i << 2);
+        const c0 = encodeSigned(v128.load(s), vr, absMask, half, bias, kmax, zero);
+        const c1 = encodeSigned(v128.load(s + 16), vr, absMask, half, bias, kmax, zero);
+        const c2 = encodeSigned(v128.load(s + 32), vr, absMask, half, bias, kmax, zero);
+        const c3 = encodeSigned(v128.load(s + 48), vr, absMask, half, bias, kmax, zero);
+        v128.store(codes + <usize>i, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(c0, c1), i16x8.narrow_i32x4_u(c2, c3)));
+      }
     }
     for (; i < len; i++) {
       const x = load<f32>(src + (<usize>i << 2));
       const u = reinterpret<u32>(abs<f32>(x) * r);
-      const k = min(max(<i32>((u + (1 << 19)) >> 20) - SIGNED_BIAS, 0), SIGNED_MAX);
+      const off: u32 = stochastic ? roundingBits(base + <u32>i, seed) : 1 << 19;
+      const k = min(max(<i32>((u + off) >> 20) - SIGNED_BIAS, 0), SIGNED_MAX);
       const sign = k > 0 ? <i32>((reinterpret<u32>(x) >> 24) & 0x80) : 0;
       store<u8>(codes + <usize>i, <u8>(k | sign));
     }

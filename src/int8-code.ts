@@ -14,6 +14,11 @@ export type QuantKind = 'signed' | 'unsigned';
 export const QBLOCK = 256;
 /** Variables with fewer elements keep float32 slots under stateDtype 'int8' (as bitsandbytes). */
 export const INT8_MIN_SIZE = 4096;
+/**
+ * Optimizers whose sparse step updates rows (LazyAdam, Adagrad) lay 8-bit slots out by row; rows
+ * narrower than this keep float32 slots (an absmax per row would cost more than it saves).
+ */
+export const INT8_MIN_ROW = 16;
 /** Bytes of a slot's scratch (QBLOCK float32) before its absmax. */
 export const SCRATCH_BYTES = 1024;
 const CODE = {

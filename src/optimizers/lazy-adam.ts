@@ -2,11 +2,8 @@ import { type UniqueSparseGradient } from '../optimizer.js';
 import { registerClass } from '../registry.js';
 import { type Variable } from '../variable.js';
 import { Adam, type AdamOptions } from './adam.js';
-import { roundingSeed, type StateDtype } from '../int8-code.js';
+import { INT8_MIN_ROW, roundingSeed, type StateDtype } from '../int8-code.js';
 import { QuantizedSlot } from '../quantized-slot.js';
-
-/** Rows narrower than this keep float32 slots under stateDtype 'int8' (an absmax per row would cost more than it saves). */
-const INT8_MIN_ROW = 16;
 
 /**
  * Adam's options; `amsgrad` must stay false (TensorFlow Addons does not support it either). With

@@ -4,6 +4,8 @@ import { type LearningRateSchedule } from '../schedules/schedule.js';
 import { type Config, registerClass } from '../registry.js';
 import { checkBoolean, checkOptions } from '../validate.js';
 import { type Variable } from '../variable.js';
+import { readStateDtype, type StateDtype } from '../int8-code.js';
+import { QuantizedSlot } from '../quantized-slot.js';
 
 export interface SGDOptions extends OptimizerOptions {
   /** Default 0.01. */
@@ -11,12 +13,14 @@ export interface SGDOptions extends OptimizerOptions {
   /** In [0, 1]; 0 (the default) means plain SGD with no slot. */
   momentum?: LearningRate;
   nesterov?: boolean;
+  /** 'int8' stores the momentum slot in 8 bits (variables of at least 4,096 elements; docs/int8-state.md). Default 'float32'. */
+  stateDtype?: StateDtype;
 }
 
 /** Stochastic gradient descent with optional (Nesterov) momentum, as Keras 3's SGD. */
 export class SGD extends Optimizer {
   static override readonly className: string = 'SGD';
-  static override readonly optionNames: readonly string[] = ['momentum', 'nesterov'];
+  static override readonly optionNames: readonly string[] = ['momentum', 'nesterov', 'stateDtype'];
   private readonly mom: ScheduledOption;
 
   /** In [0, 1]; 0 (the default) means plain SGD with no slot. A schedule's value is the one the next update uses. */
@@ -34,16 +38,19 @@ export class SGD extends Optimizer {
     return this.optionSchedule(this.mom);
   }
   readonly nesterov: boolean;
+  /** How the momentum slot is stored: 'float32' or 'int8' (docs/int8-state.md). */
+  readonly stateDtype: StateDtype;
 
   constructor(options: SGDOptions = {}) {
     super({ learningRate: 0.01, ...checkOptions('SGD', options) });
     this.mom = this.scheduledOption('momentum', options.momentum ?? 0, { min: 0, max: 1 });
     this.nesterov = checkBoolean('SGD: nesterov', options.nesterov ?? false);
+    this.stateDtype = readStateDtype('SGD', options.stateDtype);
   }
 
   override build(variables: readonly Variable[]): void {
     if (!this.hasMomentum) return;
-    for (const v of variables) this.addVariableFromReference(v, 'momentum');
+    for (const v of variables) this.addSlot(v, 'momentum', { dtype: this.stateDtype, kind: 'signed' });
   }
 
   override updateStep(gradient: Float32Array, variable: Variable, lr: number): void {
@@ -51,7 +58,8 @@ export class SGD extends Optimizer {
     if (!this.hasMomentum) K.sgd(variable.ptr, gradient.byteOffset, variable.size, lr);
     else {
       const m = this.getSlot(variable, 'momentum');
-      K.sgdMomentum(variable.ptr, gradient.byteOffset, m.ptr, variable.size, lr, this.mom.value, this.nesterov ? 1 : 0);
+      if (m instanceof QuantizedSlot) K.sgdMomentumInt8(variable.ptr, gradient.byteOffset, m.ptr, variable.size, m.rowSize, lr, this.mom.value, this.nesterov ? 1 : 0);
+      else K.sgdMomentum(variable.ptr, gradient.byteOffset, m.ptr, variable.size, lr, this.mom.value, this.nesterov ? 1 : 0);
     }
   }
 
@@ -67,7 +75,7 @@ export class SGD extends Optimizer {
   }
 
   override getConfig(): Config {
-    return { ...super.getConfig(), momentum: this.mom.config(), nesterov: this.nesterov };
+    return { ...super.getConfig(), momentum: this.mom.config(), nesterov: this.nesterov, stateDtype: this.stateDtype };
   }
 }
 registerClass(SGD);

@@ -1,9 +1,9 @@
 // Float64 model of the 8-bit optimizer state (docs/int8-state.md), written from the format's
 // definition rather than from the kernel's bit tricks: blocks of 256 elements (never straddling a
 // row), absmax a = max |x| in the block, y = fl32(|x| * fl32(1 / a)), and y rounded to 3 mantissa
-// bits (ties away from zero) in binades 2^-15..1 (signed) or 2^-31..1 (unsigned); a step's
-// unsigned codes round stochastically instead: up with probability equal to the fraction of the
-// step below y, the fraction drawn as 20 bits of murmur3's fmix32 of (index * 0x9e3779b1 + seed).
+// bits (ties away from zero) in binades 2^-15..1 (signed) or 2^-31..1 (unsigned); a step's slow
+// EMAs round stochastically instead: up with probability equal to the fraction of the step below
+// y, against a draw of 20 bits of murmur3's fmix32 of (index * 0x9e3779b1 + seed).
 // The float32 roundings the format itself specifies (1/a, |x|/a, code * a) use Math.fround.
 export const QBLOCK = 256;
 const KINDS = {
@@ -56,8 +56,8 @@ export function valueOf(k, kind) {
 }
 
 /**
- * Quantizes one block of float32 values: { absmax, codes }. `rounding` { seed, base } makes an
- * unsigned code stochastic (element i draws with index base + i).
+ * Quantizes one block of float32 values: { absmax, codes }. `rounding` { seed, base } makes the
+ * rounding stochastic (element i draws with index base + i).
  */
 export function quantizeBlock(x, kind, rounding = null) {
   let a = 0;
@@ -67,7 +67,7 @@ export function quantizeBlock(x, kind, rounding = null) {
   const r = Math.fround(1 / a);
   for (let i = 0; i < x.length; i++) {
     const ax = Math.abs(x[i]);
-    const u = rounding && kind === 'unsigned' ? draw(rounding.base + i, rounding.seed) : -1;
+    const u = rounding ? draw(rounding.base + i, rounding.seed) : -1;
     let k = codeOf(Math.fround(ax * r), kind, u);
     if (kind === 'unsigned' && ax > 0 && k === 0) k = 1; // a non-zero second moment never becomes zero
     codes[i] = kind === 'signed' && k > 0 && (x[i] < 0 || Object.is(x[i], -0)) ? k | 0x80 : k;
@@ -157,10 +157,25 @@ export function stableCodes(x, q, seed = null, tol = 1e-5) {
         stable[i] = 1;
         continue;
       }
-      const u = seed !== null && q.kind === 'unsigned' ? draw(i, seed) : -1;
+      const u = seed !== null ? draw(i, seed) : -1;
       const c = (y) => codeOf(Math.fround(Math.abs(y) * r), q.kind, u);
       stable[i] = c(x[i] * (1 - tol)) === c(x[i] * (1 + tol)) && c(x[i]) === c(x[i] * (1 + tol)) ? 1 : 0;
     }
   });
   return stable;
+}
+
+/**
+ * One step of an optimizer whose slots are 8-bit, from its float64 reference (`ref`, one of
+ * test/reference/*.mjs): dequantize each slot (`slots`: name -> quantized state), run the
+ * reference's update, quantize the float32-rounded new values; the slots named in `stochastic`
+ * round stochastically with roundingSeed(t). Returns the new quantized slots and their float64
+ * values (for stableCodes).
+ */
+export function int8Step(ref, o, w, g, slots, lr, t, stochastic = []) {
+  const s = Object.fromEntries(Object.entries(slots).map(([k, q]) => [k, dequantize(q)]));
+  ref.update(g, w, s, lr, t, o);
+  const out = {};
+  for (const [k, q] of Object.entries(slots)) out[k] = quantize(Float32Array.from(s[k]), q.kind, q.rowSize, stochastic.includes(k) ? roundingSeed(t) : null);
+  return { slots: out, floats: s };
 }
