@@ -1,8 +1,9 @@
 // The edge example (examples/workerd-int8/run.mjs): in workerd, with every WebAssembly memory capped
 // at 128 MiB (V8's --wasm-max-mem-pages=2048 in the config), a 10-million-parameter MLP cannot even
 // build float32 Adam's state, while with int8 state it fine-tunes on MNIST digits, the loss falls,
-// and the whole run stays inside the budget: wasm memory, arena peak, and the growth of the workerd
-// process' resident memory (wasm memory + JavaScript heap + the rest, measured from outside).
+// and the whole run stays inside the budget: wasm memory and arena peak under 128 * 10^6 bytes, and
+// the growth of the workerd process' resident memory (wasm memory + JavaScript heap + workerd's own
+// buffers and compiled code, measured from outside: an over-estimate of the isolate's) under 128 MiB.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bin, ensureBundles, lastJson, run, unavailable } from './runtimes/harness.mjs';
@@ -41,7 +42,7 @@ if (!workerd) {
     assert.ok(int8.wasmMemoryBytes < LIMIT_MB, `wasm memory ${int8.wasmMemoryBytes}`);
     if (process.platform === 'linux') {
       assert.ok(int8.residentGrowth > int8.arenaPeakBytes * 0.9, `the resident growth ${int8.residentGrowth} should include the touched wasm memory (${int8.arenaPeakBytes})`);
-      assert.ok(int8.residentGrowth < LIMIT_MB, `workerd's resident memory grew by ${int8.residentGrowth} bytes`);
+      assert.ok(int8.residentGrowth < LIMIT, `workerd's resident memory grew by ${int8.residentGrowth} bytes`);
     }
     const pass = int8.examples / int8.batch;
     const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -51,7 +52,7 @@ if (!workerd) {
     console.log(
       `  workerd, ${int8.params} parameters: float32 Adam needs ${mib(f32.modelBytes + f32.stateBytesNeeded)} (refused at ${mib(f32.arenaPeakBytes)});` +
         ` int8 Adam: state ${int8.stateBytesPerParam.toFixed(3)} B/param, wasm memory ${mib(int8.wasmMemoryBytes)}, arena peak ${mib(int8.arenaPeakBytes)},` +
-        ` process +${mib(int8.residentGrowth)}; loss ${first.toFixed(3)} -> ${last.toFixed(3)} in ${steps} steps`,
+        ` process +${mib(int8.residentGrowth)} (${(int8.residentGrowth / 1e6).toFixed(1)} MB); loss ${first.toFixed(3)} -> ${last.toFixed(3)} in ${steps} steps`,
     );
   });
 }
