@@ -11,12 +11,12 @@ import { Variable } from '../variable.js';
 import { defaultHeap, isReady } from '../wasm.js';
 import type { Plan } from './define.js';
 
-/** Heaps met through Variables (the default arena, foreign heaps): a plain view is matched against them. */
-const knownHeaps: Heap[] = [];
-
-function remember(h: Heap): void {
-  if (!knownHeaps.includes(h)) knownHeaps.push(h);
-}
+/**
+ * The last heap met through a Variable: a call whose arrays are all plain views is matched against
+ * it and the default arena. One slot, so a foreign heap dropped by its owner is not kept alive
+ * by more than that.
+ */
+let lastHeap: Heap | null = null;
 
 export class Args {
   /** Phase-1 slots: the value read for each array, and the heap of a Variable (else null). */
@@ -72,7 +72,6 @@ export class Args {
     const p = this.plan;
     let heap: Heap | null = null;
     for (let j = 0; j < this.heaps.length && heap === null; j++) heap = this.heaps[j];
-    if (heap === null && isReady()) remember(defaultHeap());
     let n = -1;
     for (let j = 0; j < p.arrays.length; j++) {
       const x = this.raw[j];
@@ -80,8 +79,8 @@ export class Args {
       if (!isFloat32Array(x)) this.fail(`${name} must be a Variable or a Float32Array view of wasm memory, got ${describeValue(x)}`);
       const buffer = typedBuffer(x);
       if (heap === null) {
-        for (let k = 0; k < knownHeaps.length; k++) if (knownHeaps[k].memory.buffer === buffer) heap = knownHeaps[k];
-        if (heap === null) heap = isReady() ? defaultHeap() : null;
+        if (lastHeap !== null && lastHeap.memory.buffer === buffer) heap = lastHeap;
+        else if (isReady()) heap = defaultHeap();
         if (heap === null) throw new Error(`kernel '${p.name}': run: wasm-optim is not ready: call \`await ready()\` once before running kernels`);
       }
       if (buffer !== heap.memory.buffer) {
@@ -97,7 +96,7 @@ export class Args {
     }
     for (let j = 0; j < this.heaps.length; j++) {
       const h = this.heaps[j];
-      if (h !== null) remember(h);
+      if (h !== null) lastHeap = h;
       this.heaps[j] = null;
     }
     this.checkAliasing(n);

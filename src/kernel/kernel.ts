@@ -79,7 +79,10 @@ export class Kernel<A extends Record<string, ArrayMode> = Record<string, ArrayMo
   private program: Program | null = null;
   private readonly args: Args;
   private readonly callArgs: number[];
-  private bindings: Binding[] = [];
+  // One binding per heap, looked up weakly (a heap its owner dropped is not kept alive); the
+  // fallback's bindings are also listed, so release() can give their scratch back.
+  private bindings = new WeakMap<Heap, Binding>();
+  private scratch: Binding[] = [];
   private last: Binding | null = null;
 
   /** @internal Use kernel(). */
@@ -126,8 +129,7 @@ export class Kernel<A extends Record<string, ArrayMode> = Record<string, ArrayMo
     }
     this.module = module;
     this._mode = 'precompiled';
-    this.bindings = [];
-    this.last = null;
+    this.release();
     return this;
   }
 
@@ -152,10 +154,11 @@ export class Kernel<A extends Record<string, ArrayMode> = Record<string, ArrayMo
     return Reflect.apply(b.fn as (...args: number[]) => number, undefined, c) as R;
   }
 
-  /** Frees what the kernel holds in each heap (the fallback's scratch). The kernel stays usable. */
+  /** Frees what the kernel holds in each heap (the fallback's scratch); the next run allocates it again. */
   release(): void {
-    for (const b of this.bindings) b.fallback?.dispose();
-    this.bindings = [];
+    for (const b of this.scratch) b.fallback?.dispose();
+    this.scratch = [];
+    this.bindings = new WeakMap();
     this.last = null;
   }
 
@@ -183,7 +186,7 @@ export class Kernel<A extends Record<string, ArrayMode> = Record<string, ArrayMo
   }
 
   private bind(heap: Heap): Binding {
-    let b = this.bindings.find((x) => x.heap === heap);
+    let b = this.bindings.get(heap);
     if (!b) {
       const simd = heap.kernels.simdEnabled;
       if (this.module !== null) {
@@ -194,7 +197,8 @@ export class Kernel<A extends Record<string, ArrayMode> = Record<string, ArrayMo
         this.program ??= schedule(this.plan);
         b = { heap, fn: null, fallback: new FallbackRunner(this.plan, this.program, heap), simdEnabled: null };
       }
-      this.bindings.push(b);
+      this.bindings.set(heap, b);
+      if (b.fallback !== null) this.scratch.push(b);
     }
     this.last = b;
     return b;
