@@ -235,8 +235,12 @@ export function emitModule(plan: Plan): Uint8Array {
           // result becomes 0x7FC00000 in both loops, as in assembly/elementwise.ts.
           const r = vector ? vec[id] : sca[id];
           fb.set(r);
-          if (vector) fb.get(vNaN).get(r).get(r).get(r).code.simd(VECTOR_OP[Op.Ne]).simd(V_BITSELECT);
-          else fb.code.byte(F32_CONST).f32bits(CANONICAL_NAN), fb.get(r).get(r).get(r).code.byte(SCALAR_OP[Op.Ne]).byte(SELECT);
+          if (vector) {
+            fb.get(vNaN).get(r).get(r).get(r).code.simd(VECTOR_OP[Op.Ne]).simd(V_BITSELECT);
+          } else {
+            c.byte(F32_CONST).f32bits(CANONICAL_NAN);
+            fb.get(r).get(r).get(r).code.byte(SCALAR_OP[Op.Ne]).byte(SELECT);
+          }
         }
       }
       fb.set(vector ? vec[id] : sca[id]);
