@@ -58,7 +58,8 @@ export interface ReductionOptions<A extends Record<string, ArrayMode>, S extends
 const moduleCache = new Map<string, WebAssembly.Module>();
 
 const tagOf = (x: unknown): string => Object.prototype.toString.call(x);
-const DISALLOWED = /code generation disallowed|disallowed by embedder|Wasm code generation|not allowed/i;
+// What engines say when compiling is forbidden: V8 embedders (workerd, edge-runtime), a browser's CSP.
+const DISALLOWED = /code generation disallowed|disallowed by embedder|Wasm code generation|not allowed|Refused to compile|wasm-unsafe-eval/i;
 
 /** One heap's way of running the kernel: an instance of the module, or the fallback's scratch. */
 interface Binding {
