@@ -68,7 +68,8 @@ test('OptimizerMap: exact key first, else the one pattern matching the whole nam
   assert.is(map.get('encoder/layer_0/attention/query'), sgd);
   assert.is(map.get('decoder/layer_0/dense'), rms, "'decoder' matches only the whole name");
   assert.is(map.get('my_encoder/x'), rms, 'a pattern must match from the start');
-  assert.equal(map.optimizers, [adam, sgd, rms], 'distinct, keys order, default last');
+  assert.equal(map.optimizers, [adam, sgd, rms], 'distinct, keys order, then the default');
+  assert.equal(new OptimizerMap(rms, { a: sgd, b: rms, c: adam }).optimizers, [sgd, rms, adam], 'a default a key maps to keeps its place (Keras)');
   assert.equal(map.keys(), ['encoder/layer_0/dense', 'encoder/.*', 'decoder']);
 });
 

@@ -197,7 +197,7 @@ export class MultiOptimizer extends Optimizer {
 
   // ---------------------------------------------------------------- public API
 
-  /** The inner optimizers: the map's (keys' order, then the default), then any found by routing. */
+  /** The inner optimizers: the map's (in the order their keys were set, then the default if no key maps to it), then any found by routing. */
   get optimizers(): readonly Optimizer[] {
     return [...this.list];
   }

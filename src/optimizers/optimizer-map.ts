@@ -102,13 +102,13 @@ export class OptimizerMap {
   }
 
   /**
-   * Every distinct optimizer: the mapped ones in the order their keys were first set, then the
-   * default (last, as in Keras, even when a key maps to it too).
+   * Every distinct optimizer, in Keras' order: the mapped ones in the order their keys were first
+   * set, then the default unless a key maps to it already.
    */
   get optimizers(): Optimizer[] {
     const out: Optimizer[] = [];
-    for (const e of this.entries.values()) if (e.optimizer !== this.defaultOptimizer && !out.includes(e.optimizer)) out.push(e.optimizer);
-    out.push(this.defaultOptimizer);
+    for (const e of this.entries.values()) if (!out.includes(e.optimizer)) out.push(e.optimizer);
+    if (!out.includes(this.defaultOptimizer)) out.push(this.defaultOptimizer);
     return out;
   }
 
