@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { AdamW, Arena, instantiateKernels, kernelModule, Muon, Optimizer, ready, setSimdEnabled, Variable, defaultHeap } from '../build/index.js';
+import { AdamW, Arena, instantiateKernels, kernelModule, Lookahead, LossScaleOptimizer, Muon, Optimizer, ready, setSimdEnabled, Variable, defaultHeap } from '../build/index.js';
 import { MUON_DEFAULTS, muonStepRef, newtonSchulzRef, RefMuon, usesAdamW } from './reference/muon.mjs';
 import { assertSameBits, ATOL, baseCombos, RTOL } from './helpers/conformance.mjs';
 import { rng } from './helpers/random.mjs';
@@ -319,6 +319,35 @@ test('sparse gradients are densified: the same bits as the dense gradient with s
     return out;
   };
   assert.equal(run(true), run(false));
+});
+
+test('excludeFromWeightDecay (by variable and by name) applies to both paths; the decay uses the full learning rate', () => {
+  // A zero gradient leaves the update at 0 on both paths (Muon: X = 0 / 1e-7 = 0), so only the decay moves w.
+  const vars = () => [new Variable(new Float32Array(12).fill(1), { shape: [4, 3], name: 'dense/kernel' }), new Variable(new Float32Array(3).fill(1), { name: 'dense/bias' }), new Variable(new Float32Array(6).fill(1), { shape: [2, 3], name: 'skip/kernel' })];
+  const opt = new Muon({ learningRate: 0.5, weightDecay: 0.2, adamWeightDecay: 0.4, adamLrRatio: 0.1 });
+  const [k, b, x] = vars();
+  opt.excludeFromWeightDecay({ variables: [x] });
+  opt.applyGradients([[new Float32Array(12), k], [new Float32Array(3), b], [new Float32Array(6), x]]);
+  assert.ok(k.value.every((v) => v === Math.fround(1 - Math.fround(Math.fround(0.2) * 0.5))), `Muon path: ${k.value}`);
+  assert.ok(b.value.every((v) => v === Math.fround(1 - Math.fround(Math.fround(0.4) * 0.5))), `AdamW path: ${b.value}`);
+  assert.ok(x.value.every((v) => v === 1), 'excluded by identity');
+  opt.excludeFromWeightDecay({ names: ['dense/b'] });
+  opt.applyGradients([[new Float32Array(12), k], [new Float32Array(3), b], [new Float32Array(6), x]]);
+  assert.ok(b.value.every((v) => v === Math.fround(1 - Math.fround(Math.fround(0.4) * 0.5))), 'excluded by name from now on');
+  assert.ok(x.value.every((v) => v < 1), 'a later call replaces the earlier exclusions (as Keras)');
+  for (const v of [opt, k, b, x]) v.dispose();
+});
+
+test('inside wrappers: Lookahead(Muon) and LossScaleOptimizer(Muon) build the scratch in their step and train', () => {
+  for (const make of [() => new Lookahead(new Muon({ learningRate: 0.05 })), () => new LossScaleOptimizer(new Muon({ learningRate: 0.05 }))]) {
+    const w = new Variable(rng(8).f32(35), { shape: [7, 5], name: 'dense/kernel' });
+    const before = w.value.slice();
+    const opt = make();
+    for (let s = 0; s < 3; s++) opt.applyGradients([[rng(9 + s).f32(35), w]]);
+    assert.ok(w.value.some((v, i) => v !== before[i]) && w.value.every(Number.isFinite), opt.getClassName());
+    opt.dispose();
+    w.dispose();
+  }
 });
 
 // ---------------------------------------------------------------- memory
