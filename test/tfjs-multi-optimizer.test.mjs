@@ -71,20 +71,22 @@ for (const backend of ['cpu', 'wasm']) {
     tf.dispose([xs, ys]);
   });
 
-  test(`${backend}: model.fit with everything routed to one Adam equals optim.adam, bit for bit`, async () => {
+  test(`${backend}: model.fit with everything routed to one Adam equals optim.adam, bit for bit (EMA; global clipping and loss scale on the MultiOptimizer)`, async () => {
     await tf.setBackend(backend);
-    const [xs, ys] = xy(6);
-    const a = net(7);
-    const b = net(7);
-    a.compile({ optimizer: optim.multiOptimizer(new core.Adam({ learningRate: 0.02, useEma: true })), loss: 'meanSquaredError' });
-    b.compile({ optimizer: optim.adam({ learningRate: 0.02, useEma: true }), loss: 'meanSquaredError' });
-    for (const m of [a, b]) await m.fit(xs, ys, { epochs: 5, batchSize: 4, shuffle: false, verbose: 0 });
-    assert.equal(bitsOf(a), bitsOf(b));
-    for (const m of [a, b]) {
-      m.optimizer.dispose();
-      m.dispose();
+    for (const [own, multi] of [[{ useEma: true }, {}], [{}, { globalClipnorm: 0.05, lossScaleFactor: 4 }]]) {
+      const [xs, ys] = xy(6);
+      const a = net(7);
+      const b = net(7);
+      a.compile({ optimizer: optim.multiOptimizer(new core.Adam({ learningRate: 0.02, ...own }), multi), loss: 'meanSquaredError' });
+      b.compile({ optimizer: optim.adam({ learningRate: 0.02, ...own, ...multi }), loss: 'meanSquaredError' });
+      for (const m of [a, b]) await m.fit(xs, ys, { epochs: 5, batchSize: 4, shuffle: false, verbose: 0 });
+      assert.equal(bitsOf(a), bitsOf(b), JSON.stringify(multi));
+      for (const m of [a, b]) {
+        m.optimizer.dispose();
+        m.dispose();
+      }
+      tf.dispose([xs, ys]);
     }
-    tf.dispose([xs, ys]);
   });
 
   test(`${backend}: MultiOptimizer: train 6, save, load, train 6 == train 12, bit for bit`, async () => {
