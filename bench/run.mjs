@@ -184,6 +184,18 @@ if (sections.has('sparse')) {
   console.log(`\n(sparse section done at ${elapsed()})\n`);
 }
 
+// ------------------------------------------------------------------ 8-bit optimizer state (stateDtype 'int8')
+if (sections.has('int8')) {
+  const { runInt8Bench, int8Table } = await import('./lib/int8.mjs');
+  try {
+    results.int8 = await runInt8Bench({ samples: quick ? 5 : 11, minMs: config.minMs, sizes: quick ? [1e6] : [1e6, 1e7] });
+  } catch (err) {
+    results.int8 = { error: firstLine(err) };
+  }
+  console.log(int8Table(results.int8).join('\n'));
+  console.log(`\n(int8 section done at ${elapsed()})\n`);
+}
+
 // ------------------------------------------------------------------ model.fit end to end
 if (sections.has('fit')) {
   try {

@@ -3,7 +3,7 @@
 // row), absmax a = max |x| in the block, y = fl32(|x| * fl32(1 / a)), and y rounded to 3 mantissa
 // bits (ties away from zero) in binades 2^-15..1 (signed) or 2^-31..1 (unsigned); a step's slow
 // EMAs round stochastically instead: up with probability equal to the fraction of the step below
-// y, against a draw of 20 bits of murmur3's fmix32 of (index * 0x9e3779b1 + seed).
+// y, against a draw: the top 20 bits of (index ^ seed) * 0x9e3779b1 (mod 2^32).
 // The float32 roundings the format itself specifies (1/a, |x|/a, code * a) use Math.fround.
 export const QBLOCK = 256;
 const KINDS = {
@@ -19,15 +19,9 @@ function exponent(y) {
   return e;
 }
 
-/** The 20-bit uniform draw of element `index` under `seed` (murmur3 fmix32, top 20 bits). */
+/** The 20-bit draw of element `index` under `seed`: the top bits of (index ^ seed) * 0x9e3779b1 mod 2^32. */
 export function draw(index, seed) {
-  let x = (Math.imul(index, 0x9e3779b1) + seed) >>> 0;
-  x = (x ^ (x >>> 16)) >>> 0;
-  x = Math.imul(x, 0x85ebca6b) >>> 0;
-  x = (x ^ (x >>> 13)) >>> 0;
-  x = Math.imul(x, 0xc2b2ae35) >>> 0;
-  x = (x ^ (x >>> 16)) >>> 0;
-  return x >>> 12;
+  return Math.imul((index ^ seed) >>> 0, 0x9e3779b1) >>> 12;
 }
 
 /** The seed of update `step` (1-based), as the optimizers pass it. */
