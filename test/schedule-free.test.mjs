@@ -433,7 +433,16 @@ for (const backend of ['cpu', 'wasm']) {
       model.compile({ optimizer: opt, loss: 'meanSquaredError' });
       const sf = optim.callbacks.scheduleFree(opt);
       const seen = [];
+      // Counts the swaps: a batch that starts at y does none (it reads and writes nothing).
+      const swaps = [];
+      for (const m of ['evalParams', 'trainParams']) {
+        const f0 = opt.core[m].bind(opt.core);
+        opt.core[m] = (...a) => (swaps.push(m), f0(...a));
+      }
       const { history } = await fit(model, opt, [sf, { onEpochEnd: () => seen.push(weightsOf(model)) }], { epochs: 3 });
+      // 2 batches an epoch: x after each epoch's last step (validation), y again at the next epoch's start.
+      assert.equal(swaps, ['evalParams', 'trainParams', 'evalParams', 'trainParams', 'evalParams']);
+      for (const m of ['evalParams', 'trainParams']) delete opt.core[m];
       assert.ok(opt.core.holdsEvalParams, 'after fit the model holds x');
       seen.forEach((w, e) => w.forEach((x, k) => sameBits(`epoch ${e} weight ${k} is x`, x, evalStep(ys[e][k], zs[e][k], 0.9))));
       // fit's own validation ran at x: val_loss is the loss of a model holding x, not the plain run's (at y).

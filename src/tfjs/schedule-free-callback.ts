@@ -71,6 +71,11 @@ class SwapCallback implements ScheduleFreeCallback {
     if (this.optimizer.core.holdsEvalParams) this.trainParams();
   };
 
+  /** evalParams, unless the model holds x already (since the swap before validation). */
+  private readonly toEval = (): void => {
+    if (!this.optimizer.core.holdsEvalParams) this.evalParams();
+  };
+
   readonly onTrainBegin = this.toTrain;
   readonly onEpochBegin = this.toTrain;
   readonly onBatchBegin: (batch: number, logs?: FitLogs) => Promise<void>;
@@ -81,11 +86,11 @@ class SwapCallback implements ScheduleFreeCallback {
     // Not an arrow function: `this` is the object holding fit's params (see lastValidatedBatch).
     this.onBatchBegin = async function (this: unknown, batch: number): Promise<void> {
       await self.toTrain();
-      if (batch === lastValidatedBatch(this)) runAfterNextStep(self.optimizer, self.evalParams);
+      if (batch === lastValidatedBatch(this)) runAfterNextStep(self.optimizer, self.toEval);
     };
   }
-  readonly onEpochEnd = async (_epoch: number, _logs?: FitLogs): Promise<void> => this.evalParams();
-  readonly onTrainEnd = async (): Promise<void> => this.evalParams();
+  readonly onEpochEnd = async (_epoch: number, _logs?: FitLogs): Promise<void> => this.toEval();
+  readonly onTrainEnd = async (): Promise<void> => this.toEval();
 }
 
 /**
