@@ -13,6 +13,7 @@ import { RefOptimizer } from './reference/base.mjs';
 import { adan } from './reference/adan.mjs';
 import { adopt } from './reference/adopt.mjs';
 import { ademamix } from './reference/ademamix.mjs';
+import { prodigy } from './reference/prodigy.mjs';
 
 const { ready, deserialize, setSimdEnabled, Variable } = lib;
 await ready();
@@ -32,14 +33,19 @@ const CASES = [
     ...combos({ beta1: [0.9, 0.5], beta2: [0.9999, 0.9], epsilon: [1e-2, 0.05], nesterov: [false, true], useClipping: [false], learningRate: [0.01] }),
   ])],
   ['AdEMAMix', 'ademamix', full(combos({ beta1: [0.9, 0.5], beta2: [0.999, 0.9], beta3: [0.9999, 0.99], alpha: [5, 0.5], epsilon: [1e-8, 1e-3], epsRoot: [0, 1e-8], learningRate: [0.01] }))],
+  ['Prodigy', 'prodigy', full(combos({
+    beta1: [0.9, 0.5], beta2: [0.999, 0.9], beta3: [null, 0.9], epsilon: [1e-8, 1e-3], estimLr0: [1e-6, 1e-2], estimLrCoef: [1, 0.5],
+    safeguardWarmup: [false, true], learningRate: [1],
+  }))],
 ];
-const SPECS = { adan, adopt, ademamix };
+const SPECS = { adan, adopt, ademamix, prodigy };
 
 /** optax's defaults (learning rate: optax has none but Prodigy's 1.0; 0.001 here). */
 const DEFAULTS = {
   Adan: { learningRate: 0.001, beta1: 0.98, beta2: 0.92, beta3: 0.99, epsilon: 1e-8, epsRoot: 1e-8, weightDecay: 0 },
   Adopt: { learningRate: 0.001, beta1: 0.9, beta2: 0.9999, epsilon: 1e-6, nesterov: false, useClipping: true, clipValueFn: null, weightDecay: null },
   AdEMAMix: { learningRate: 0.001, beta1: 0.9, beta2: 0.999, beta3: 0.9999, alpha: 5, epsilon: 1e-8, epsRoot: 0, weightDecay: 0 },
+  Prodigy: { learningRate: 1, beta1: 0.9, beta2: 0.999, beta3: null, epsilon: 1e-8, estimLr0: 1e-6, estimLrCoef: 1, weightDecay: 0, safeguardWarmup: false },
 };
 
 /** A non-default value of every own option (configs must carry each). */
@@ -47,6 +53,7 @@ const OTHER = {
   Adan: { beta1: 0.9, beta2: 0.8, beta3: 0.95, epsilon: 1e-6, epsRoot: 0, weightDecay: 0.02 },
   Adopt: { beta1: 0.8, beta2: 0.99, epsilon: 1e-5, nesterov: true, useClipping: false },
   AdEMAMix: { beta1: 0.8, beta2: 0.99, beta3: 0.999, alpha: 8, epsilon: 1e-6, epsRoot: 1e-9, weightDecay: 0.01 },
+  Prodigy: { beta1: 0.8, beta2: 0.99, beta3: 0.95, epsilon: 1e-6, estimLr0: 1e-4, estimLrCoef: 0.5, weightDecay: 0.01, safeguardWarmup: true },
 };
 
 for (const [className, ref, runs] of CASES) {
@@ -104,6 +111,7 @@ function sameBits(label, a, b) {
 test('weight decay is optax\'s (inside the update, u + wd*w before the learning rate) and excludeFromWeightDecay is its mask', () => {
   for (const [className, ref] of CASES) {
     if (DEFAULTS[className].weightDecay !== 0) continue; // Adopt: the base class's decay (optax's adopt has none)
+    if (className === 'Prodigy') continue; // its own decay rule and d estimate: see the Prodigy tests
     const C = lib[className];
     const spec = SPECS[ref];
     const options = { learningRate: 0.05, weightDecay: 0.3 };
@@ -203,6 +211,97 @@ test('AdEMAMix: beta3 and alpha follow schedules of the update count (the paper\
   opt.dispose();
 });
 
+/**
+ * Prodigy on a quadratic (gradient w - target) over three variables, next to its reference fed the
+ * same gradients: d grows by two orders of magnitude. `order` permutes the pairs after the first
+ * update; `skip` gives variable 1 a null gradient every third update.
+ */
+function prodigyQuadratic(options, { steps = 30, order = [0, 1, 2], skip = false, exclude = false } = {}) {
+  const r = rng(9);
+  const sizes = [1023, 17, 5];
+  const init = sizes.map((n) => r.f32(n));
+  const target = sizes.map((n) => r.f32(n, 3));
+  const vars = sizes.map((n, k) => new Variable(init[k], { name: `q${k}` }));
+  const refVars = sizes.map((n, k) => ({ shape: [n], name: `q${k}`, values: Float64Array.from(init[k]), noDecay: exclude && k === 2 }));
+  const opt = new lib.Prodigy(options);
+  if (exclude) opt.excludeFromWeightDecay({ names: ['q2'] });
+  const ref = new RefOptimizer(prodigy, options);
+  const ds = [];
+  for (let s = 0; s < steps; s++) {
+    const gs = vars.map((v, k) => (skip && k === 1 && s % 3 === 2 ? null : Float32Array.from(v.value, (x, i) => x - target[k][i])));
+    const ks = s === 0 ? [0, 1, 2] : order;
+    opt.applyGradients(ks.map((k) => [gs[k], vars[k]]));
+    ref.apply(ks.map((k) => [gs[k], refVars[k]]));
+    ds.push(opt.estimatedLearningRate);
+  }
+  const out = { weights: vars.map((v) => v.value.slice()), state: opt.getState(), ds, refD: ref.globals.d, refVars, ref };
+  opt.dispose();
+  vars.forEach((v) => v.dispose());
+  return out;
+}
+
+test('Prodigy: d grows on a quadratic as the reference\'s does (whole-model sums; a skipped variable still counts in sum|s|; optax\'s decay and its mask)', () => {
+  for (const options of [
+    { estimLr0: 1e-2 },
+    { estimLr0: 1e-2, safeguardWarmup: true, weightDecay: 0.1 },
+    { estimLr0: 1e-2, beta3: 0.9, estimLrCoef: 0.5, learningRate: 0.5 },
+  ]) {
+    for (const [skip, exclude] of [[false, false], [true, true]]) {
+      const out = prodigyQuadratic(options, { skip, exclude });
+      const d = out.ds[out.ds.length - 1];
+      assert.ok(d > 5 * options.estimLr0, `${JSON.stringify(options)}: d grew only to ${d}`);
+      assert.ok(Math.abs(d - out.refD) <= 2e-5 * out.refD, `d ${d} vs the reference's ${out.refD}`);
+      out.refVars.forEach((rv, k) => {
+        let scale = 0;
+        for (const x of rv.values) scale = Math.max(scale, Math.abs(x));
+        for (let i = 0; i < rv.values.length; i++) {
+          const tol = 2e-5 * Math.abs(rv.values[i]) + 2e-6 * scale;
+          assert.ok(Math.abs(out.weights[k][i] - rv.values[i]) <= tol, `${JSON.stringify(options)} skip=${skip} q${k}[${i}]: ${out.weights[k][i]} vs ${rv.values[i]}`);
+        }
+      });
+    }
+  }
+});
+
+test('Prodigy: deterministic whole-model sums: the same bits on every run, on the SIMD and scalar paths, and whatever the order of the pairs', () => {
+  const options = { estimLr0: 1e-3, weightDecay: 0.05 };
+  const a = prodigyQuadratic(options, { skip: true });
+  const b = prodigyQuadratic(options, { skip: true });
+  const c = prodigyQuadratic(options, { skip: true, order: [2, 0, 1] });
+  setSimdEnabled(false);
+  let d;
+  try {
+    d = prodigyQuadratic(options, { skip: true, order: [1, 2, 0] });
+  } finally {
+    setSimdEnabled(true);
+  }
+  for (const [label, other] of [['second run', b], ['pairs reordered', c], ['scalar kernels, pairs reordered', d]]) {
+    sameBits(`${label}: d per update`, other.ds, a.ds);
+    other.weights.forEach((w, k) => sameBits(`${label}: q${k}`, w, a.weights[k]));
+    for (const name of Object.keys(a.state.variables)) sameBits(`${label}: ${name}`, other.state.variables[name].values, a.state.variables[name].values);
+  }
+  // The state carries d and the weighted numerator (float32, as optax's) and the initial weights.
+  assert.ok(a.state.variables['prodigy/estim_lr'] && a.state.variables['prodigy/numerator_weighted'] && a.state.variables['q0/params0']);
+  assert.is(a.state.variables['prodigy/estim_lr'].values[0], a.ds[a.ds.length - 1]);
+});
+
+test('Prodigy: params0 is the weights when first built (prepare or first gradient), and a restored state keeps its own', () => {
+  const w = new Variable([1, 2, 3], { name: 'w' });
+  const opt = new lib.Prodigy();
+  opt.prepare([w]);
+  w.value.set([5, 5, 5]);
+  assert.equal(Array.from(opt.getSlot(w, 'params0').value), [1, 2, 3]);
+  opt.applyGradients([[new Float32Array([0.1, 0.2, 0.3]), w]]);
+  assert.equal(Array.from(opt.getSlot(w, 'params0').value), [1, 2, 3]);
+  const saved = opt.getState();
+  const w2 = new Variable([7, 7, 7], { name: 'w' });
+  const opt2 = new lib.Prodigy();
+  opt2.setState(saved, [w2]);
+  assert.equal(Array.from(opt2.getSlot(w2, 'params0').value), [1, 2, 3]);
+  assert.is(opt2.estimatedLearningRate, opt.estimatedLearningRate);
+  for (const x of [opt, opt2, w, w2]) x.dispose();
+});
+
 test('sparse gradients: the same bits as the dense update of the densified gradient (SIMD and scalar)', () => {
   for (const [className] of CASES) {
     for (const simd of [true, false]) {
@@ -287,6 +386,13 @@ test('bad options throw a TypeError or RangeError naming the option', () => {
     ['AdEMAMix', { beta2: 1 }, RangeError, 'AdEMAMix: beta2 must be a finite number >= 0 < 1, got 1'],
     ['AdEMAMix', { b3: 0.9 }, TypeError, "AdEMAMix: unknown option 'b3'"],
     ['AdEMAMix', { eps_root: 0 }, TypeError, "AdEMAMix: unknown option 'eps_root' (did you mean epsRoot?)"],
+    ['Prodigy', { estimLr0: 0 }, RangeError, 'Prodigy: estimLr0 must be a finite number > 0, got 0'],
+    ['Prodigy', { estimLrCoef: -1 }, RangeError, 'Prodigy: estimLrCoef must be a finite number >= 0, got -1'],
+    ['Prodigy', { beta3: 2 }, RangeError, 'Prodigy: beta3 must be a finite number >= 0 <= 1, got 2'],
+    ['Prodigy', { safeguardWarmup: 1 }, TypeError, 'Prodigy: safeguardWarmup must be a boolean, got 1'],
+    ['Prodigy', { weightDecay: () => 0.1 }, TypeError, "Prodigy: weightDecay must be a finite number >= 0 (optax's takes no schedule), got a function"],
+    ['Prodigy', { betas: [0.9, 0.999] }, TypeError, "Prodigy: unknown option 'betas'"],
+    ['Prodigy', { estim_lr0: 1e-6 }, TypeError, "Prodigy: unknown option 'estim_lr0' (did you mean estimLr0?)"],
   ];
   for (const [className, options, type, message] of bad) {
     try {
