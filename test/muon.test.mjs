@@ -6,6 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { AdamW, Arena, instantiateKernels, kernelModule, Lookahead, LossScaleOptimizer, Muon, Optimizer, ready, setSimdEnabled, Variable, defaultHeap } from '../build/index.js';
 import { MUON_DEFAULTS, muonStepRef, newtonSchulzRef, RefMuon, usesAdamW } from './reference/muon.mjs';
@@ -202,6 +203,28 @@ test('conformance: every Muon option', () => {
   for (const o of list) {
     conformance({ learningRate: 0.05, ...o });
     conformance({ learningRate: 0.05, globalClipnorm: 1, gradientAccumulationSteps: 2, useEma: true, ...o });
+  }
+});
+
+// ---------------------------------------------------------------- Keras itself
+
+test('Keras 3\'s own Muon (test/fixtures/muon-keras.json, JAX backend, float32): weights and slots after 4 steps, three configurations', () => {
+  const fx = JSON.parse(readFileSync(new URL('./fixtures/muon-keras.json', import.meta.url), 'utf8'));
+  const camel = (k) => k.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase()).replace(/Beta(\d)/, 'Beta$1');
+  for (const run of fx.runs) {
+    const options = Object.fromEntries(Object.entries(run.config).map(([k, v]) => [camel(k), v]));
+    const vars = fx.shapes.map(({ name, shape }, k) => new Variable(Float32Array.from(fx.init[k]), { shape, name }));
+    const opt = new Muon(options);
+    for (const step of fx.grads) opt.applyGradients(step.map((g, k) => [Float32Array.from(g), vars[k]]));
+    const label = `Keras ${fx.keras} ${JSON.stringify(run.config)}`;
+    assert.is(opt.iterations, run.iterations, `${label}: iterations`);
+    // Keras computes in float32 with XLA's summation order and (c*A)·A grouping: the same tolerance
+    // as against the float64 reference (the float32 rounding of both sides is far below it).
+    vars.forEach((v) => close(`${label} ${v.name}`, v.value, run.weights[v.name]));
+    const ours = opt.getState().variables;
+    assert.equal(Object.keys(ours).sort(), Object.keys(run.slots).sort(), `${label}: the same slots`);
+    for (const [name, values] of Object.entries(run.slots)) close(`${label} ${name}`, ours[name].values, values);
+    for (const x of [opt, ...vars]) x.dispose();
   }
 });
 
