@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { AdamW, Arena, instantiateKernels, kernelModule, Lookahead, LossScaleOptimizer, Muon, Optimizer, ready, setSimdEnabled, Variable, defaultHeap } from '../build/index.js';
+import { AdamW, Arena, instantiateKernels, kernelModule, Lookahead, LossScaleOptimizer, MultiOptimizer, Muon, Optimizer, OptimizerMap, ready, setSimdEnabled, Variable, defaultHeap } from '../build/index.js';
 import { MUON_DEFAULTS, muonStepRef, newtonSchulzRef, RefMuon, usesAdamW } from './reference/muon.mjs';
 import { assertSameBits, ATOL, baseCombos, RTOL } from './helpers/conformance.mjs';
 import { rng } from './helpers/random.mjs';
@@ -371,6 +371,27 @@ test('inside wrappers: Lookahead(Muon) and LossScaleOptimizer(Muon) build the sc
     opt.dispose();
     w.dispose();
   }
+});
+
+test('MultiOptimizer: Muon on the kernels (AdamW elsewhere) is Muon alone, bit for bit; the state round-trips', () => {
+  const grads = Array.from({ length: 4 }, (_, s) => [rng(70 + s).f32(63), rng(80 + s).f32(7)]);
+  const make = () => [new Variable(rng(3).f32(63), { shape: [9, 7], name: 'dense/kernel' }), new Variable(rng(4).f32(7), { name: 'dense/bias' })];
+  const [k, b] = make();
+  const multi = new MultiOptimizer(new OptimizerMap(new AdamW(), { '.*kernel': new Muon({ learningRate: 0.05 }) }));
+  for (const [gk, gb] of grads) multi.applyGradients([[gk, k], [gb, b]]);
+  const [k2] = make();
+  const alone = new Muon({ learningRate: 0.05 });
+  for (const [gk] of grads) alone.applyGradients([[gk, k2]]);
+  assert.equal(bits(k.value), bits(k2.value));
+  const [k3, b3] = make();
+  const again = new MultiOptimizer(new OptimizerMap(new AdamW(), { '.*kernel': new Muon({ learningRate: 0.05 }) }));
+  for (const [gk, gb] of grads.slice(0, 2)) again.applyGradients([[gk, k3], [gb, b3]]);
+  const restored = new MultiOptimizer(new OptimizerMap(new AdamW(), { '.*kernel': new Muon({ learningRate: 0.05 }) }));
+  restored.loadState(again.saveState(), [k3, b3]);
+  for (const [gk, gb] of grads.slice(2)) restored.applyGradients([[gk, k3], [gb, b3]]);
+  assert.equal(bits(k3.value), bits(k.value));
+  assert.equal(bits(b3.value), bits(b.value));
+  for (const x of [multi, alone, again, restored, k, b, k2, k3, b3]) x.dispose();
 });
 
 // ---------------------------------------------------------------- memory
