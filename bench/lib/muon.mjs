@@ -168,18 +168,50 @@ async function tfMatmul(tf, n) {
 }
 
 const gflops = (flops, ms) => flops / ms / 1e6;
+const fmt = (s) => (s ? `${s.ms.toFixed(1)} ms` : '-');
+const ratio = (ours, theirs) => (ours && theirs ? `${(theirs.ms / ours.ms).toFixed(2)}x` : '-');
+const rate = (flops, s) => (s ? ` (${gflops(flops, s.ms).toFixed(1)} GFLOP/s)` : '');
+
+/** The table's header (two lines). */
+export function muonHeader() {
+  return [
+    '| n | what | ours | tfjs wasm (XNNPACK) | ours vs it | tfjs wasm, X·transpose(X) | ours vs it | tfjs cpu | ours vs it |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+}
+
+/** The three lines of one size (markdown rows; "ours vs it" is the other's time over ours). */
+export function muonLines(n, row) {
+  const f = nsFlops(n);
+  const mf = 2 * n ** 3;
+  const { ns, step, matmul } = row;
+  return [
+    `| ${n} | orthogonalization (5 steps) | ${fmt(ns.ours)}${rate(f, ns.ours)} | ${fmt(ns.tfWasm)}${rate(f, ns.tfWasm)} | ${ratio(ns.ours, ns.tfWasm)} | ${fmt(ns.tfWasmNN)}${rate(f, ns.tfWasmNN)} | ${ratio(ns.ours, ns.tfWasmNN)} | ${fmt(ns.tfCpu)} | ${ratio(ns.ours, ns.tfCpu)} |`,
+    `| ${n} | full Muon step | ${fmt(step.oursStep)} | - | - | ${fmt(step.tfWasmStep)} | ${ratio(step.oursStep, step.tfWasmStep)} | - | - |`,
+    `| ${n} | one matmul | ${fmt(matmul.matmul)}${rate(mf, matmul.matmul)} | ${fmt(matmul.tfMatmul)}${rate(mf, matmul.tfMatmul)} | ${ratio(matmul.matmul, matmul.tfMatmul)} | - | - | - | - |`,
+  ];
+}
+
+/** The whole table and its note, from runMuon's result (for the console and BENCHMARKS.md). */
+export function muonTable(result) {
+  if (result?.error) return [`muon section failed: ${result.error}`];
+  return [
+    ...muonHeader(),
+    ...Object.entries(result.sizes).flatMap(([n, row]) => muonLines(Number(n), row)),
+    '',
+    'GFLOP/s of an orthogonalization count the 30 n³ operations of the full products tfjs computes; ours computes 20 n³ (it skips the mirrored half of the two symmetric products, X·Xᵀ and A·A). Full Muon step: decay, momentum, Nesterov, orthogonalization, scaled update; tfjs does it in tf ops, with X·transpose(X), not at 1024 (tens of seconds per call).',
+  ];
+}
 
 /**
- * Runs the section; returns { sizes: { [n]: { ns: {ours, tfWasm, tfCpu?}, step: {...}, matmul: {...} } } }
- * with Stats per contender, and prints one line per size and measurement.
+ * Runs the section; returns { sizes: { [n]: { ns, step, matmul } } } with Stats per contender
+ * (ns: ours, tfWasm, tfWasmNN, tfCpu at n <= tfCpuMax), printing each size's rows as it goes.
  */
 export async function runMuon(tf, { samples, minMs, sizes = MUON_SIZES, tfCpuMax = 256, tfStepMax = 512 }) {
   await wo.ready();
   wo.setSimdEnabled(true);
   const out = { sizes: {}, stepsPerOrthogonalization: STEPS };
-  const line = (s) => console.log(s);
-  line('| n | what | ours | tfjs wasm (XNNPACK) | ours vs wasm | tfjs wasm, X·transpose(X) | ours vs that | tfjs cpu | ours vs cpu |');
-  line('|---|---|---|---|---|---|---|---|---|');
+  console.log(muonHeader().join('\n'));
   for (const n of sizes) {
     const row = {};
     // The long ones take seconds per call: fewer samples there.
@@ -190,7 +222,6 @@ export async function runMuon(tf, { samples, minMs, sizes = MUON_SIZES, tfCpuMax
       if (n <= tfCpuMax) ns.push(await tfNewtonSchulz(tf, n, 'cpu', 'tfCpu'));
       parts.push(...ns);
       row.ns = Object.fromEntries(await race(ns, opts));
-      // The tf step at 1024 takes tens of seconds per call: ours alone there.
       const steps = n <= tfStepMax ? [ourStep(n), await tfStep(tf, n, 'wasm', 'tfWasmStep')] : [ourStep(n)];
       parts.push(...steps);
       row.step = Object.fromEntries(await race(steps, opts));
@@ -200,16 +231,9 @@ export async function runMuon(tf, { samples, minMs, sizes = MUON_SIZES, tfCpuMax
     } finally {
       for (const p of parts) p.dispose();
     }
-    const f = nsFlops(n);
-    const ms = (s) => (s ? `${s.ms.toFixed(1)} ms` : '-');
-    const ratio = (a, b) => (a && b ? `${(b.ms / a.ms).toFixed(2)}x` : '-');
-    line(`| ${n} | orthogonalization (5 steps) | ${ms(row.ns.ours)} (${gflops(f, row.ns.ours.ms).toFixed(1)} GFLOP/s nominal) | ${ms(row.ns.tfWasm)} (${gflops(f, row.ns.tfWasm.ms).toFixed(1)}) | ${ratio(row.ns.ours, row.ns.tfWasm)} | ${ms(row.ns.tfWasmNN)} (${gflops(f, row.ns.tfWasmNN.ms).toFixed(1)}) | ${ratio(row.ns.ours, row.ns.tfWasmNN)} | ${ms(row.ns.tfCpu)} | ${ratio(row.ns.ours, row.ns.tfCpu)} |`);
-    line(`| ${n} | full Muon step | ${ms(row.step.oursStep)} | - | - | ${ms(row.step.tfWasmStep)} | ${ratio(row.step.oursStep, row.step.tfWasmStep)} | - | - |`);
-    const mf = 2 * n ** 3;
-    line(`| ${n} | one matmul | ${ms(row.matmul.matmul)} (${gflops(mf, row.matmul.matmul.ms).toFixed(1)} GFLOP/s) | ${ms(row.matmul.tfMatmul)} (${gflops(mf, row.matmul.tfMatmul.ms).toFixed(1)}) | ${ratio(row.matmul.matmul, row.matmul.tfMatmul)} | - | - | - | - |`);
+    console.log(muonLines(n, row).join('\n'));
     out.sizes[n] = row;
   }
-  line('');
-  line('GFLOP/s "nominal" counts the full products tfjs computes (30 n³ per orthogonalization); ours skips the mirrored half of the two symmetric products (20 n³ done).');
+  console.log(muonTable(out).slice(-2).join('\n'));
   return out;
 }
