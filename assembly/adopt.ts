@@ -3,6 +3,9 @@
 //   x = clamp(g / max(sqrt(nu), eps), -c, c);  nu = omb2*(g*g) + b2*nu;  mu = omb1*x + b1*mu
 //   w = w - lr*mu   (nesterov: w = w - lr*(omb1*x + b1*mu) with the new mu)
 // TS passes optax's first-step values (b1 1, b2 0, c 0) and c = +Infinity without clipping (a no-op).
+// max/min are the comparison-select forms (a < b ? b : a), one instruction each (the IEEE
+// f32x4.min/max take several on x86): a NaN in x or sqrt(nu) still propagates, as jnp's does, and
+// the bounds are never NaN; only the sign of a zero tie could differ, and a zero x adds to mu alike.
 import { simdEnd } from './simd';
 
 // @ts-ignore: decorator
@@ -25,7 +28,7 @@ function body(
     const o = <usize>i << 2;
     const gi = v128.load(g + o);
     const vi = v128.load(nu + o);
-    const x = f32x4.min(f32x4.max(f32x4.div(gi, f32x4.max(f32x4.sqrt(vi), ve)), vlo), vhi);
+    const x = f32x4.pmin(f32x4.pmax(f32x4.div(gi, f32x4.pmax(f32x4.sqrt(vi), ve)), vlo), vhi);
     v128.store(nu + o, f32x4.add(f32x4.mul(vomb2, f32x4.mul(gi, gi)), f32x4.mul(vb2, vi)));
     const mi = f32x4.add(f32x4.mul(vomb1, x), f32x4.mul(vb1, v128.load(mu + o)));
     v128.store(mu + o, mi);
@@ -36,7 +39,10 @@ function body(
     const o = <usize>i << 2;
     const gi = load<f32>(g + o);
     const vi = load<f32>(nu + o);
-    const x = min<f32>(max<f32>(gi / max<f32>(sqrt<f32>(vi), eps), -c), c);
+    const r = sqrt<f32>(vi);
+    let x = gi / (r < eps ? eps : r);
+    x = x < -c ? -c : x;
+    x = c < x ? c : x;
     store<f32>(nu + o, omb2 * (gi * gi) + b2 * vi);
     const mi = omb1 * x + b1 * load<f32>(mu + o);
     store<f32>(mu + o, mi);

@@ -158,6 +158,25 @@ test('Adopt: the first update only records g^2 (no step, as optax\'s b1 = 1, b2 
   }
 });
 
+test('Adopt: a NaN gradient gives a NaN weight (not clipped away), on the SIMD and the scalar path', () => {
+  for (const simd of [true, false]) {
+    setSimdEnabled(simd);
+    try {
+      const w = new Variable([1, 2, 3, 4, 5], { name: 'w' });
+      const opt = new lib.Adopt({ learningRate: 0.1 });
+      opt.applyGradients([[new Float32Array([0.1, 0.2, 0.3, 0.4, 0.5]), w]]);
+      opt.applyGradients([[new Float32Array([NaN, 0.2, 0.3, 0.4, NaN]), w]]);
+      const v = Array.from(w.value);
+      assert.ok(Number.isNaN(v[0]) && Number.isNaN(v[4]), `simd=${simd}: ${v}`);
+      assert.ok(v.slice(1, 4).every(Number.isFinite), `simd=${simd}: ${v}`);
+      opt.dispose();
+      w.dispose();
+    } finally {
+      setSimdEnabled(true);
+    }
+  }
+});
+
 test('Adopt: clipValueFn (a function or a schedule of the update count, under gradient accumulation too) against the reference; configs', () => {
   const fn = (count) => 0.05 + 0.1 * count;
   for (const base of [{}, { gradientAccumulationSteps: 3 }, { useEma: true, clipnorm: 0.5 }]) {

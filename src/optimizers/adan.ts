@@ -26,9 +26,10 @@ export interface AdanOptions extends Omit<OptimizerOptions, 'weightDecay'> {
  * Adan (adaptive Nesterov momentum), as optax's `optax.adan` (optax/_src/alias.py, which chains
  * `scale_by_adan` from optax/_src/transform.py, `add_decayed_weights` and the learning rate):
  * averages of the gradient (m), of the difference from the previous gradient (v) and of the
- * squared Nesterov term (n), bias-corrected; the first update (and any variable's first, since
- * the buffer starts at 0 only for the first optimizer step) takes a zero difference, as optax's.
- * One fused kernel pass per variable. `learningRate` has no default in optax; here it is 0.001.
+ * squared Nesterov term (n), bias-corrected. The optimizer's first update takes a zero difference
+ * (optax's t == 0); a variable first seen later starts from a zero previous gradient. Weight
+ * decay in optax's place (see OptaxDecayOptimizer). One fused kernel pass per variable.
+ * `learningRate` has no default in optax; here it is 0.001.
  */
 export class Adan extends OptaxDecayOptimizer {
   static override readonly className: string = 'Adan';
