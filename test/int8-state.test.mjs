@@ -10,6 +10,7 @@ import * as lib from '../build/index.js';
 import * as R from './reference/quantize.mjs';
 import { rng } from './helpers/random.mjs';
 import { repoFile } from './helpers/load-ts.mjs';
+import { baseCombos } from './helpers/conformance.mjs';
 import * as V1 from './fixtures/make-state-v1.mjs';
 import { sgd } from './reference/sgd.mjs';
 import { lion } from './reference/lion.mjs';
@@ -17,7 +18,7 @@ import { rmsprop } from './reference/rmsprop.mjs';
 import { adagrad } from './reference/adagrad.mjs';
 import { adam, adamw } from './reference/adam.mjs';
 
-const { ready, Variable, Optimizer, Adam, AdamW, LazyAdam, SGD, Lion, RMSprop, Adagrad, QuantizedSlot, Arena, setSimdEnabled, defaultHeap, STATE_FORMAT_VERSION } = lib;
+const { ready, Variable, Optimizer, Adam, AdamW, LazyAdam, SGD, Lion, RMSprop, Adagrad, Lookahead, SWA, LossScaleOptimizer, QuantizedSlot, Arena, setSimdEnabled, defaultHeap, STATE_FORMAT_VERSION } = lib;
 await ready();
 
 const N = 5000; // above INT8_MIN_SIZE (4,096); not a multiple of 256 (a partial last block)
@@ -332,6 +333,55 @@ test('checkpoints hold the exact 8-bit state: save, restore, continue = the unin
     resumes(() => new Adagrad({ stateDtype: 'int8' }), true, how);
     resumes(() => new AdamW({ learningRate: 0.01, amsgrad: true, stateDtype: 'int8' }), false, how);
     resumes(() => new LazyAdam({ learningRate: 0.01, stateDtype: 'int8' }), true, how);
+  }
+});
+
+test('every base-option combination with int8 state: SIMD = scalar, and save/restore/continue = the uninterrupted run; wrappers too', () => {
+  const n = 4096 + 100;
+  const grads = Array.from({ length: 7 }, (_, t) => (t === 2 ? null : rng(200 + t).f32(n, 0.02)));
+  const small = Array.from({ length: 7 }, (_, t) => rng(300 + t).f32(10, 0.02));
+  const run = (make, simd, resumeAt) => {
+    setSimdEnabled(simd);
+    try {
+      let w = new Variable(rng(201).f32(n), { name: 'w' });
+      let b = new Variable(rng(202).f32(10), { name: 'b' });
+      let opt = make();
+      grads.forEach((g, t) => {
+        if (t === resumeAt) {
+          const bytes = opt.saveState();
+          const w2 = new Variable(w.value, { name: 'w' });
+          const b2 = new Variable(b.value, { name: 'b' });
+          opt.dispose();
+          w.dispose();
+          b.dispose();
+          [w, b] = [w2, b2];
+          opt = Optimizer.fromCheckpoint(bytes, [w, b]);
+        }
+        opt.applyGradients([[g, w], [small[t], b]]);
+      });
+      const out = { w: [...w.value, ...b.value], s: JSON.stringify(Object.entries(opt.getState().variables).map(([k, e]) => [k, e.quantized ? [...e.quantized.codes, ...e.quantized.absmax] : [...e.values]])) };
+      opt.dispose();
+      w.dispose();
+      b.dispose();
+      return out;
+    } finally {
+      setSimdEnabled(true);
+    }
+  };
+  const makers = baseCombos().map((o) => [JSON.stringify(o), () => new Adam({ ...o, learningRate: 0.01, stateDtype: 'int8' })]);
+  makers.push(
+    ['Lookahead(Adam int8)', () => new Lookahead(new Adam({ learningRate: 0.01, stateDtype: 'int8' }), { syncPeriod: 3 })],
+    ['SWA(Adam int8)', () => new SWA(new Adam({ learningRate: 0.01, stateDtype: 'int8' }), { averagePeriod: 2 })],
+    ['LossScaleOptimizer(Adam int8)', () => new LossScaleOptimizer(new Adam({ learningRate: 0.01, stateDtype: 'int8' }))],
+  );
+  for (const [label, make] of makers) {
+    const simd = run(make, true, -1);
+    const scalar = run(make, false, -1);
+    const resumed = run(make, true, 4);
+    assert.equal(scalar.w, simd.w, `${label}: SIMD = scalar weights`);
+    assert.is(scalar.s, simd.s, `${label}: SIMD = scalar state`);
+    assert.equal(resumed.w, simd.w, `${label}: resumed weights`);
+    assert.is(resumed.s, simd.s, `${label}: resumed state`);
   }
 });
 
