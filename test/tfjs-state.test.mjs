@@ -96,6 +96,7 @@ const ARGUMENTS = {
   lazyAdam: FULL, lion: FULL, momentum: FULL, nadam: FULL, radam: FULL, rmsprop: FULL, sgd: FULL, yogi: FULL,
   muon: FULL,
   scheduleFreeAdamW: FULL, scheduleFreeSGD: FULL,
+  adan: FULL, adopt: FULL, ademamix: FULL, prodigy: FULL,
   lookahead: WRAPPED, lossScaleOptimizer: WRAPPED, swa: WRAPPED,
   // Base options on the inner optimizers; the map routes the first layer's variables to an SGD.
   multiOptimizer: (name) => optim.train[name](new core.OptimizerMap(new core.Adam(baseOptions(name)), { 'dense_.*/kernel': new core.SGD({ momentum: 0.5 }) }), { name: `my_${name}`, lossScaleFactor: 4 }),
