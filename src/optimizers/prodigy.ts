@@ -159,14 +159,15 @@ export class Prodigy extends OptaxDecayOptimizer {
     const numer = this.numerator as Variable;
     const d = this.stepD;
     const dlr = this.stepDlr;
-    // optax: nw = b3*nw + (d/d0)*dlr*<g, x0 - x>; d' = max(d, coef*nw / sum|s|) (a NaN stays NaN).
-    const nw = f(f(this.b3 * numer.value[0]) + f(f(f(d / this.estimLr0) * dlr) * f(dot)));
-    const next = f(Math.max(d, f(f(this.estimLrCoef * nw) / f(den))));
+    // optax: nw = b3*nw + (d/d0)*dlr*<g, x0 - x>; d' = max(d, coef*nw / sum|s|) (a NaN stays NaN),
+    // float32 ops on the float32 values of its Python-float hyperparameters.
+    const nw = f(f(f(this.b3) * numer.value[0]) + f(f(f(d / f(this.estimLr0)) * dlr) * f(dot)));
+    const next = f(Math.max(d, f(f(f(this.estimLrCoef) * nw) / f(den))));
     numer.value[0] = nw;
     estim.value[0] = next;
     const ndlr = -dlr;
-    const deps = f(next * this.epsilon);
-    const wdd = f(this.stepWeightDecay() * dlr);
+    const deps = f(next * f(this.epsilon));
+    const wdd = f(f(this.stepWeightDecay()) * dlr);
     for (let i = 0; i < state.length; i++) {
       const partial = this.partials.get(state[i]);
       if (partial === undefined || partial.stamp !== serial) continue;
