@@ -5,7 +5,7 @@
 // and measured as accurate on Adam moments, see the doc).
 //   signed (first moments): bit 7 sign, bits 0..6 k in [0, 121]; k = 0 is zero, else |x| / a is
 //     2^((k - 1) / 8 - 15) to 3 mantissa bits: binades 2^-15 .. 1. Smaller values flush to zero.
-//   unsigned (second moments): k in [0, 249] over binades 2^-31 .. 1; a non-zero value never
+//   unsigned (second moments): k in [0, 249] over binades 2^-31 .. 1; a non-zero |x| / a never
 //     becomes zero (it takes k = 1), so a rounded-away v cannot turn m / sqrt(v) into m / eps.
 // Rounding is on the float32 bits of y = |x| * fl(1 / a): to nearest within a binade (ties away
 // from zero), or stochastic for the slots of a step that are slow EMAs (Adam's v, Lion's momentum,
@@ -161,104 +161,74 @@ export function qQuantBlock(src: usize, codes: usize, absmax: usize, len: i32, s
   store<f32>(absmax, a);
   const r: f32 = <f32>1 / a;
   const vr = f32x4.splat(r);
-  const zero = i32x4.splat(0);
-  const half = i32x4.splat(1 << 19);
+  const kbias = i16x8.splat(<i16>(signed ? SIGNED_BIAS : UNSIGNED_BIAS));
+  const kmax = i16x8.splat(<i16>(signed ? SIGNED_MAX : UNSIGNED_MAX));
+  // 16 elements at a time: t = (bits(|x| * r) + offset) >> 20 in i32 lanes, then in u16 lanes
+  // k = min(t -sat bias, kmax) (the saturating subtraction is the clamp at 0), then bytes.
   i = 0;
-  if (signed) {
-    const bias = i32x4.splat(SIGNED_BIAS);
-    const kmax = i32x4.splat(SIGNED_MAX);
-    if (stochastic) {
-      const vs = i32x4.splat(seed);
-      const four = i32x4.splat(4);
-      let idx = i32x4.add(i32x4.splat(base), i32x4(0, 1, 2, 3));
-      for (; i < e; i += 16) {
-        const s = src + (<usize>i << 2);
-        const c0 = encodeSigned(v128.load(s), vr, absMask, roundingBitsX4(idx, vs), bias, kmax, zero);
-        idx = i32x4.add(idx, four);
-        const c1 = encodeSigned(v128.load(s + 16), vr, absMask, roundingBitsX4(idx, vs), bias, kmax, zero);
-        idx = i32x4.add(idx, four);
-        const c2 = encodeSigned(v128.load(s + 32), vr, absMask, roundingBitsX4(idx, vs), bias, kmax, zero);
-        idx = i32x4.add(idx, four);
-        const c3 = encodeSigned(v128.load(s + 48), vr, absMask, roundingBitsX4(idx, vs), bias, kmax, zero);
-        idx = i32x4.add(idx, four);
-        v128.store(codes + <usize>i, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(c0, c1), i16x8.narrow_i32x4_u(c2, c3)));
-      }
-    } else {
-      for (; i < e; i += 16) {
-        const s = src + (<usize>i << 2);
-        const c0 = encodeSigned(v128.load(s), vr, absMask, half, bias, kmax, zero);
-        const c1 = encodeSigned(v128.load(s + 16), vr, absMask, half, bias, kmax, zero);
-        const c2 = encodeSigned(v128.load(s + 32), vr, absMask, half, bias, kmax, zero);
-        const c3 = encodeSigned(v128.load(s + 48), vr, absMask, half, bias, kmax, zero);
-        v128.store(codes + <usize>i, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(c0, c1), i16x8.narrow_i32x4_u(c2, c3)));
-      }
-    }
-    for (; i < len; i++) {
-      const x = load<f32>(src + (<usize>i << 2));
-      const u = reinterpret<u32>(abs<f32>(x) * r);
-      const off: u32 = stochastic ? roundingBits(base + <u32>i, seed) : 1 << 19;
-      const k = min(max(<i32>((u + off) >> 20) - SIGNED_BIAS, 0), SIGNED_MAX);
-      const sign = k > 0 ? <i32>((reinterpret<u32>(x) >> 24) & 0x80) : 0;
-      store<u8>(codes + <usize>i, <u8>(k | sign));
+  if (stochastic) {
+    const vs = i32x4.splat(seed);
+    const four = i32x4.splat(4);
+    let idx = i32x4.add(i32x4.splat(base), i32x4(0, 1, 2, 3));
+    for (; i < e; i += 16) {
+      const o0 = roundingBitsX4(idx, vs);
+      idx = i32x4.add(idx, four);
+      const o1 = roundingBitsX4(idx, vs);
+      idx = i32x4.add(idx, four);
+      const o2 = roundingBitsX4(idx, vs);
+      idx = i32x4.add(idx, four);
+      const o3 = roundingBitsX4(idx, vs);
+      idx = i32x4.add(idx, four);
+      v128.store(codes + <usize>i, encode16(src + (<usize>i << 2), vr, absMask, o0, o1, o2, o3, kbias, kmax, signed));
     }
   } else {
-    const bias = i32x4.splat(UNSIGNED_BIAS);
-    const kmax = i32x4.splat(UNSIGNED_MAX);
-    const one = i32x4.splat(1);
-    if (stochastic) {
-      const vs = i32x4.splat(seed);
-      const four = i32x4.splat(4);
-      let idx = i32x4.add(i32x4.splat(base), i32x4(0, 1, 2, 3));
-      for (; i < e; i += 16) {
-        const s = src + (<usize>i << 2);
-        const c0 = encodeUnsigned(v128.load(s), vr, absMask, roundingBitsX4(idx, vs), bias, kmax, zero, one);
-        idx = i32x4.add(idx, four);
-        const c1 = encodeUnsigned(v128.load(s + 16), vr, absMask, roundingBitsX4(idx, vs), bias, kmax, zero, one);
-        idx = i32x4.add(idx, four);
-        const c2 = encodeUnsigned(v128.load(s + 32), vr, absMask, roundingBitsX4(idx, vs), bias, kmax, zero, one);
-        idx = i32x4.add(idx, four);
-        const c3 = encodeUnsigned(v128.load(s + 48), vr, absMask, roundingBitsX4(idx, vs), bias, kmax, zero, one);
-        idx = i32x4.add(idx, four);
-        v128.store(codes + <usize>i, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(c0, c1), i16x8.narrow_i32x4_u(c2, c3)));
-      }
-    } else {
-      for (; i < e; i += 16) {
-        const s = src + (<usize>i << 2);
-        const c0 = encodeUnsigned(v128.load(s), vr, absMask, half, bias, kmax, zero, one);
-        const c1 = encodeUnsigned(v128.load(s + 16), vr, absMask, half, bias, kmax, zero, one);
-        const c2 = encodeUnsigned(v128.load(s + 32), vr, absMask, half, bias, kmax, zero, one);
-        const c3 = encodeUnsigned(v128.load(s + 48), vr, absMask, half, bias, kmax, zero, one);
-        v128.store(codes + <usize>i, i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_u(c0, c1), i16x8.narrow_i32x4_u(c2, c3)));
-      }
-    }
-    for (; i < len; i++) {
-      const ax = abs<f32>(load<f32>(src + (<usize>i << 2)));
-      const u = reinterpret<u32>(ax * r);
-      const off: u32 = stochastic ? roundingBits(base + <u32>i, seed) : 1 << 19;
-      let k = min(max(<i32>((u + off) >> 20) - UNSIGNED_BIAS, 0), UNSIGNED_MAX);
-      if (ax > 0 && k == 0) k = 1;
-      store<u8>(codes + <usize>i, <u8>k);
-    }
+    const half = i32x4.splat(1 << 19);
+    for (; i < e; i += 16) v128.store(codes + <usize>i, encode16(src + (<usize>i << 2), vr, absMask, half, half, half, half, kbias, kmax, signed));
+  }
+  const bias = signed ? SIGNED_BIAS : UNSIGNED_BIAS;
+  const top = signed ? SIGNED_MAX : UNSIGNED_MAX;
+  for (; i < len; i++) {
+    const x = load<u32>(src + (<usize>i << 2));
+    const y = reinterpret<u32>(reinterpret<f32>(x & 0x7fffffff) * r);
+    const off: u32 = stochastic ? roundingBits(base + <u32>i, seed) : 1 << 19;
+    let k = min(max(<i32>((y + off) >> 20) - bias, 0), top);
+    if (signed) {
+      if (k > 0) k |= <i32>((x >> 24) & 0x80);
+    } else if (k == 0 && y != 0) k = 1; // a non-zero second moment never becomes zero
+    store<u8>(codes + <usize>i, <u8>k);
   }
 }
 
+/** The codes of the 16 floats at s (see qQuantBlock), with the rounding offsets o0..o3. */
 // @ts-ignore: decorator
 @inline
-function encodeSigned(x: v128, vr: v128, absMask: v128, half: v128, bias: v128, kmax: v128, zero: v128): v128 {
-  const y = f32x4.mul(v128.and(x, absMask), vr);
-  const k = i32x4.min_s(i32x4.max_s(i32x4.sub(i32x4.shr_u(i32x4.add(y, half), 20), bias), zero), kmax);
-  const sign = v128.and(i32x4.shr_u(x, 24), i32x4.splat(0x80));
-  return v128.or(k, v128.and(sign, i32x4.gt_s(k, zero)));
-}
-
-// @ts-ignore: decorator
-@inline
-function encodeUnsigned(x: v128, vr: v128, absMask: v128, half: v128, bias: v128, kmax: v128, zero: v128, one: v128): v128 {
-  const ax = v128.and(x, absMask);
-  const y = f32x4.mul(ax, vr);
-  const k = i32x4.min_s(i32x4.max_s(i32x4.sub(i32x4.shr_u(i32x4.add(y, half), 20), bias), zero), kmax);
-  // A non-zero value keeps at least k = 1 (its bits, as an integer, are > 0).
-  return i32x4.max_s(k, v128.and(i32x4.gt_s(ax, zero), one));
+function encode16(s: usize, vr: v128, absMask: v128, o0: v128, o1: v128, o2: v128, o3: v128, kbias: v128, kmax: v128, signed: bool): v128 {
+  const x0 = v128.load(s);
+  const x1 = v128.load(s + 16);
+  const x2 = v128.load(s + 32);
+  const x3 = v128.load(s + 48);
+  const y0 = f32x4.mul(v128.and(x0, absMask), vr);
+  const y1 = f32x4.mul(v128.and(x1, absMask), vr);
+  const y2 = f32x4.mul(v128.and(x2, absMask), vr);
+  const y3 = f32x4.mul(v128.and(x3, absMask), vr);
+  const ta = i16x8.narrow_i32x4_u(i32x4.shr_u(i32x4.add(y0, o0), 20), i32x4.shr_u(i32x4.add(y1, o1), 20));
+  const tb = i16x8.narrow_i32x4_u(i32x4.shr_u(i32x4.add(y2, o2), 20), i32x4.shr_u(i32x4.add(y3, o3), 20));
+  let ka = i16x8.min_u(i16x8.sub_sat_u(ta, kbias), kmax);
+  let kb = i16x8.min_u(i16x8.sub_sat_u(tb, kbias), kmax);
+  if (!signed) {
+    // A non-zero y keeps at least k = 1 (min(bits, 1) is 1 exactly when y != 0).
+    const one = i32x4.splat(1);
+    ka = i16x8.max_u(ka, i16x8.narrow_i32x4_u(i32x4.min_u(y0, one), i32x4.min_u(y1, one)));
+    kb = i16x8.max_u(kb, i16x8.narrow_i32x4_u(i32x4.min_u(y2, one), i32x4.min_u(y3, one)));
+    return i8x16.narrow_i16x8_u(ka, kb);
+  }
+  const k = i8x16.narrow_i16x8_u(ka, kb);
+  // The top byte of each float (its sign at bit 7), for the 16 lanes; the sign only on non-zero codes.
+  const hi = i8x16.narrow_i16x8_s(
+    i16x8.narrow_i32x4_s(i32x4.shr_s(x0, 24), i32x4.shr_s(x1, 24)),
+    i16x8.narrow_i32x4_s(i32x4.shr_s(x2, 24), i32x4.shr_s(x3, 24)),
+  );
+  return v128.or(k, v128.and(v128.and(hi, i8x16.splat(<i8>0x80)), v128.not(i8x16.eq(k, i8x16.splat(0)))));
 }
 
 /** Quantizes n floats at src into a slot laid out in segments of seg elements (to nearest). */

@@ -63,7 +63,7 @@ export function quantizeBlock(x, kind, rounding = null) {
     const ax = Math.abs(x[i]);
     const u = rounding ? draw(rounding.base + i, rounding.seed) : -1;
     let k = codeOf(Math.fround(ax * r), kind, u);
-    if (kind === 'unsigned' && ax > 0 && k === 0) k = 1; // a non-zero second moment never becomes zero
+    if (kind === 'unsigned' && Math.fround(ax * r) > 0 && k === 0) k = 1; // a non-zero y never becomes zero
     codes[i] = kind === 'signed' && k > 0 && (x[i] < 0 || Object.is(x[i], -0)) ? k | 0x80 : k;
   }
   return { absmax: Math.fround(a), codes };
