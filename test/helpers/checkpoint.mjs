@@ -10,14 +10,17 @@ export function crc32(bytes) {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-/** `header` as text or an object (JSON); `headerLength` and `trailing` bytes make broken ones. */
-export function frame(header, floats = [], { headerLength, trailing = 0 } = {}) {
+/**
+ * `header` as text or an object (JSON); `headerLength` and `trailing` bytes make broken ones.
+ * `version`: the format version written (2, as saveState() writes; version 1 files are still read).
+ */
+export function frame(header, floats = [], { headerLength, trailing = 0, version = 2 } = {}) {
   const text = new TextEncoder().encode(typeof header === 'string' ? header : JSON.stringify(header));
   const dataStart = (12 + text.length + 3) & ~3;
   const out = new Uint8Array(dataStart + floats.length * 4 + trailing + 4);
   const dv = new DataView(out.buffer);
   dv.setUint32(0, 0x54504f57, true);
-  dv.setUint16(4, 1, true);
+  dv.setUint16(4, version, true);
   dv.setUint32(8, headerLength ?? text.length, true);
   out.set(text, 12);
   floats.forEach((x, i) => dv.setFloat32(dataStart + i * 4, x, true));
