@@ -74,6 +74,31 @@ test('the kernel code equals its float64 model bit for bit: nearest and stochast
   }
 });
 
+test('a NaN in a block makes its absmax NaN and the whole block decodes to NaN, on both paths', () => {
+  const H = defaultHeap();
+  const p = H.alloc(4096);
+  try {
+    for (const kind of ['signed', 'unsigned']) {
+      const out = [true, false].map((simd) => {
+        setSimdEnabled(simd);
+        const x = Float32Array.from({ length: 40 }, (_, i) => (kind === 'signed' ? Math.sin(i) : i / 40));
+        x[17] = NaN;
+        new Float32Array(H.memory.buffer, p + 1024, 40).set(x);
+        H.kernels.qQuantBlock(p + 1024, p + 2048, p, 40, kind === 'signed' ? 1 : 0, 1, 5, 0);
+        H.kernels.qDequantBlock(p + 2048, new Float32Array(H.memory.buffer, p, 1)[0], p + 1024, 40, kind === 'signed' ? 1 : 0);
+        return { absmax: new Uint32Array(H.memory.buffer, p, 1)[0], codes: [...new Uint8Array(H.memory.buffer, p + 2048, 40)], values: [...new Float32Array(H.memory.buffer, p + 1024, 40)] };
+      });
+      setSimdEnabled(true);
+      assert.is(out[0].absmax, 0x7fc00000, `${kind}: one canonical NaN`);
+      assert.equal(out[0], out[1], `${kind}: SIMD = scalar`);
+      assert.ok(out[0].values.every(Number.isNaN), `${kind}: every value NaN`);
+    }
+  } finally {
+    setSimdEnabled(true);
+    H.free(p);
+  }
+});
+
 test('stochastic rounding of second moments is unbiased; first moments round to nearest', () => {
   // y halfway between two codes' values rounds up half the time, a quarter of the way 25%.
   const lo = R.valueOf(100, 'unsigned');
@@ -561,14 +586,18 @@ test('20,000 steps of Adam int8 on a small noisy problem: no NaN, no divergence,
 });
 
 test('a steady-state int8 step allocates nothing (fresh process, 1 MiB young generation)', () => {
+  // V8's tiering is timing-dependent (see alloc-probe.mjs): each configuration's best of up to five
+  // processes; a step that allocates shows collections in every one.
+  const best = new Map();
   let last = '';
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < 5; attempt++) {
     const out = spawnSync(process.execPath, ['--expose-gc', '--max-semi-space-size=1', repoFile('test', 'helpers', 'int8-alloc-probe.mjs')], { encoding: 'utf8' });
     last = out.stdout + out.stderr;
-    const res = JSON.parse(out.stdout);
-    if (res.every((r) => r.collections === 0)) return;
+    for (const r of JSON.parse(out.stdout)) best.set(r.label, Math.min(best.get(r.label) ?? Infinity, r.collections));
+    if ([...best.values()].every((c) => c === 0)) break;
   }
-  assert.unreachable(`collections during int8 steps: ${last}`);
+  assert.is(best.size, 7, last);
+  for (const [label, c] of best) assert.is(c, 0, `${label}: ${c} collections in 20,000 steps (${last})`);
 });
 
 test('stateDtype is validated; centered RMSprop keeps float32 state', () => {

@@ -31,7 +31,7 @@ for (const [label, make, sparse] of configs) {
   const sp = { indices: Int32Array.from([1, 9, 33]), values: new Variable(rng(2).f32(3 * 80, 0.03), { name: 's' }).value };
   const pairs = [[sparse ? sp : gv.value, w]]; // made once: the probe itself must not allocate
   const step = () => opt.applyGradients(pairs);
-  for (let i = 0; i < 3000; i++) step(); // warm up: build, tier up
+  for (let i = 0; i < 6000; i++) step(); // warm up: build, tier up
   globalThis.gc();
   let collections = 0;
   const obs = new PerformanceObserver((list) => (collections += list.getEntries().length));
