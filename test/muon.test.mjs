@@ -520,4 +520,30 @@ test('new Muon() trains a small dense model (2-D kernels on the Muon path, 1-D b
   for (const x of [opt, w1, b1, w2, b2]) x.dispose();
 });
 
+test('wasm-optim/tfjs: optim.muon trains a tfjs-layers model with model.fit on the wasm backend (kernels on the Muon path, biases on AdamW)', async () => {
+  const { tf, tfl } = await import('./helpers/tfjs.mjs');
+  const optim = await import('../build/tfjs/index.js');
+  await tf.setBackend('wasm');
+  const model = tfl.sequential({
+    layers: [
+      tfl.layers.dense({ units: 8, inputShape: [4], activation: 'tanh', kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) }),
+      tfl.layers.dense({ units: 1, kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }) }),
+    ],
+  });
+  const opt = optim.muon({ learningRate: 0.02 });
+  model.compile({ optimizer: opt, loss: 'meanSquaredError' });
+  const xs = tf.tensor2d(Array.from({ length: 64 }, (_, i) => Math.sin(i * 0.37)), [16, 4]);
+  const ys = tf.tensor2d(Array.from({ length: 16 }, (_, i) => Math.cos(i * 0.5)), [16, 1]);
+  const h = await model.fit(xs, ys, { epochs: 20, batchSize: 4, shuffle: false, verbose: 0 });
+  const loss = h.history.loss;
+  assert.ok(loss[loss.length - 1] < 0.9 * loss[0], `loss ${loss[0]} -> ${loss[loss.length - 1]}`);
+  const slots = Object.keys(opt.core.getState().variables);
+  assert.is(slots.filter((n) => n.endsWith('/velocity')).length, 2, `the two biases take the AdamW path: ${slots}`);
+  assert.is(slots.filter((n) => n.endsWith('/momentum')).length, 4, 'every variable has a momentum');
+  tf.dispose([xs, ys]);
+  model.dispose();
+  opt.dispose();
+  await tf.setBackend('cpu');
+});
+
 test.run();
