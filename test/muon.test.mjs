@@ -56,6 +56,27 @@ test('Muon path: the float32 emulation of the documented order, bit for bit, ove
   }
 });
 
+test('Muon path, larger shapes (products over more than one k block and column block of the kernel): bit for bit', () => {
+  const r = rng(13);
+  for (const shape of [[300, 37], [20, 600], [1, 700], [261, 259]]) {
+    const n = shape[0] * shape[1];
+    const init = r.f32(n);
+    const w = new Variable(init, { shape, name: 'k' });
+    const opt = new Muon({ learningRate: 0.1, weightDecay: null });
+    const ref = Float64Array.from(init);
+    const m = new Float64Array(n);
+    for (let s = 0; s < 2; s++) {
+      const g = r.f32(n, 0.5);
+      opt.applyGradients([[g, w]]);
+      muonStepRef(Float64Array.from(g), ref, { momentum: m }, Math.fround(0.1), { ...MUON_DEFAULTS, weightDecay: null }, shape, Math.fround);
+    }
+    sameBits(`${shape} weights`, w.value, ref);
+    sameBits(`${shape} momentum`, opt.getSlot(w, 'momentum').value, m);
+    opt.dispose();
+    w.dispose();
+  }
+});
+
 test('Newton-Schulz: within 2e-5 * max|ref| of the float64 iteration', () => {
   // Tolerance: each of the 5 iterations sums products over k <= 200 terms in float32 (unit
   // roundoff u = 6e-8; a random-walk error of about sqrt(k)*u ~ 1e-6 relative), and the quintic's
