@@ -89,6 +89,21 @@ export function dequantize(state: QuantizedState, out: Float32Array): Float32Arr
   return out;
 }
 
+/**
+ * A state entry of an 8-bit slot whose `values` (the dequantized copy) are computed when first read:
+ * saving or restoring 8-bit state never holds 4 bytes per element of float32 copies (an edge isolate
+ * may not have them to spare).
+ */
+export function quantizedEntry(shape: readonly number[], quantized: QuantizedState): { shape: number[]; values: Float32Array; quantized: QuantizedState } {
+  let values: Float32Array | null = null;
+  const entry = { shape: [...shape], quantized } as { shape: number[]; values: Float32Array; quantized: QuantizedState };
+  Object.defineProperty(entry, 'values', {
+    enumerable: true,
+    get: () => (values ??= dequantize(quantized, new Float32Array(quantized.codes.length))),
+  });
+  return entry;
+}
+
 /** The index of the first code above the kind's largest, or -1. */
 export function invalidCode(codes: Uint8Array, kind: QuantKind): number {
   const max = CODE[kind].max;

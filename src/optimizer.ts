@@ -15,7 +15,7 @@ import { Variable } from './variable.js';
 import { checkOptionNames } from './options.js';
 import { type PlateauState, snapshotState, type StateEntries } from './state-input.js';
 import { INT8_MIN_SIZE, type QuantizedState, type QuantKind, type StateDtype } from './int8-code.js';
-import { QuantizedSlot, restoreInto, stateEntryOf } from './quantized-slot.js';
+import { copyStateEntry, QuantizedSlot, restoreInto, stateEntryOf } from './quantized-slot.js';
 
 export type { PlateauState };
 
@@ -522,7 +522,7 @@ export abstract class Optimizer {
       }
       variables[v.name] = stateEntryOf(v);
     }
-    if (this.pending) for (const [name, e] of this.pending) variables[name] ??= { shape: [...e.shape], values: e.values.slice(), ...(e.quantized ? { quantized: e.quantized } : {}) };
+    if (this.pending) for (const [name, e] of this.pending) variables[name] ??= copyStateEntry(e);
     const state: OptimizerState = { className: this.getClassName(), iterations: this.rawIterations, variables };
     if (this.plateau) state.plateau = { ...this.plateau };
     return state;

@@ -5,7 +5,7 @@
 // dequantized copy, and its `ptr` is that allocation (what the *Int8 kernels take).
 import { type Heap } from './arena.js';
 import { Variable } from './variable.js';
-import { absmaxBytes, blockCount, dequantize, type QuantKind, QBLOCK, type QuantizedState, SCRATCH_BYTES, slotBytes } from './int8-code.js';
+import { absmaxBytes, blockCount, dequantize, type QuantKind, QBLOCK, type QuantizedState, quantizedEntry, SCRATCH_BYTES, slotBytes } from './int8-code.js';
 
 /** A slot of `reference` stored in 8 bits (see the file comment). */
 export class QuantizedSlot extends Variable {
@@ -115,13 +115,20 @@ export class QuantizedSlot extends Variable {
   }
 }
 
-/** What getState() saves of a state variable: its values, and the exact codes of an 8-bit slot. */
+/**
+ * What getState() saves of a state variable: its values; for an 8-bit slot its exact codes and
+ * absmax, the values being dequantized only if read (quantizedEntry).
+ */
 export function stateEntryOf(v: Variable): { shape: number[]; values: Float32Array; quantized?: QuantizedState } {
-  if (v instanceof QuantizedSlot) {
-    const quantized = v.state(true);
-    return { shape: [...v.shape], values: dequantize(quantized, new Float32Array(v.size)), quantized };
-  }
+  if (v instanceof QuantizedSlot) return quantizedEntry(v.shape, v.state(true));
   return { shape: [...v.shape], values: v.value.slice() };
+}
+
+/** A copy of a restored entry for getState() (an 8-bit one stays lazy, see quantizedEntry). */
+export function copyStateEntry(e: { shape: readonly number[]; values: Float32Array; quantized?: QuantizedState }): { shape: number[]; values: Float32Array; quantized?: QuantizedState } {
+  const q = e.quantized;
+  if (q) return quantizedEntry(e.shape, { ...q, codes: q.codes.slice(), absmax: q.absmax.slice() });
+  return { shape: [...e.shape], values: e.values.slice() };
 }
 
 /** Writes a checked state entry into a state variable (see QuantizedSlot.restore). */

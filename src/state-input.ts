@@ -1,7 +1,7 @@
 // setState's input, read once: a caller's state object may have getters, Proxies or views of wasm
 // memory that an allocation detaches, so every field is read exactly once into a private copy
 // that is checked before the optimizer builds or writes anything.
-import { type QuantizedState, readQuantized } from './int8-code.js';
+import { type QuantizedState, quantizedEntry, readQuantized } from './int8-code.js';
 import { isFloat32Array } from './typed.js';
 import { checkNumber, describeValue } from './validate.js';
 
@@ -51,14 +51,17 @@ export function snapshotState(state: unknown, where: string, className: string):
       throw new TypeError(`${where}: '${name}' must be an object with shape and values, got ${describeValue(entry)}`);
     }
     const rawShape: unknown = (entry as { shape?: unknown }).shape;
-    const rawValues: unknown = (entry as { values?: unknown }).values;
     const rawQuantized: unknown = (entry as { quantized?: unknown }).quantized;
     const shape = readShape(rawShape, name, where);
-    const values = readValues(rawValues, name, where);
     const size = shape.reduce((a, b) => a * b, 1);
+    if (rawQuantized !== undefined) {
+      // An 8-bit slot's exact state: its `values` (the dequantized copy) are not read.
+      entries.set(name, quantizedEntry(shape, readQuantized(rawQuantized, size, name, where)));
+      continue;
+    }
+    const values = readValues((entry as { values?: unknown }).values, name, where);
     if (values.length !== size) throw new Error(`${where}: '${name}' has ${values.length} values, expected ${size}`);
-    if (rawQuantized === undefined) entries.set(name, { shape, values });
-    else entries.set(name, { shape, values, quantized: readQuantized(rawQuantized, size, name, where) });
+    entries.set(name, { shape, values });
   }
   return { iterations: iterations as number, entries, plateau: plateau === undefined ? null : readPlateau(plateau, where) };
 }

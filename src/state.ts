@@ -7,7 +7,7 @@
 //   last 4 bytes: CRC-32 of everything before them
 // A reader checks magic, version, lengths and CRC before parsing anything, so corrupt or
 // truncated bytes are refused with a clear error and nothing is touched.
-import { blockCount, dequantize, invalidCode, type QuantizedState } from './int8-code.js';
+import { blockCount, invalidCode, type QuantizedState, quantizedEntry } from './int8-code.js';
 import { type Config } from './registry.js';
 import { type PlateauState, readPlateau } from './state-input.js';
 import { typedArrayTag, typedBuffer, typedByteOffset, typedLength } from './typed.js';
@@ -138,7 +138,7 @@ export function decodeState(input: Uint8Array, where: string): StateSnapshot {
       if (version < 2) fail(`variable '${key}' is quantized, which version ${version} does not have`);
       const q = readQuantizedData(bytes, dv, off, end, quantized, n, key, fail);
       off = q.next;
-      variables[key] = { shape: [...(shape as number[])], values: dequantize(q.state, new Float32Array(n)), quantized: q.state };
+      variables[key] = quantizedEntry(shape as number[], q.state);
       continue;
     }
     if (off + n * 4 > end) fail(`data of '${key}' runs past the end`);

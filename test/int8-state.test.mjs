@@ -468,6 +468,31 @@ test('a version-1 checkpoint written before 8-bit state still loads (float32 and
   for (const o of [a, warm, resumed, q]) o.dispose();
 });
 
+test('getState: an 8-bit entry\'s values are dequantized when first read (saveState never makes them); setState takes quantized and does not read values', () => {
+  const w = new Variable(rng(40).f32(N), { name: 'w' });
+  const opt = new Adam({ stateDtype: 'int8' });
+  opt.applyGradients([[rng(41).f32(N, 0.01), w]]);
+  const state = opt.getState();
+  const entry = state.variables['w/m'];
+  assert.type(Object.getOwnPropertyDescriptor(entry, 'values').get, 'function', 'a getter, not a precomputed array');
+  assert.equal([...entry.values], [...R.dequantize(entry.quantized)].map(Math.fround));
+  assert.is(entry.values, entry.values, 'computed once');
+  const bytes = opt.saveState();
+  // values that are not values at all: only quantized is read.
+  const odd = { ...state, variables: { ...state.variables, 'w/m': { shape: [N], values: 'ignored', quantized: entry.quantized } } };
+  const other = new Adam({ stateDtype: 'int8' });
+  other.setState(odd, [w]);
+  assert.equal(other.getState().variables['w/m'].quantized, entry.quantized);
+  // A deferred restore keeps entries lazy and copied.
+  const fresh = new Adam({ stateDtype: 'int8' });
+  fresh.loadState(bytes);
+  const pending = fresh.getState().variables['w/m'];
+  assert.type(Object.getOwnPropertyDescriptor(pending, 'values').get, 'function');
+  pending.quantized.codes.fill(0);
+  assert.equal(fresh.getState().variables['w/m'].quantized, entry.quantized, 'getState hands out copies');
+  for (const o of [opt, other, fresh]) o.dispose();
+});
+
 test('refused restores change nothing: a bad quantized entry, a corrupt checkpoint', () => {
   const w = new Variable(rng(18).f32(N), { name: 'w' });
   const opt = new Adam({ stateDtype: 'int8' });
