@@ -56,62 +56,40 @@ export function qCodes(slot: usize, n: i32, seg: i32): usize {
 /** dst[0..len) = dequantized codes[0..len) with absmax a. */
 export function qDequantBlock(codes: usize, a: f32, dst: usize, len: i32, signed: bool): void {
   const va = f32x4.splat(a);
-  const zero = i32x4.splat(0);
   const e = useSimd ? len & ~15 : 0;
   let i = 0;
-  if (signed) {
-    const m7 = i32x4.splat(0x7f);
-    const m8 = i32x4.splat(0x80);
-    const bias = i32x4.splat(SIGNED_BIAS);
-    for (; i < e; i += 16) {
-      const raw = v128.load(codes + <usize>i);
-      const lo = i16x8.extend_low_i8x16_u(raw);
-      const hi = i16x8.extend_high_i8x16_u(raw);
-      const o = dst + (<usize>i << 2);
-      v128.store(o, decodeSigned(i32x4.extend_low_i16x8_u(lo), m7, m8, bias, zero, va));
-      v128.store(o + 16, decodeSigned(i32x4.extend_high_i16x8_u(lo), m7, m8, bias, zero, va));
-      v128.store(o + 32, decodeSigned(i32x4.extend_low_i16x8_u(hi), m7, m8, bias, zero, va));
-      v128.store(o + 48, decodeSigned(i32x4.extend_high_i16x8_u(hi), m7, m8, bias, zero, va));
-    }
-    for (; i < len; i++) {
-      const c = <i32>load<u8>(codes + <usize>i);
-      const k = c & 0x7f;
-      const bits = k == 0 ? 0 : ((k + SIGNED_BIAS) << 20) | ((c & 0x80) << 24);
-      store<f32>(dst + (<usize>i << 2), reinterpret<f32>(bits) * a);
-    }
-  } else {
-    const bias = i32x4.splat(UNSIGNED_BIAS);
-    for (; i < e; i += 16) {
-      const raw = v128.load(codes + <usize>i);
-      const lo = i16x8.extend_low_i8x16_u(raw);
-      const hi = i16x8.extend_high_i8x16_u(raw);
-      const o = dst + (<usize>i << 2);
-      v128.store(o, decodeUnsigned(i32x4.extend_low_i16x8_u(lo), bias, zero, va));
-      v128.store(o + 16, decodeUnsigned(i32x4.extend_high_i16x8_u(lo), bias, zero, va));
-      v128.store(o + 32, decodeUnsigned(i32x4.extend_low_i16x8_u(hi), bias, zero, va));
-      v128.store(o + 48, decodeUnsigned(i32x4.extend_high_i16x8_u(hi), bias, zero, va));
-    }
-    for (; i < len; i++) {
-      const k = <i32>load<u8>(codes + <usize>i);
-      const bits = k == 0 ? 0 : (k + UNSIGNED_BIAS) << 20;
-      store<f32>(dst + (<usize>i << 2), reinterpret<f32>(bits) * a);
-    }
+  // A code's float has 16 zero low bits: its high half, (k + bias) << 4 with the sign at bit 15,
+  // is built in u16 lanes, 8 at a time, then interleaved with zeros into float lanes.
+  const bias = i16x8.splat(<i16>(signed ? SIGNED_BIAS : UNSIGNED_BIAS));
+  const mag = i16x8.splat(<i16>(signed ? 0x7f : 0xff));
+  const zero = i16x8.splat(0);
+  for (; i < e; i += 16) {
+    const raw = v128.load(codes + <usize>i);
+    const o = dst + (<usize>i << 2);
+    const h0 = highHalves(i16x8.extend_low_i8x16_u(raw), bias, mag, zero, signed);
+    const h1 = highHalves(i16x8.extend_high_i8x16_u(raw), bias, mag, zero, signed);
+    v128.store(o, f32x4.mul(i8x16.shuffle(zero, h0, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23), va));
+    v128.store(o + 16, f32x4.mul(i8x16.shuffle(zero, h0, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31), va));
+    v128.store(o + 32, f32x4.mul(i8x16.shuffle(zero, h1, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23), va));
+    v128.store(o + 48, f32x4.mul(i8x16.shuffle(zero, h1, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31), va));
+  }
+  const b = signed ? SIGNED_BIAS : UNSIGNED_BIAS;
+  for (; i < len; i++) {
+    const c = <i32>load<u8>(codes + <usize>i);
+    const k = signed ? c & 0x7f : c;
+    const bits = k == 0 ? 0 : ((k + b) << 20) | (signed ? (c & 0x80) << 24 : 0);
+    store<f32>(dst + (<usize>i << 2), reinterpret<f32>(bits) * a);
   }
 }
 
+/** The high 16 bits of the floats of 8 codes (u16 lanes); 0 for a zero code. */
 // @ts-ignore: decorator
 @inline
-function decodeSigned(c: v128, m7: v128, m8: v128, bias: v128, zero: v128, va: v128): v128 {
-  const k = v128.and(c, m7);
-  const bits = v128.or(i32x4.shl(i32x4.add(k, bias), 20), i32x4.shl(v128.and(c, m8), 24));
-  return f32x4.mul(v128.and(bits, i32x4.ne(k, zero)), va);
-}
-
-// @ts-ignore: decorator
-@inline
-function decodeUnsigned(k: v128, bias: v128, zero: v128, va: v128): v128 {
-  const bits = i32x4.shl(i32x4.add(k, bias), 20);
-  return f32x4.mul(v128.and(bits, i32x4.ne(k, zero)), va);
+function highHalves(c: v128, bias: v128, mag: v128, zero: v128, signed: bool): v128 {
+  const k = v128.and(c, mag);
+  let h = i16x8.shl(i16x8.add(k, bias), 4);
+  if (signed) h = v128.or(h, i16x8.shl(v128.and(c, i16x8.splat(0x80)), 8));
+  return v128.andnot(h, i16x8.eq(k, zero));
 }
 
 /**
