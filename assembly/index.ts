@@ -28,3 +28,16 @@ export * from './sgd_int8';
 export * from './lion_int8';
 export * from './rmsprop_int8';
 export * from './adagrad_int8';
+// muon kernels
+export * from './matmul';
+export * from './muon';
+// optax-optimizers kernels
+export * from './adan';
+export * from './adopt';
+export * from './ademamix';
+export * from './prodigy';
+// schedule-free kernels
+export * from './schedule_free_adamw';
+export * from './schedule_free_sgd';
+// kernel() fallback reductions
+export * from './reduce';

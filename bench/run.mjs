@@ -5,7 +5,7 @@
 //   --quick            sizes 1e3..1e6, fewer samples, tf cpu capped at 1e5 (1e6 for Adam), allocation
 //                      probes for Adam only, fewer model.fit epochs: under 2 minutes
 //   --only=Adam,SGD    only these optimizers (export names) in the dense section
-//   --sections=dense,sparse,alloc,fit   run only these sections
+//   --sections=dense,sparse,alloc,fit,muon,kernel   run only these sections
 //   --no-write         print only
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -24,7 +24,7 @@ const flag = (name) => argv.includes(`--${name}`);
 const option = (name) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const quick = flag('quick');
 const only = option('only')?.split(',');
-const sections = new Set((option('sections') ?? 'dense,sparse,alloc,fit').split(','));
+const sections = new Set((option('sections') ?? 'dense,sparse,alloc,fit,muon,kernel').split(','));
 const write = !flag('no-write');
 
 const config = quick
@@ -86,6 +86,12 @@ if (sections.has('dense')) {
     if (!entry.make) {
       console.log(`| ${entry.label}: skipped (constructs neither with {} nor around an SGD)`);
       results.dense.push({ key: entry.key, label: entry.label, skipped: 'constructs neither with {} nor around an SGD' });
+      continue;
+    }
+    if (entry.key === 'Muon') {
+      // Its step is matrix products (n³ work on an n x n table), not a stream over the weights: the muon section times it.
+      console.log('| Muon: timed in the muon section (Newton-Schulz against tf.matMul)');
+      results.dense.push({ key: entry.key, label: entry.label, skipped: 'timed in the muon section' });
       continue;
     }
     const { arith, known } = arithOf(entry);
@@ -182,6 +188,30 @@ if (sections.has('sparse')) {
     for (const p of parts) p.dispose();
   }
   console.log(`\n(sparse section done at ${elapsed()})\n`);
+}
+
+// ------------------------------------------------------------------ Muon: Newton-Schulz vs tf.matMul
+if (sections.has('muon')) {
+  const { runMuon } = await import('./lib/muon.mjs');
+  try {
+    results.muon = await runMuon(tf, { samples: quick ? 5 : 11, minMs: config.minMs });
+  } catch (err) {
+    results.muon = { error: firstLine(err) };
+    console.log(`muon section failed: ${results.muon.error}`);
+  }
+  console.log(`\n(muon section done at ${elapsed()})\n`);
+}
+
+// ------------------------------------------------------------------ kernel(): compiled at run time
+if (sections.has('kernel')) {
+  const { runKernelBench, kernelTable } = await import('./lib/kernel.mjs');
+  try {
+    results.kernel = await runKernelBench({ samples: quick ? 5 : 11, minMs: config.minMs });
+  } catch (err) {
+    results.kernel = { error: firstLine(err) };
+  }
+  console.log(kernelTable(results.kernel).join('\n'));
+  console.log(`\n(kernel section done at ${elapsed()})\n`);
 }
 
 // ------------------------------------------------------------------ 8-bit optimizer state (stateDtype 'int8')

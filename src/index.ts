@@ -13,6 +13,7 @@ export {
   type UniqueSparseGradient,
 } from './optimizer.js';
 export { kernels } from './kernels.js';
+export { kernel, Kernel, type KernelMode, type KernelOptions, type ReductionOptions, type KernelArrays, type KernelScalars, type ArrayMode, type ReduceKind, type Expr, type KernelCondition, type KernelOps, type Operand } from './kernel/kernel.js';
 export { registerClass, deserialize, getRegisteredClass, type Config, type ConfigValue, type SerializedObject, type SerializableClass } from './registry.js';
 export { LearningRateSchedule } from './schedules/schedule.js';
 export { ReduceLROnPlateau, type ReduceLROnPlateauOptions } from './reduce-lr-on-plateau.js';
@@ -41,6 +42,16 @@ export { RAdam, type RAdamOptions } from './optimizers/radam.js';
 export { OptimizerWrapper, INNER_STATE_PREFIX } from './optimizers/wrapper.js';
 export { Lookahead, type LookaheadOptions } from './optimizers/lookahead.js';
 export { SWA, type SWAOptions } from './optimizers/swa.js';
+// muon exports
+export { Muon, type MuonOptions } from './optimizers/muon.js';
+// schedule-free exports
+export { ScheduleFreeAdamW, type ScheduleFreeAdamWOptions } from './optimizers/schedule-free-adamw.js';
+export { ScheduleFreeSGD, type ScheduleFreeSGDOptions } from './optimizers/schedule-free-sgd.js';
+// optax-optimizers exports
+export { Adan, type AdanOptions } from './optimizers/adan.js';
+export { Adopt, type AdoptOptions } from './optimizers/adopt.js';
+export { AdEMAMix, type AdEMAMixOptions } from './optimizers/ademamix.js';
+export { Prodigy, type ProdigyOptions } from './optimizers/prodigy.js';
 // schedules exports
 export { ExponentialDecay, type ExponentialDecayOptions } from './schedules/exponential-decay.js';
 export { PiecewiseConstantDecay, type PiecewiseConstantDecayOptions } from './schedules/piecewise-constant-decay.js';
@@ -58,4 +69,7 @@ export { JoinSchedules, joinSchedules, type JoinSchedulesOptions } from './sched
 export { warmup, type WarmupOptions } from './schedules/warmup.js';
 // reliability exports
 export { LossScaleOptimizer, type LossScaleOptimizerOptions } from './optimizers/loss-scale-optimizer.js';
+// multi-optimizer exports
+export { MultiOptimizer, type MultiOptimizerOptions, type OptimizerRouter } from './optimizers/multi-optimizer.js';
+export { OptimizerMap } from './optimizers/optimizer-map.js';
 export { STATE_FORMAT_VERSION, type StateSnapshot } from './state.js';

@@ -228,6 +228,14 @@ export abstract class Optimizer {
     void learningRate;
   }
 
+  /**
+   * Called once per real update, after the last `updateStep` and before the EMA: the place for a
+   * second pass that needs sums over every variable of the step (Prodigy's step-size estimate).
+   */
+  afterUpdateSteps(learningRate: number): void {
+    void learningRate;
+  }
+
   /** The options, as a JSON-able object: `fromConfig(getConfig())` rebuilds an equal optimizer. */
   getConfig(): Config {
     return {
@@ -328,6 +336,14 @@ export abstract class Optimizer {
   /** The value `option` takes in the next update (a schedule is evaluated at the current step). */
   protected optionValue(option: ScheduledOption): number {
     return option.at(this.rawIterations, this.getClassName());
+  }
+
+  /**
+   * Whether weight decay applies to `variable` (not excluded by `excludeFromWeightDecay`): for a
+   * subclass that applies its own decay inside its update (optax's order) instead of the base's.
+   */
+  protected decaysVariable(variable: Variable): boolean {
+    return this.recordOf(variable).decays;
   }
 
   /**
@@ -791,12 +807,16 @@ export abstract class Optimizer {
       if (rec.sparseStep) this.updateStepSparse((rec.sparse as SparseScratch).result(), rec.variable, lr);
       else this.updateStep(gradientView(rec), rec.variable, lr);
     }
+    this.afterUpdateSteps(lr);
     if (N) for (const rec of this.all) if (rec.acc && !rec.acc.disposed) rec.acc.heap.kernels.fill(rec.acc.ptr, rec.acc.size, 0);
     return this.finishStep();
   }
 
+  /** Made once: a sparse step hands it to SparseInput.read, which a deep call chain may not inline. */
+  private whereText: string | null = null;
+
   private where(): string {
-    return `${this.getClassName()}.applyGradients`;
+    return (this.whereText ??= `${this.getClassName()}.applyGradients`);
   }
 
   private checkVariable(v: unknown, where: string): asserts v is Variable {
@@ -1064,6 +1084,28 @@ export function takeStepHooks(opt: Optimizer): (() => void)[] | undefined {
 function runStepHooks(opt: Optimizer): void {
   const list = takeStepHooks(opt);
   if (list) for (const hook of list) hook();
+  stagedListeners.get(opt)?.();
+}
+
+// A permanent listener per optimizer, run in every step of it after its step hooks, at the same
+// point (everything checked and allocated, nothing written): a MultiOptimizer stages its next inner
+// optimizer there, so a failure anywhere rolls back every one of them. Internal.
+const stagedListeners = new WeakMap<Optimizer, () => void>();
+
+/** Installs (or, with null, removes) `opt`'s staged listener (see stagedListeners). Internal. */
+export function setStagedListener(opt: Optimizer, listener: (() => void) | null): void {
+  if (listener) stagedListeners.set(opt, listener);
+  else stagedListeners.delete(opt);
+}
+
+/** Binds an optimizer that registers no variable of its own (a MultiOptimizer) to `heap`. Internal. */
+export function bindHeap(opt: Optimizer, heap: Heap): void {
+  opt['heap'] ??= heap;
+}
+
+/** Sets `opt`'s raw call counter (a MultiOptimizer restoring an inner optimizer's). Internal. */
+export function setRawIterations(opt: Optimizer, iterations: number): void {
+  opt['rawIterations'] = iterations;
 }
 
 /** `opt.restoreEntries(entries)` for wrappers and the tfjs entry (internal: not exported from the package). */

@@ -361,6 +361,11 @@ const CASES = {
       { label: `reduceLROnPlateau(${x?.constructor?.name ?? x})`, run: () => optim.callbacks.reduceLROnPlateau(x), watch: [coreAdam] },
     ]);
   },
+  'tfjs.callbacks.schedule-free': (f) => {
+    const adam = f.track(optim.adam());
+    const coreSgd = f.track(new core.ScheduleFreeSGD());
+    return [adam, coreSgd, null].map((x) => ({ label: String(x?.getClassName?.() ?? x), run: () => optim.callbacks.scheduleFree(x), watch: [coreSgd] }));
+  },
   'tfjs.callbacks.schedule': (f) => {
     const { opt } = f.stepped();
     return [{ run: () => optim.callbacks.learningRateScheduler(opt, 0.1), watch: [opt] }];
@@ -783,7 +788,7 @@ test('docs/errors.md: the tfjs section exists; ids are unique; every row has an 
   }
   for (const id of [...UNCLEAR, ...TRACES]) assert.ok(seen.has(id), `${id} is listed in a subsection but has no row`);
   assert.ok(ROWS.length >= 40, `only ${ROWS.length} tfjs rows parsed`);
-  assert.equal(FACTORIES.filter(([, F]) => isWrapper(F)).map(([n]) => n).sort(), ['lookahead', 'lossScaleOptimizer', 'swa']);
+  assert.equal(FACTORIES.filter(([, F]) => isWrapper(F)).map(([n]) => n).sort(), ['lookahead', 'lossScaleOptimizer', 'multiOptimizer', 'swa']);
 });
 
 test('every tfjs row has a case, every case has a row', () => {

@@ -23,7 +23,7 @@ import { repoFile } from './helpers/load-ts.mjs';
 import { crc32, frame } from './helpers/checkpoint.mjs';
 
 const {
-  ready, Variable, Optimizer, OptimizerWrapper, LearningRateSchedule, Arena, Adam, SGD, LossScaleOptimizer, SWA,
+  ready, Variable, Optimizer, OptimizerWrapper, LearningRateSchedule, Arena, Adam, SGD, LossScaleOptimizer, SWA, Lookahead, MultiOptimizer, OptimizerMap,
   defaultHeap, instantiateKernels, kernelModule, kernels, registerClass, getRegisteredClass, deserialize,
 } = lib;
 await ready();
@@ -185,6 +185,20 @@ function fixtures() {
   };
 }
 
+/** A schedule-free optimizer built for w = [1, 2] (name 'w'), one step taken, its state saved, then (atX) at x. */
+function atX(f, C, evaluate = true) {
+  const w = f.v([1, 2], 'w');
+  const o = f.opt(new C({ learningRate: 0.1 }));
+  o.applyGradients([[new Float32Array([0.5, -0.5]), w]]);
+  const state = o.getState();
+  const bytes = o.saveState();
+  if (evaluate) o.evalParams();
+  return { w, o, state, bytes };
+}
+
+/** The docs/errors.md row `id`. */
+const row = (id) => ROWS.find((r) => r.id === id);
+
 /** An Adam built for w = [1, 2] (name 'w'), one step taken; its getState() and saveState(). */
 function builtAdam(f, name = 'w') {
   const w = f.v([1, 2], name);
@@ -222,6 +236,17 @@ class Custom extends Optimizer {
 }
 
 // ---------------------------------------------------------------- hand-written cases
+
+// kernel(): the definition the docs/errors.md rows name, with one option or the body replaced.
+const K_BASE = { name: 'k', arrays: { w: 'inout', g: 'in' }, scalars: ['lr'], body: ({ w, g }, { lr }) => ({ w: w.sub(g.mul(lr)) }) };
+const kdef = (over) => () => lib.kernel({ ...K_BASE, ...over });
+/** A compiled kernel and two fresh Variables of 5 elements, watched: a refused run writes nothing. */
+function krun(args) {
+  const k = lib.kernel(K_BASE);
+  const w = new Variable(new Float32Array([1, 2, 3, 4, 5]), { name: 'kw' });
+  const g = new Variable(new Float32Array(5).fill(1), { name: 'kg' });
+  return [{ run: () => k.run(...args(w, g)), watch: [w, g] }];
+}
 
 const CASES = {
   // Variable
@@ -589,6 +614,37 @@ const CASES = {
     bytes[bytes.length - 9] ^= 1;
     return [{ run: () => Optimizer.fromCheckpoint(bytes, [w]), watch: [w] }];
   },
+  // Schedule-free: w = [1, 2] trained one step, then at x.
+  'schedule-free.step-at-x': (f) => {
+    const { w, o } = atX(f, lib.ScheduleFreeAdamW);
+    return [{ run: () => o.applyGradients([[new Float32Array([1, 1]), w]]), watch: [w, o] }];
+  },
+  'schedule-free.checkpoint-at-x': (f) => {
+    const { w, o } = atX(f, lib.ScheduleFreeSGD);
+    return [{ label: 'getState', run: () => o.getState(), watch: [w, o] }, { label: 'saveState', run: () => o.saveState(), watch: [w, o] }];
+  },
+  'schedule-free.restore-at-x': (f) => {
+    const { w, o, state, bytes } = atX(f, lib.ScheduleFreeAdamW);
+    return [{ label: 'setState', run: () => o.setState(state), watch: [w, o] }, { label: 'loadState', run: () => o.loadState(bytes), watch: [w, o] }];
+  },
+  'schedule-free.variables': (f) => {
+    const { w, o } = atX(f, lib.ScheduleFreeSGD, false);
+    return [
+      { label: 'evalParams', run: () => o.evalParams('w'), watch: [w, o] },
+      { label: 'trainParams', run: () => o.trainParams('w'), watch: [w, o], message: row('schedule-free.variables').message.replace('evalParams', 'trainParams') },
+    ];
+  },
+  'schedule-free.variable': (f) => {
+    const { w, o } = atX(f, lib.ScheduleFreeAdamW);
+    return [
+      { label: 'trainParams', run: () => o.trainParams([{}]), watch: [w, o] },
+      { label: 'evalParams', run: () => o.evalParams([{}]), watch: [w, o], message: row('schedule-free.variable').message.replace('trainParams', 'evalParams') },
+    ];
+  },
+  'schedule-free.disposed-variable': (f) => {
+    const { w, o } = atX(f, lib.ScheduleFreeSGD, false);
+    return [{ run: () => o.evalParams([f.gone()]), watch: [w, o] }];
+  },
   'state.fromCheckpoint-class': () => [{ run: () => Optimizer.fromCheckpoint(frame(headerOf([], 'Unregistered')), []) }],
   'state.fromCheckpoint-variables': (f) => {
     const { bytes } = builtAdam(f);
@@ -631,6 +687,46 @@ const CASES = {
   },
 
   // Registry
+  'kernel.options': () => [{ run: () => lib.kernel(null) }],
+  'kernel.option-unknown': () => [{ run: kdef({ reduction: 'sum' }) }],
+  'kernel.name': () => [{ run: kdef({ name: '' }) }],
+  'kernel.arrays': () => [{ run: kdef({ arrays: { w: 'out', g: 'in' } }) }],
+  'kernel.scalars': () => [{ run: kdef({ scalars: 'lr' }) }],
+  'kernel.duplicate': () => [{ run: kdef({ scalars: ['g'] }) }],
+  'kernel.body': () => [{ run: kdef({ body: 3 }) }],
+  'kernel.reduce': () => [{ run: kdef({ arrays: { g: 'in' }, reduce: 'mean', body: ({ g }) => g }) }],
+  'kernel.reduce-writes': () => [{ run: kdef({ reduce: 'sum', body: ({ g }) => g }) }],
+  'kernel.aliases': () => [{ run: kdef({ aliases: [['w', 'g']] }) }],
+  'kernel.compile': () => [{ run: kdef({ compile: 'no' }) }],
+  'kernel.unknown-array': () => [{ run: kdef({ body: ({ w, x }) => ({ w: w.add(x) }) }) }],
+  'kernel.scalar-as-array': () => [{ run: kdef({ body: ({ w, lr }) => ({ w: w.mul(lr) }) }) }],
+  'kernel.arity': () => [{ run: kdef({ body: ({ w }) => ({ w: w.add() }) }) }],
+  'kernel.operand': () => [{ run: kdef({ body: ({ w }) => ({ w: w.add('1') }) }) }],
+  'kernel.comparison': () => [{ run: kdef({ body: ({ w, g }) => ({ w: w.add(g.lt(0)) }) }) }],
+  'kernel.where': () => [{ run: kdef({ body: ({ w, g }, s, { where }) => ({ w: where(g, w, 0) }) }) }],
+  'kernel.constant': () => [{ run: kdef({ body: ({ w }) => ({ w: w.mul(1e39) }) }) }],
+  'kernel.stale': () => {
+    let kept;
+    lib.kernel({ ...K_BASE, body: ({ w }) => ((kept = w), { w }) });
+    return [{ run: () => kept.add(1) }];
+  },
+  'kernel.output-in': () => [{ run: kdef({ body: ({ w, g }) => ({ w, g: g.add(1) }) }) }],
+  'kernel.output-scalar': () => [{ run: kdef({ body: ({ w }, { lr }) => ({ w, lr }) }) }],
+  'kernel.output-type': () => [{ run: kdef({ body: () => ({ w: 0 }) }) }],
+  'kernel.output-missing': () => [{ run: kdef({ arrays: { w: 'inout', g: 'inout' } }) }],
+  'kernel.run-arrays': () => krun(() => [null, { lr: 1 }]),
+  'kernel.run-array': () => krun((w) => [{ w, g: [1, 2] }, { lr: 1 }]),
+  'kernel.run-memory': () => krun((w) => [{ w, g: new Float32Array(5) }, { lr: 1 }]),
+  'kernel.run-length': () => krun((w, g) => [{ w, g: g.value.subarray(1) }, { lr: 1 }]),
+  'kernel.run-overlap': () => krun((w) => [{ w, g: w.value }, { lr: 1 }]),
+  'kernel.run-scalars': () => krun((w, g) => [{ w, g }]),
+  'kernel.run-scalar': () => krun((w, g) => [{ w, g }, { lr: NaN }]),
+  'kernel.run-scalar-float32': () => krun((w, g) => [{ w, g }, { lr: 1e39 }]),
+  'kernel.fromModule': () => {
+    const other = lib.kernel({ ...K_BASE, body: ({ w, g }, { lr }) => ({ w: w.add(g.mul(lr)) }) });
+    const k = lib.kernel(K_BASE);
+    return [{ run: () => k.fromModule(new WebAssembly.Module(other.toBytes())), watch: [() => k.mode] }];
+  },
   'registry.className': () => [{ run: () => registerClass(class {}) }],
   'registry.fromConfig': () => [{ run: () => registerClass(class NoFromConfig { static className = 'NoFromConfig'; }), watch: [() => String(getRegisteredClass('NoFromConfig'))] }],
   'registry.inherited': () => [{ run: () => registerClass(class MyAdam extends Adam {}), watch: [() => String(getRegisteredClass('Adam').name)] }],
@@ -676,6 +772,118 @@ const CASES = {
     const o = new LossScaleOptimizer(new Adam());
     o.dispose();
     return [{ run: () => o.applyGradients([[new Float32Array(2), w]]), watch: [w] }];
+  },
+  // MultiOptimizer and OptimizerMap
+  'ctor.MultiOptimizer.optimizerMap': () => [{ run: () => new MultiOptimizer(5) }],
+  'ctor.MultiOptimizer.optimizerMap-nested': () => {
+    const inner = new Adam();
+    return [{ run: () => new MultiOptimizer(new LossScaleOptimizer(inner)), watch: [inner] }];
+  },
+  'ctor.MultiOptimizer.optimizerMap-owned': (f) => {
+    const adam = new Adam();
+    f.opt(new MultiOptimizer(adam));
+    return [{ run: () => new MultiOptimizer(adam), watch: [adam] }];
+  },
+  'ctor.MultiOptimizer.optimizerMap-twice': () => {
+    const sgd = new SGD();
+    return [{ run: () => new MultiOptimizer(new OptimizerMap(sgd, { 'x.*': new Lookahead(sgd) })), watch: [sgd] }];
+  },
+  'ctor.MultiOptimizer.globalClipnorm-accumulation': () => {
+    const adam = new Adam({ gradientAccumulationSteps: 2 });
+    return [{ run: () => new MultiOptimizer(adam, { globalClipnorm: 1 }), watch: [adam] }];
+  },
+  'ctor.OptimizerMap.defaultOptimizer': () => [{ run: () => new OptimizerMap({}) }],
+  'ctor.OptimizerMap.optimizerMap': () => [{ run: () => new OptimizerMap(new Adam(), []) }],
+  ...Object.fromEntries(
+    [
+      ['map.key', (m) => m.set(5, new SGD())],
+      ['map.key-duplicate', (m) => m.set('a', new SGD())],
+      ['map.key-regex', (m) => m.set('a)(b', new SGD())],
+      ['map.optimizer', (m) => m.set('x', {})],
+      ['map.optimizer-nested', (m) => m.set('x', new MultiOptimizer(new Adam()))],
+      ['map.optimizer-disposed', (m) => {
+        const o = new Adam();
+        o.dispose();
+        m.set('x', o);
+      }],
+    ].map(([id, bad]) => [id, () => {
+      const m = new OptimizerMap(new Adam(), { a: new SGD() });
+      return [{ run: () => bad(m), watch: [() => m.keys()] }];
+    }]),
+  ),
+  'map.ambiguous': (f) => {
+    const m = new OptimizerMap(new Adam(), { 'enc.*': new SGD(), '.*kernel': new SGD() });
+    const multi = f.opt(new MultiOptimizer(m));
+    const w = f.v([1, 2], 'w');
+    const k = f.v([1, 2], 'encoder/kernel');
+    multi.applyGradients([[new Float32Array([1, 1]), w]]);
+    return [{ run: () => m.get('encoder/kernel') }, { label: 'step', run: () => multi.applyGradients([[new Float32Array([1, 1]), w], [new Float32Array([1, 1]), k]]), watch: [multi, w, k] }];
+  },
+  'map.fromConfig': () => [{ run: () => OptimizerMap.fromConfig({}) }],
+  ...Object.fromEntries(
+    [
+      ['multi.router', () => 42],
+      ['multi.router-nested', () => new LossScaleOptimizer(new Adam())],
+    ].map(([id, router]) => [id, (f) => {
+      const multi = f.opt(new MultiOptimizer(router));
+      const w = f.v([1, 2], 'w');
+      return [{ run: () => multi.applyGradients([[new Float32Array([1, 1]), w]]), watch: [multi, w] }];
+    }]),
+  ),
+  'multi.reentry': (f) => {
+    const w = f.v([1, 2], 'w');
+    const adam = new Adam();
+    const multi = f.opt(new MultiOptimizer(() => {
+      multi.applyGradients([[new Float32Array([1, 1]), w]]);
+      return adam;
+    }));
+    return [{ run: () => multi.applyGradients([[new Float32Array([1, 1]), w]]), watch: [multi, w, adam] }];
+  },
+  'multi.learningRate': (f) => {
+    const multi = f.opt(new MultiOptimizer(new Adam()));
+    return [
+      { run: () => multi.learningRate, watch: [multi] },
+      { label: 'set', message: 'MultiOptimizer: learningRate cannot be set on a MultiOptimizer', run: () => { multi.learningRate = 0.1; }, watch: [multi] },
+    ];
+  },
+  'multi.getConfig-router': (f) => {
+    const multi = f.opt(new MultiOptimizer(() => new Adam()));
+    return [{ run: () => multi.getConfig(), watch: [multi] }, { label: 'saveState', run: () => multi.saveState(), watch: [multi] }];
+  },
+  'multi.fromConfig': () => [{ run: () => MultiOptimizer.fromConfig({}) }],
+  'multi.getSlot': (f) => {
+    const multi = f.opt(new MultiOptimizer(new Adam()));
+    const w = f.v([1, 2], 'w');
+    return [{ run: () => multi.getSlot(w, 'm'), watch: [multi, w] }];
+  },
+  'multi.updateStep': (f) => {
+    const multi = f.opt(new MultiOptimizer(new Adam()));
+    const w = f.v([1, 2], 'w');
+    return [{ run: () => multi.updateStep(new Float32Array(2), w, 0.1), watch: [multi, w] }];
+  },
+  ...Object.fromEntries(
+    [
+      ['multi.setState-route', () => true, (s) => ({ ...s, variables: { 'w/m': s.variables['w/m'] } })],
+      ['multi.setState-extra', () => false, (s) => ({ ...s, variables: { ...s.variables, 'optimizer_5:iterations': { shape: [2], values: [0, 1] } } })],
+      ['multi.setState-iterations', () => false, (s) => ({ ...s, variables: { ...s.variables, 'optimizer_0:iterations': { shape: [2], values: [0.5, 1] } } })],
+      ['multi.setState-plateau', () => false, (s) => ({ ...s, plateau: { scale: 1, best: 0, wait: 0, cooldown: 0 } })],
+    ].map(([id, routed, bad]) => [id, (f) => {
+      const w = f.v([1, 2], 'w');
+      const adam = new Adam();
+      const source = new MultiOptimizer(() => adam);
+      source.applyGradients([[new Float32Array([1, 1]), w]]);
+      const state = source.getState();
+      source.dispose();
+      const multi = f.opt(routed() ? new MultiOptimizer(() => new Adam()) : new MultiOptimizer(new Adam()));
+      if (!routed()) multi.applyGradients([[new Float32Array([1, 1]), w]]);
+      return [{ run: () => multi.setState(bad(state)), watch: [multi, w] }];
+    }]),
+  ),
+  'multi.getState-plateau': (f) => {
+    const adam = new Adam();
+    const multi = f.opt(new MultiOptimizer(adam));
+    new lib.ReduceLROnPlateau(adam);
+    return [{ run: () => multi.getState(), watch: [adam] }, { label: 'saveState', run: () => multi.saveState(), watch: [adam] }];
   },
   'swa.finalize-disposed': () => {
     const o = new SWA(new Adam());
@@ -760,7 +968,9 @@ function applyCases(row, f) {
     const elsewhere = f.zeros([2], 'elsewhere', f.other);
     const g = new Float32Array(8).fill(0.5);
     opt.applyGradients([[g, w], [new Float32Array(3).fill(0.5), u]]);
-    const message = row.message.replaceAll('<Validator>', validatorOf(opt)).replaceAll('<Class>', C.className);
+    // A MultiOptimizer checks the pairs itself; its inner optimizer evaluates its own schedule.
+    const validator = row.id === 'apply.schedule' && opt instanceof MultiOptimizer ? 'Adam' : validatorOf(opt);
+    const message = row.message.replaceAll('<Validator>', validator).replaceAll('<Class>', C.className);
     if (row.id === 'apply.disposed-optimizer') opt.dispose();
     const pairs = APPLY[row.id]({ g, w, u, fresh, elsewhere, f });
     out.push({ label: C.className, message, run: () => opt.applyGradients(pairs), watch: [opt, w, u, fresh] });

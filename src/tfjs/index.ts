@@ -4,10 +4,14 @@
 import * as core from '../index.js';
 import { factoryName } from './config.js';
 import { type CoreOptimizerClass, type TfjsOptimizer, type TfjsOptimizerClass, toTfjs } from './optimizer.js';
+import { callbacks as kerasCallbacks } from './callbacks.js';
+import { scheduleFree } from './schedule-free-callback.js';
+
+/** `optim.callbacks.*`: model.fit callbacks bound to a wasm-optim/tfjs optimizer. */
+export const callbacks = Object.freeze({ ...kerasCallbacks, scheduleFree });
 
 export { ready, isReady } from '../index.js';
 export {
-  callbacks,
   learningRateScheduler,
   learningRateLogger,
   reduceLROnPlateau,
@@ -16,6 +20,7 @@ export {
   type EpochSchedule,
   type ReduceLROnPlateauCallback,
 } from './callbacks.js';
+export { scheduleFree, type ScheduleFreeCallback } from './schedule-free-callback.js';
 export {
   TfjsOptimizer,
   toTfjs,
@@ -154,9 +159,22 @@ export const adafactor = factory(core.Adafactor);
 export const lazyAdam = factory(core.LazyAdam);
 export const yogi = factory(core.Yogi);
 export const radam = factory(core.RAdam);
+export const muon = factory(core.Muon);
+export const adan = factory(core.Adan);
+export const adopt = factory(core.Adopt);
+export const ademamix = factory(core.AdEMAMix);
+export const prodigy = factory(core.Prodigy);
 export const lookahead = factory(core.Lookahead);
 export const swa = factory(core.SWA);
+export const scheduleFreeAdamW = factory(core.ScheduleFreeAdamW);
+export const scheduleFreeSGD = factory(core.ScheduleFreeSGD);
 export const lossScaleOptimizer = factory(core.LossScaleOptimizer);
+/**
+ * A MultiOptimizer: `multiOptimizer(new OptimizerMap(adam, { 'dense_Dense1/.*': sgd }), options?)`
+ * (or a router function, or one optimizer). Keys match the tfjs variable names.
+ */
+export const multiOptimizer: TfjsOptimizerFactory<core.MultiOptimizer, [optimizerMap: core.OptimizerMap | core.OptimizerRouter | core.Optimizer, options?: core.MultiOptimizerOptions]> =
+  factory(core.MultiOptimizer);
 
 /**
  * Every factory, named like `tf.train.*` (`train.sgd`, `train.momentum`, `train.adamw`,
@@ -181,7 +199,15 @@ export const train = Object.freeze({
   lazyAdam,
   yogi,
   radam,
+  muon,
+  adan,
+  adopt,
+  ademamix,
+  prodigy,
   lookahead,
   swa,
+  scheduleFreeAdamW,
+  scheduleFreeSGD,
   lossScaleOptimizer,
+  multiOptimizer,
 });

@@ -9,7 +9,10 @@
  *   slots(o, shape) -> { name: initialValue },  // slot names and fill values
  *   globals?(o) -> { name: value },             // optimizer-level scalars (Nadam's u_product)
  *   beforeUpdates?(o, globals, t),              // once per real update, before the per-variable updates
- *   update(g, w, s, lr, t, o, globals, shape),  // in place on Float64Arrays
+ *   update(g, w, s, lr, t, o, globals, shape, v),  // in place on Float64Arrays
+ *   afterUpdates?(o, globals, t, lr, liveVars, ref),  // once per real update, after them (a second pass)
+ *   initSlots?(slots, values),                  // when a variable's slots are made, before its first step
+ *   ownsWeightDecay?: true,                     // the update applies weightDecay itself (optax's place)
  * }
  */
 export class RefOptimizer {
@@ -42,6 +45,7 @@ export class RefOptimizer {
       for (const [name, init] of Object.entries(this.spec.slots(this.o, v.shape))) {
         slots[name] = new Float64Array(v.values.length).fill(init);
       }
+      this.spec.initSlots?.(slots, v.values); // slots that start as a copy of the variable (schedule-free's z)
       st = { slots, acc: new Float64Array(v.values.length), avg: new Float64Array(v.values.length) };
       this.vars.set(v, st);
     }
@@ -75,14 +79,16 @@ export class RefOptimizer {
       const n = Math.sqrt(live.reduce((s, [g]) => s + g.reduce((a, x) => a + x * x, 0), 0));
       live = live.map(([g, v]) => [g.map((x) => (x * o.globalClipnorm) / Math.max(n, o.globalClipnorm)), v]);
     }
-    if (o.weightDecay !== null && o.weightDecay !== undefined) {
+    // A spec that ownsWeightDecay applies it inside its update (optax's place), not here.
+    if (!this.spec.ownsWeightDecay && o.weightDecay !== null && o.weightDecay !== undefined) {
       for (const [, v] of live) {
         if (!v.noDecay) for (let i = 0; i < v.values.length; i++) v.values[i] -= v.values[i] * o.weightDecay * lr;
       }
     }
     const t = this.iterations + 1;
     this.spec.beforeUpdates?.(o, this.globals, t);
-    for (const [g, v] of live) this.spec.update(g, v.values, this.state(v).slots, lr, t, o, this.globals, v.shape);
+    for (const [g, v] of live) this.spec.update(g, v.values, this.state(v).slots, lr, t, o, this.globals, v.shape, v);
+    this.spec.afterUpdates?.(o, this.globals, t, lr, live.map(([, v]) => v), this);
     if (N) for (const st of this.vars.values()) st.acc.fill(0);
     return this.finish();
   }
