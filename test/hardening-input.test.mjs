@@ -626,7 +626,7 @@ test('scalar variables: shape [] holds one value; zeros, assign, wrap, state sha
   wrapped.dispose();
   z.dispose();
   s.dispose();
-  assert.is(CORE.length, 15, CORE.map((C) => C.className).join());
+  assert.is(CORE.length, 22, CORE.map((C) => C.className).join());
 });
 
 /** Trains a scalar and a [1] variable side by side; returns the first difference, or null. */
