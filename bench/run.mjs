@@ -5,7 +5,7 @@
 //   --quick            sizes 1e3..1e6, fewer samples, tf cpu capped at 1e5 (1e6 for Adam), allocation
 //                      probes for Adam only, fewer model.fit epochs: under 2 minutes
 //   --only=Adam,SGD    only these optimizers (export names) in the dense section
-//   --sections=dense,sparse,alloc,fit,muon,kernel   run only these sections
+//   --sections=dense,sparse,alloc,fit,muon,kernel,int8   run only these sections
 //   --no-write         print only
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -24,7 +24,7 @@ const flag = (name) => argv.includes(`--${name}`);
 const option = (name) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const quick = flag('quick');
 const only = option('only')?.split(',');
-const sections = new Set((option('sections') ?? 'dense,sparse,alloc,fit,muon,kernel').split(','));
+const sections = new Set((option('sections') ?? 'dense,sparse,alloc,fit,muon,kernel,int8').split(','));
 const write = !flag('no-write');
 
 const config = quick

@@ -1,5 +1,9 @@
 // Formatting: terminal tables (pipe tables, which are also Markdown), the targets, the SVG charts
-// and BENCHMARKS.md. Everything here reads results.json's structure and nothing else.
+// and BENCHMARKS.md. Everything here reads results.json's structure and nothing else (the sections
+// kept in their own modules format their own tables).
+import { int8Table } from './int8.mjs';
+import { kernelTable } from './kernel.mjs';
+import { muonTable } from './muon.mjs';
 
 // ------------------------------------------------------------------ numbers
 
@@ -245,6 +249,42 @@ export function targets(results) {
       met: dirty.length === 0 && ok.length === a.rows.length,
     });
   }
+  out.push(...sectionTargets(results));
+  return out;
+}
+
+/** The goals of the kernel(), Muon and 8-bit sections (issues #11, #12, #15). */
+function sectionTargets(results) {
+  const out = [];
+  const k = results.kernel;
+  if (k && !k.error) {
+    out.push({ target: 'kernel(): Adam written with kernel() within 1.1x of the built-in Adam kernel at 1e6', measured: fmtX(k.adamRatio), met: k.adamRatio <= 1.1 });
+    out.push({ target: 'kernel(): AdaBelief at least 8x faster than the plain TypeScript loop at 1e6', measured: fmtX(k.adabeliefSpeedup), met: k.adabeliefSpeedup >= 8 });
+    const slowest = Math.max(k.compile.adam.medianMs, k.compile.adabelief.medianMs);
+    out.push({ target: 'kernel(): compile time under 5 ms', measured: `${slowest.toFixed(2)} ms (median of 25 cold compiles, slower of Adam and AdaBelief)`, met: slowest < 5 });
+    out.push({ target: 'kernel(): cost of the fallback path (no run-time compilation)', measured: `Adam ${fmtX(k.adamFallbackRatio)} the built-in, AdaBelief ${fmtX(k.adabeliefFallbackRatio)} its compiled kernel`, met: null });
+  }
+  const m = results.muon;
+  if (m && !m.error) {
+    const vs = Object.entries(m.sizes).filter(([, r]) => r.ns?.ours && r.ns?.tfWasmNN);
+    if (vs.length) {
+      const worst = Math.min(...vs.map(([, r]) => r.ns.tfWasmNN.ms / r.ns.ours.ms));
+      out.push({
+        target: "Muon: Newton-Schulz (5 steps) faster than tfjs' tf.matMul on the wasm backend (XNNPACK), 256..1024",
+        measured: vs.map(([n, r]) => `${n}: ${fmtX(r.ns.tfWasmNN.ms / r.ns.ours.ms)}`).join(', ') + " (against tfjs' faster X·transpose(X) form)",
+        met: worst > 1,
+      });
+    }
+  }
+  const q = results.int8;
+  if (q && !q.error) {
+    const at = (n) => q.rows.find((r) => r.optimizer === 'Adam' && r.n === n);
+    const a6 = at(1e6);
+    const a7 = at(1e7);
+    if (a6) out.push({ target: 'int8 Adam within 1.3x of float32 Adam at 1e6', measured: fmtX(a6.ratio), met: a6.ratio <= 1.3 });
+    if (a7) out.push({ target: 'int8 Adam faster than float32 Adam at 1e7', measured: `${fmtX(a7.ratio)} float32's time`, met: a7.ratio < 1 });
+    if (a6) out.push({ target: 'int8 Adam: <= 2.1 bytes of optimizer state per parameter at 1e6', measured: `${a6.int8BytesPerParam.toFixed(3)} B`, met: a6.int8BytesPerParam <= 2.1 });
+  }
   return out;
 }
 
@@ -481,6 +521,9 @@ export function markdown(results) {
     );
   }
   if (results.allocation) lines.push('## Steady-state allocation', '', ...allocationTable(results.allocation), '');
+  if (results.kernel) lines.push('## kernel(): custom updates compiled at run time', '', ...kernelTable(results.kernel).slice(2), '');
+  if (results.muon) lines.push("## Muon: Newton-Schulz against tfjs' matMul", '', ...muonTable(results.muon), '');
+  if (results.int8) lines.push('## 8-bit optimizer state', '', ...int8Table(results.int8), '');
   if (results.fit) {
     lines.push('## model.fit end to end', '', ...fitTable(results.fit), '');
     if (results.fit.status === 'ok') {
@@ -502,7 +545,7 @@ export function markdown(results) {
     'npm run bench -- --quick # 1e3..1e6, fewer samples (under 2 minutes); writes bench/results-quick.json only',
     '```',
     '',
-    'Options: `--only=Adam,SGD` (dense section), `--sections=dense,sparse,alloc,fit`, `--no-write`.',
+    'Options: `--only=Adam,SGD` (dense section), `--sections=dense,sparse,alloc,fit,muon,kernel,int8`, `--no-write`.',
     '',
   );
   return lines.join('\n');
