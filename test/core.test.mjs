@@ -371,6 +371,40 @@ test('scheduled hyperparameters allocate nothing; a scheduled learning rate cost
   }
 });
 
+test('afterUpdateSteps runs once per real update, after every updateStep and before the EMA', () => {
+  const log = [];
+  class Traced extends Optimizer {
+    static className = 'TracedAfterUpdateSteps';
+    build() {}
+    beforeUpdateSteps(lr) {
+      log.push(`before ${lr}`);
+    }
+    updateStep(g, v) {
+      log.push(`update ${v.name}`);
+      kernels.axpy(v.value, g, -1);
+    }
+    afterUpdateSteps(lr) {
+      // The weights already hold this step's update; moving them here must reach the EMA.
+      log.push(`after ${lr} a=${a.value[0]}`);
+      kernels.fill(a.value, 10);
+    }
+  }
+  const a = new Variable(new Float32Array([1]), { name: 'a' });
+  const b = new Variable(new Float32Array([1]), { name: 'b' });
+  const opt = new Traced({ learningRate: 0.5, useEma: true, gradientAccumulationSteps: 2 });
+  const g = [[new Float32Array([1]), a], [new Float32Array([1]), b]];
+  opt.applyGradients(g); // a micro-step: no update, no hook
+  assert.equal(log, []);
+  opt.applyGradients(g);
+  assert.equal(log, ['before 0.5', 'update a', 'update b', 'after 0.5 a=0']);
+  opt.finalizeVariableValues(); // the average (first EMA step: the weights) saw afterUpdateSteps' write
+  assert.is(a.value[0], 10);
+  assert.is(b.value[0], 0);
+  opt.dispose();
+  a.dispose();
+  b.dispose();
+});
+
 test('using the library before ready() resolves gives a clear error', () => {
   const code = `import('${repoFile('build', 'index.js')}').then((m) => { try { new m.Variable([1]); } catch (e) { console.log(e.message); } try { new m.Adam().applyGradients([[new Float32Array(1), {}]]); } catch (e) { console.log(e.message); } })`;
   const out = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' });
