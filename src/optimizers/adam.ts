@@ -66,11 +66,10 @@ export class Adam extends Optimizer {
 
   override updateStep(gradient: Float32Array, variable: Variable, lr: number): void {
     const t = this.iterations + 1;
-    // Bias corrections folded into one step size, in Keras' float32 ops (one fround per op):
-    // alpha = lr * sqrt(1 - b2^t) / (1 - b1^t) with float32 betas.
-    const b1t = Math.fround(Math.pow(Math.fround(this.b1.value), t));
-    const b2t = Math.fround(Math.pow(Math.fround(this.beta2), t));
-    const alpha = Math.fround(Math.fround(lr * Math.fround(Math.sqrt(Math.fround(1 - b2t)))) / Math.fround(1 - b1t));
+    // adamStepSize (./bias-correction.ts), written out: on this hot path V8 does not inline the call
+    // (its inlining budget is spent) and a call returns a boxed number, one allocation per step.
+    const f = Math.fround;
+    const alpha = f(f(lr * f(Math.sqrt(f(1 - f(Math.pow(f(this.beta2), t)))))) / f(1 - f(Math.pow(f(this.b1.value), t))));
     const K = variable.heap.kernels;
     const ms = this.getSlot(variable, 'm');
     const m = ms.ptr;

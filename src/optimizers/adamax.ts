@@ -4,6 +4,7 @@ import { type LearningRateSchedule } from '../schedules/schedule.js';
 import { type Config, registerClass } from '../registry.js';
 import { checkNumber } from '../validate.js';
 import { type Variable } from '../variable.js';
+import { powerF32 } from './bias-correction.js';
 
 export interface AdamaxOptions extends OptimizerOptions {
   beta1?: LearningRate;
@@ -44,7 +45,7 @@ export class Adamax extends Optimizer {
   }
 
   override updateStep(gradient: Float32Array, variable: Variable, lr: number): void {
-    const bc1 = Math.fround(1 - Math.fround(Math.pow(Math.fround(this.b1.value), this.iterations + 1)));
+    const bc1 = Math.fround(1 - powerF32(this.b1.value, this.iterations + 1));
     variable.heap.kernels.adamax(
       variable.ptr, gradient.byteOffset, this.getSlot(variable, 'm').ptr, this.getSlot(variable, 'u').ptr,
       variable.size, 1 - this.b1.value, this.beta2, lr, bc1, this.epsilon,

@@ -3,6 +3,7 @@ import { type Config, registerClass } from '../registry.js';
 import { checkNumber } from '../validate.js';
 import { type Variable } from '../variable.js';
 import { OptaxDecayOptimizer } from './optax-decay.js';
+import { powerF32 } from './bias-correction.js';
 
 export interface AdanOptions extends Omit<OptimizerOptions, 'weightDecay'> {
   /** optax's b1: decay of the gradient average. Default 0.98, in [0, 1). */
@@ -64,9 +65,9 @@ export class Adan extends OptaxDecayOptimizer {
     const t = this.iterations + 1;
     // optax: 1 - b (Python floats, rounded once to float32) and 1 - b^t in float32.
     const f = Math.fround;
-    const bc1 = f(1 - f(Math.pow(f(this.beta1), t)));
-    const bc2 = f(1 - f(Math.pow(f(this.beta2), t)));
-    const bc3 = f(1 - f(Math.pow(f(this.beta3), t)));
+    const bc1 = f(1 - powerF32(this.beta1, t));
+    const bc2 = f(1 - powerF32(this.beta2, t));
+    const bc3 = f(1 - powerF32(this.beta3, t));
     variable.heap.kernels.adan(
       variable.ptr, gradient.byteOffset, this.getSlot(variable, 'm').ptr, this.getSlot(variable, 'v').ptr,
       this.getSlot(variable, 'n').ptr, this.getSlot(variable, 'previous_gradient').ptr, variable.size,

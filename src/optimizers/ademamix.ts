@@ -6,6 +6,7 @@ import { checkNumber } from '../validate.js';
 import { type Variable } from '../variable.js';
 import { OptaxDecayOptimizer } from './optax-decay.js';
 import { atUpdateCount } from './optax-count.js';
+import { powerF32 } from './bias-correction.js';
 
 export interface AdEMAMixOptions extends Omit<OptimizerOptions, 'weightDecay'> {
   /** optax's b1: decay of the fast EMA. Default 0.9, in [0, 1). */
@@ -104,7 +105,7 @@ export class AdEMAMix extends OptaxDecayOptimizer {
       variable.ptr, gradient.byteOffset, this.getSlot(variable, 'm1').ptr, this.getSlot(variable, 'm2').ptr,
       this.getSlot(variable, 'nu').ptr, variable.size,
       this.beta1, 1 - this.beta1, this.beta2, 1 - this.beta2, b3, 1 - b3, this.mix.value,
-      f(1 - f(Math.pow(f(this.beta1), t))), f(1 - f(Math.pow(f(this.beta2), t))),
+      f(1 - powerF32(this.beta1, t)), f(1 - powerF32(this.beta2, t)),
       this.epsilon, this.epsRoot, this.stepWeightDecay(), lr, this.appliesDecay(variable) ? 1 : 0,
     );
   }

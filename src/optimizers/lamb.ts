@@ -4,6 +4,7 @@ import { type LearningRateSchedule } from '../schedules/schedule.js';
 import { type Config, registerClass } from '../registry.js';
 import { checkNumber } from '../validate.js';
 import { type Variable } from '../variable.js';
+import { powerF32 } from './bias-correction.js';
 
 export interface LambOptions extends OptimizerOptions {
   /** Default 0.9, in [0, 1). */
@@ -54,8 +55,8 @@ export class Lamb extends Optimizer {
   override updateStep(gradient: Float32Array, variable: Variable, lr: number): void {
     const t = this.iterations + 1;
     // Keras' float32 1 - beta^t (float32 betas); the kernel multiplies by the reciprocal where Keras divides.
-    const c1 = Math.fround(1 / Math.fround(1 - Math.fround(Math.pow(Math.fround(this.b1.value), t))));
-    const c2 = Math.fround(1 / Math.fround(1 - Math.fround(Math.pow(Math.fround(this.beta2), t))));
+    const c1 = Math.fround(1 / Math.fround(1 - powerF32(this.b1.value, t)));
+    const c2 = Math.fround(1 / Math.fround(1 - powerF32(this.beta2, t)));
     const K = variable.heap.kernels;
     const m = this.getSlot(variable, 'm').ptr;
     const v = this.getSlot(variable, 'v').ptr;

@@ -42,11 +42,10 @@ export class LazyAdam extends Adam {
 
   override updateStepSparse(gradient: UniqueSparseGradient, variable: Variable, lr: number): void {
     const t = this.iterations + 1;
-    // Adam's step size, with the same float32 powers as Adam.updateStep. Inline on purpose: a helper
-    // method returning the double was not inlined by V8 and boxed a number every step.
-    const b1t = Math.fround(Math.pow(Math.fround(this.b1.value), t));
-    const b2t = Math.fround(Math.pow(Math.fround(this.beta2), t));
-    const alpha = Math.fround(Math.fround(lr * Math.fround(Math.sqrt(Math.fround(1 - b2t)))) / Math.fround(1 - b1t));
+    // adamStepSize (./bias-correction.ts), written out: on this hot path V8 does not inline the call
+    // (its inlining budget is spent) and a call returns a boxed number, one allocation per step.
+    const f = Math.fround;
+    const alpha = f(f(lr * f(Math.sqrt(f(1 - f(Math.pow(f(this.beta2), t)))))) / f(1 - f(Math.pow(f(this.b1.value), t))));
     const rows = gradient.indices;
     const m = this.getSlot(variable, 'm');
     if (m instanceof QuantizedSlot) {

@@ -5,6 +5,7 @@ import { type LearningRateSchedule } from '../schedules/schedule.js';
 import { type Config, registerClass } from '../registry.js';
 import { checkBoolean, checkNumber, checkOptions, describeValue, optionalNumber } from '../validate.js';
 import { type Variable } from '../variable.js';
+import { adamStepSize } from './bias-correction.js';
 
 export interface MuonOptions extends OptimizerOptions {
   /** First-moment decay of the AdamW path. Default 0.9, in [0, 1). */
@@ -192,9 +193,7 @@ export class Muon extends Optimizer {
       // Adam.updateStep's arithmetic (so this path equals AdamW bit for bit), at lr * adamLrRatio.
       const t = this.iterations + 1;
       const alr = Math.fround(lr * Math.fround(this.adamLrRatio));
-      const b1t = Math.fround(Math.pow(Math.fround(this.adamBeta1), t));
-      const b2t = Math.fround(Math.pow(Math.fround(this.adamBeta2), t));
-      const alpha = Math.fround(Math.fround(alr * Math.fround(Math.sqrt(Math.fround(1 - b2t)))) / Math.fround(1 - b1t));
+      const alpha = adamStepSize(alr, this.adamBeta1, this.adamBeta2, t);
       K.adam(variable.ptr, gradient.byteOffset, m, this.getSlot(variable, 'velocity').ptr, variable.size, 1 - this.adamBeta1, 1 - this.adamBeta2, alpha, this.epsilon);
       return;
     }

@@ -4,6 +4,7 @@ import { type LearningRateSchedule } from '../schedules/schedule.js';
 import { type Config, registerClass } from '../registry.js';
 import { checkNumber } from '../validate.js';
 import { type Variable } from '../variable.js';
+import { powerF32 } from './bias-correction.js';
 
 export interface NadamOptions extends OptimizerOptions {
   beta1?: LearningRate;
@@ -70,7 +71,7 @@ export class Nadam extends Optimizer {
     // The kernel multiplies by these quotients where Keras divides each element (see docs/keras-compat.md).
     const cm = Math.fround(muNext / Math.fround(1 - prodNext));
     const cg = Math.fround(Math.fround(1 - muT) / Math.fround(1 - prod));
-    const ibc2 = Math.fround(1 / Math.fround(1 - Math.fround(Math.pow(b2, t))));
+    const ibc2 = Math.fround(1 / Math.fround(1 - powerF32(b2, t)));
     // 1 - beta is taken from the float32 beta (Keras' beta_1 here is a float32 tensor).
     variable.heap.kernels.nadam(
       variable.ptr, gradient.byteOffset, this.getSlot(variable, 'm').ptr, this.getSlot(variable, 'v').ptr,

@@ -3,6 +3,7 @@ import { type Config, registerClass } from '../registry.js';
 import { checkBoolean, checkNumber, optionalNumber } from '../validate.js';
 import { type Variable } from '../variable.js';
 import { OptaxDecayOptimizer } from './optax-decay.js';
+import { powerF32 } from './bias-correction.js';
 
 export interface ProdigyOptions extends Omit<OptimizerOptions, 'weightDecay'> {
   /** optax's betas[0]: decay of the first moment. Default 0.9, in [0, 1). */
@@ -115,7 +116,7 @@ export class Prodigy extends OptaxDecayOptimizer {
     const t = this.iterations + 1;
     const d = (this.estimLr as Variable).value[0];
     // optax: bc = ((1 - b2^t) ** 0.5) / (1 - b1^t); dlr = d * lr * bc, in float32.
-    const bc = f(f(Math.sqrt(f(1 - f(Math.pow(f(this.beta2), t))))) / f(1 - f(Math.pow(f(this.beta1), t))));
+    const bc = f(f(Math.sqrt(f(1 - powerF32(this.beta2, t)))) / f(1 - powerF32(this.beta1, t)));
     this.stepD = d;
     this.stepDlr = f(f(d * lr) * bc);
     this.stepCoef = this.stepDlr;

@@ -4,6 +4,7 @@ import { type LearningRateSchedule } from '../schedules/schedule.js';
 import { type Config, registerClass } from '../registry.js';
 import { checkBoolean, checkNumber } from '../validate.js';
 import { type Variable } from '../variable.js';
+import { powerF32 } from './bias-correction.js';
 
 export interface RAdamOptions extends OptimizerOptions {
   /** Default 0.9, in [0, 1). */
@@ -89,8 +90,8 @@ export class RAdam extends Optimizer {
     const f = Math.fround;
     const b1 = f(this.b1.value);
     const b2 = f(this.beta2);
-    const b1t = f(Math.pow(b1, t));
-    const b2t = f(Math.pow(b2, t));
+    const b1t = powerF32(b1, t);
+    const b2t = powerF32(b2, t);
     const omb2 = f(1 - b2);
     const rc1 = f(1 / f(1 - b1t));
     const rc2 = f(1 / f(1 - b2t));

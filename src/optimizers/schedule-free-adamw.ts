@@ -3,6 +3,7 @@ import { type Config, registerClass } from '../registry.js';
 import { checkNumber, checkOptions } from '../validate.js';
 import { type Variable } from '../variable.js';
 import { ScheduleFreeOptimizer } from './schedule-free.js';
+import { powerF32 } from './bias-correction.js';
 
 export interface ScheduleFreeAdamWOptions extends OptimizerOptions {
   /** Default 0.0025 (Keras). */
@@ -65,7 +66,7 @@ export class ScheduleFreeAdamW extends ScheduleFreeOptimizer {
     const w = Math.fround(1 / t);
     variable.heap.kernels.scheduleFreeAdamW(
       variable.ptr, gradient.byteOffset, this.getSlot(variable, 'momentum').ptr, this.getSlot(variable, 'velocity').ptr, variable.size,
-      rate, Math.fround(1 - b2), Math.fround(1 - Math.fround(Math.pow(b2, t))), this.epsilon, b1, Math.fround(1 - b1), w, Math.fround(1 - w),
+      rate, Math.fround(1 - b2), Math.fround(1 - powerF32(b2, t)), this.epsilon, b1, Math.fround(1 - b1), w, Math.fround(1 - w),
     );
   }
 

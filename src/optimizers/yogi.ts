@@ -4,6 +4,7 @@ import { type LearningRateSchedule } from '../schedules/schedule.js';
 import { type Config, registerClass } from '../registry.js';
 import { checkNumber } from '../validate.js';
 import { type Variable } from '../variable.js';
+import { adamStepSize } from './bias-correction.js';
 
 /** How the sign of g^2 - v is taken: hard `sign` (the paper) or the smooth tanh(10 x). */
 export type YogiActivation = 'sign' | 'tanh';
@@ -80,9 +81,7 @@ export class Yogi extends Optimizer {
     // TFA's float32 ops (its betas are float32 tensors), one fround per op.
     const b1 = Math.fround(this.b1.value);
     const b2 = Math.fround(this.beta2);
-    const b1t = Math.fround(Math.pow(b1, t));
-    const b2t = Math.fround(Math.pow(b2, t));
-    const alpha = Math.fround(Math.fround(lr * Math.fround(Math.sqrt(Math.fround(1 - b2t)))) / Math.fround(1 - b1t));
+    const alpha = adamStepSize(lr, b1, b2, t);
     const m = this.b1.scheduled || this.b1.value > 0 ? this.getSlot(variable, 'm').ptr : 0;
     variable.heap.kernels.yogi(
       variable.ptr, gradient.byteOffset, m, this.getSlot(variable, 'v').ptr, variable.size,
