@@ -3,7 +3,8 @@
 // schedule, so it never crashes on a schedule (tensorflow #36612). Its progress (best, wait,
 // cooldown, the factor applied so far) lives in the optimizer, so a checkpoint of the optimizer
 // carries it and a resumed run continues exactly.
-import { learningRateOwner, type Optimizer, plateauOf, setPlateau } from './optimizer.js';
+import { learningRateOwner, plateauOf, setPlateau } from './base/internal.js';
+import { type Optimizer } from './optimizer.js';
 import { checkOptionNames } from './options.js';
 import { type PlateauState } from './state-input.js';
 import { checkNumber, checkOptions, describeValue } from './validate.js';

@@ -124,7 +124,7 @@ function describe(x) {
       'optimizer', x.getClassName(), x.iterations, x.variables.length, x.nonFiniteSkips ?? null, x.dynamicScale ?? null,
       // Two private fields no public getter shows: the variables the optimizer has built, and the
       // arena it is bound to. A refused call must not leave a half-built record or a binding.
-      x.all?.length ?? null, x.heap ? 'bound' : 'unbound',
+      x.core?.all?.length ?? null, x.core?.heap ? 'bound' : 'unbound',
       attempt(() => x.learningRate), attempt(() => x.getConfig()),
       attempt(() => {
         const s = x.getState();
@@ -365,11 +365,11 @@ const CASES = {
     const w = f.v([1, 2], 'w');
     const o = f.opt(new Adam({ weightDecay: 0.1 }));
     // the exclusion lists (private fields)
-    return [{ run: () => o.excludeFromWeightDecay({ variables: [w, 5] }), watch: [o, () => [o.excludedVars.size, String(o.excludedNames)]] }];
+    return [{ run: () => o.excludeFromWeightDecay({ variables: [w, 5] }), watch: [o, () => [o.core.excludedVars.size, String(o.core.excludedNames)]] }];
   },
   'opt.exclude-names': (f) => {
     const o = f.opt(new Adam({ weightDecay: 0.1 }));
-    return [{ run: () => o.excludeFromWeightDecay({ names: 'bias' }), watch: [o, () => [o.excludedVars.size, String(o.excludedNames)]] }];
+    return [{ run: () => o.excludeFromWeightDecay({ names: 'bias' }), watch: [o, () => [o.core.excludedVars.size, String(o.core.excludedNames)]] }];
   },
   'opt.finalize-disposed': () => {
     const o = new Adam({ useEma: true });
@@ -919,12 +919,12 @@ const CASES = {
   },
   'opt.exclude-iterable': (f) => {
     const o = f.opt(new Adam({ weightDecay: 0.1 }));
-    return [{ run: () => o.excludeFromWeightDecay({ variables: 5 }), watch: [o, () => [o.excludedVars.size, String(o.excludedNames)]] }];
+    return [{ run: () => o.excludeFromWeightDecay({ variables: 5 }), watch: [o, () => [o.core.excludedVars.size, String(o.core.excludedNames)]] }];
   },
   'opt.exclude-regex': (f) => {
     const w = f.v([1, 2], 'w');
     const o = f.opt(new Adam({ weightDecay: 0.1 }));
-    return [{ run: () => o.excludeFromWeightDecay({ variables: [w], names: ['('] }), watch: [o, () => [o.excludedVars.size, String(o.excludedNames)]] }];
+    return [{ run: () => o.excludeFromWeightDecay({ variables: [w], names: ['('] }), watch: [o, () => [o.core.excludedVars.size, String(o.core.excludedNames)]] }];
   },
   'opt.finalize-iterable': (f) => {
     const w = f.v([1, 2], 'w');

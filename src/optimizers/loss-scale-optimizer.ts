@@ -1,4 +1,5 @@
-import { addStepHook, type Gradient, type GradientVariablePair, type LearningRate, Optimizer, type OptimizerState, restoreByName, takeStepHooks } from '../optimizer.js';
+import { addStepHook, restoreByName, takeStepHooks } from '../base/internal.js';
+import { type Gradient, type GradientVariablePair, type LearningRate, Optimizer, type OptimizerState } from '../optimizer.js';
 import { type StateEntries } from '../state-input.js';
 import { type LearningRateSchedule } from '../schedules/schedule.js';
 import { type Config, deserialize, isSerializedObject, registerClass } from '../registry.js';

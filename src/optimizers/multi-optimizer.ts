@@ -7,10 +7,8 @@
 // inner optimizer has validated its pairs, read its schedules and built its slots before any of
 // them writes; an error anywhere unwinds through all of them, each rolling back its own part.
 import { AliasIndex, Journal, newRecord, type VarRecord } from '../gradients.js';
-import {
-  bindHeap, type Gradient, type GradientVariablePair, type LearningRate, learningRateOwner, Optimizer,
-  type OptimizerState, plateauOf, restoreByName, setRawIterations, setStagedListener,
-} from '../optimizer.js';
+import { bindHeap, learningRateOwner, plateauOf, restoreByName, setRawIterations, setSkipCount, setStagedListener, skipCount } from '../base/internal.js';
+import { type Gradient, type GradientVariablePair, type LearningRate, Optimizer, type OptimizerState } from '../optimizer.js';
 import { checkOptionNames } from '../options.js';
 import { type Config, isSerializedObject, registerClass } from '../registry.js';
 import { type LearningRateSchedule } from '../schedules/schedule.js';
@@ -56,15 +54,6 @@ function chainOf(o: Optimizer): Optimizer[] {
   const out: Optimizer[] = [];
   for (let x: unknown = o; x instanceof Optimizer && !out.includes(x); x = (x as { inner?: unknown }).inner) out.push(x);
   return out;
-}
-
-/** The counter behind `nonFiniteSkips` of an optimizer that runs the base-class step. */
-function skipCount(o: Optimizer): number {
-  return o['skips'];
-}
-
-function setSkipCount(o: Optimizer, n: number): void {
-  o['skips'] = n;
 }
 
 /** Where each optimizer of `opt`'s chain stands, to roll back what a refused call registered. */

@@ -1,4 +1,5 @@
-import { addStepHook, Optimizer, type OptimizerOptions, type LearningRate } from '../optimizer.js';
+import { addStepHook } from '../base/internal.js';
+import { Optimizer, type OptimizerOptions, type LearningRate } from '../optimizer.js';
 import { type Heap } from '../arena.js';
 import { type ScheduledOption } from '../hyperparameter.js';
 import { type LearningRateSchedule } from '../schedules/schedule.js';

@@ -3,7 +3,8 @@
 // wrapper keeps one slot per variable and acts after each real update of the inner optimizer.
 import { checkOptionNames } from '../options.js';
 import { checkOptions } from '../validate.js';
-import { addStepHook, type LearningRate, Optimizer, type OptimizerState, type GradientVariablePair, restoreByName, takeStepHooks } from '../optimizer.js';
+import { addStepHook, restoreByName, takeStepHooks } from '../base/internal.js';
+import { type LearningRate, Optimizer, type OptimizerState, type GradientVariablePair } from '../optimizer.js';
 import { type StateEntries } from '../state-input.js';
 import { type Config, deserialize, isSerializedObject } from '../registry.js';
 import { type LearningRateSchedule } from '../schedules/schedule.js';

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type Config, type Gradient, INNER_STATE_PREFIX, type LearningRate, MultiOptimizer, Optimizer as CoreOptimizer, OptimizerWrapper, Variable, defaultHeap } from '../index.js';
 import { withHeap } from '../kernels.js';
-import { restoreByName } from '../optimizer.js';
+import { restoreByName } from '../base/internal.js';
 import { type PlateauState, readPlateau, type StateEntries } from '../state-input.js';
 import { type TfjsWasmHeap, cpuValues, isCpuBackend, warnOnce, wasmHeapFor } from './backend.js';
 import { canonicalName, decodeConfig, encodeConfig, tfjsClassName } from './config.js';
