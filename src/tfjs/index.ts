@@ -3,7 +3,9 @@
 // this entry only; the core entry never imports it.
 import * as core from '../index.js';
 import { factoryName } from './config.js';
-import { type CoreOptimizerClass, type TfjsOptimizer, type TfjsOptimizerClass, toTfjs } from './optimizer.js';
+import { type TfjsOptimizerClass, toTfjs } from './factory.js';
+import { type TfjsOptimizer } from './optimizer.js';
+import { type CoreOptimizerClass } from './types.js';
 import { callbacks as kerasCallbacks } from './callbacks.js';
 import { scheduleFree } from './schedule-free-callback.js';
 
@@ -21,16 +23,10 @@ export {
   type ReduceLROnPlateauCallback,
 } from './callbacks.js';
 export { scheduleFree, type ScheduleFreeCallback } from './schedule-free-callback.js';
-export {
-  TfjsOptimizer,
-  toTfjs,
-  fromCore,
-  setZeroCopyEnabled,
-  type TfjsOptimizerClass,
-  type CoreOptimizerClass,
-  type TfjsBindingMode,
-  type NamedTensor,
-} from './optimizer.js';
+export { TfjsOptimizer } from './optimizer.js';
+export { toTfjs, fromCore, type TfjsOptimizerClass } from './factory.js';
+export { setZeroCopyEnabled } from './binding.js';
+export { type CoreOptimizerClass, type TfjsBindingMode, type NamedTensor } from './types.js';
 
 /** A factory like `tf.train.adam`: the core constructor's arguments in, a tf.Optimizer out. */
 export type TfjsOptimizerFactory<C extends core.Optimizer = core.Optimizer, A extends unknown[] = unknown[]> = ((...args: A) => TfjsOptimizer<C>) & {
