@@ -4,6 +4,21 @@
 // forms give the same bits.
 import { simdEnd } from './simd';
 
+// The per-vector update, shared with the 8-bit kernel (adagrad_int8.ts): one definition of the math.
+/** The new accumulator acc + g^2. */
+// @ts-ignore: decorator
+@inline
+export function adagradAX4(ai: v128, gi: v128): v128 {
+  return f32x4.add(ai, f32x4.mul(gi, gi));
+}
+
+/** w - lr*g / sqrt(acc + eps), with the new accumulator. */
+// @ts-ignore: decorator
+@inline
+export function adagradWX4(wi: v128, gi: v128, ai: v128, vlr: v128, ve: v128): v128 {
+  return f32x4.sub(wi, f32x4.div(f32x4.mul(vlr, gi), f32x4.sqrt(f32x4.add(ai, ve))));
+}
+
 export function adagrad(p: usize, g: usize, acc: usize, n: i32, lr: f32, eps: f32): void {
   const vlr = f32x4.splat(lr);
   const ve = f32x4.splat(eps);
@@ -12,9 +27,9 @@ export function adagrad(p: usize, g: usize, acc: usize, n: i32, lr: f32, eps: f3
   for (; i < e; i += 4) {
     const o = <usize>i << 2;
     const gi = v128.load(g + o);
-    const ai = f32x4.add(v128.load(acc + o), f32x4.mul(gi, gi));
+    const ai = adagradAX4(v128.load(acc + o), gi);
     v128.store(acc + o, ai);
-    v128.store(p + o, f32x4.sub(v128.load(p + o), f32x4.div(f32x4.mul(vlr, gi), f32x4.sqrt(f32x4.add(ai, ve)))));
+    v128.store(p + o, adagradWX4(v128.load(p + o), gi, ai, vlr, ve));
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;

@@ -1,21 +1,59 @@
 // Adagrad with an 8-bit accumulator (quantize.ts, unsigned, stochastic rounding: late in training
-// g^2 is a tiny fraction of the sum, which rounding to nearest would drop every step). Per block,
-// dequantize into the slot's scratch, run Adagrad's own kernel (adagrad.ts), requantize. Blocks
-// never straddle rows, so the sparse form requantizes only the touched rows' blocks.
-import { adagrad } from './adagrad';
-import { QBLOCK, qAbsmax, qCodes, qDequantBlock, qQuantBlock, qScratch } from './quantize';
+// g^2 is a tiny fraction of the sum, which rounding to nearest would drop every step), one pass per
+// block: the codes are decoded into registers, updated with Adagrad's own per-vector math
+// (adagrad.ts: adagradAX4, adagradWX4), the weights stored and the new accumulator kept in the
+// slot's scratch while its absmax is reduced; then the block is encoded. The partial 16-element
+// tail (and the whole block on the scalar path) is decoded into the scratch and stepped by
+// Adagrad's float32 kernel itself. Blocks never straddle rows, so the sparse form requantizes only
+// the touched rows' blocks.
+import { adagrad, adagradAX4, adagradWX4 } from './adagrad';
+import { QBLOCK, qAbsBits, qAbsmax, qCodes, qDecodeQ, qDequantBlock, qEncodeBlock, qScratch } from './quantize';
+import { useSimd } from './simd';
+
+/** One vector (q = 0..3 of 16 elements at offset o): weights stored, new accumulator stored to the scratch and returned. */
+// @ts-ignore: decorator
+@inline
+function adagradQuarter(p: usize, g: usize, sa: usize, o: usize, raw: v128, q: i32, aA: v128, vlr: v128, ve: v128): v128 {
+  const oq = o + (<usize>q << 4);
+  const gi = v128.load(g + oq);
+  const ai = adagradAX4(qDecodeQ(raw, q, aA, false), gi);
+  v128.store(sa + oq, ai);
+  v128.store(p + oq, adagradWX4(v128.load(p + oq), gi, ai, vlr, ve));
+  return ai;
+}
 
 // @ts-ignore: decorator
 @inline
 function adagradBlocks(p: usize, g: usize, acc: usize, codes: usize, off: i32, seg: i32, bi: usize, lr: f32, eps: f32, seed: u32): void {
   const sa = qScratch(acc);
+  const vlr = f32x4.splat(lr);
+  const ve = f32x4.splat(eps);
+  const absMask = i32x4.splat(0x7fffffff);
   for (let b = 0; b < seg; b += QBLOCK) {
     const o = off + b;
     const len = min(QBLOCK, seg - b);
     const aa = qAbsmax(acc) + (bi << 2);
-    qDequantBlock(codes + <usize>o, load<f32>(aa), sa, len, false);
-    adagrad(p + (<usize>o << 2), g + (<usize>b << 2), sa, len, lr, eps);
-    qQuantBlock(sa, codes + <usize>o, aa, len, false, true, seed, <u32>o);
+    const pb = p + (<usize>o << 2);
+    const gb = g + (<usize>b << 2);
+    const cb = codes + <usize>o;
+    const a = load<f32>(aa);
+    const aA = f32x4.splat(a);
+    let aMax = i32x4.splat(0);
+    const e = useSimd ? len & ~15 : 0;
+    for (let i = 0; i < e; i += 16) {
+      const raw = v128.load(cb + <usize>i);
+      const oi = <usize>i << 2;
+      aMax = i32x4.max_s(aMax, v128.and(adagradQuarter(pb, gb, sa, oi, raw, 0, aA, vlr, ve), absMask));
+      aMax = i32x4.max_s(aMax, v128.and(adagradQuarter(pb, gb, sa, oi, raw, 1, aA, vlr, ve), absMask));
+      aMax = i32x4.max_s(aMax, v128.and(adagradQuarter(pb, gb, sa, oi, raw, 2, aA, vlr, ve), absMask));
+      aMax = i32x4.max_s(aMax, v128.and(adagradQuarter(pb, gb, sa, oi, raw, 3, aA, vlr, ve), absMask));
+    }
+    if (e < len) {
+      const oe = <usize>e << 2;
+      qDequantBlock(cb + <usize>e, a, sa + oe, len - e, false);
+      adagrad(pb + oe, gb + oe, sa + oe, len - e, lr, eps);
+    }
+    qEncodeBlock(sa, cb, aa, qAbsBits(aMax, sa, e, len), len, false, true, seed, <u32>o);
     bi++;
   }
 }

@@ -4,6 +4,36 @@
 // AdamW uses this same kernel: its decoupled decay is the base class's weight decay.
 import { simdEnd } from './simd';
 
+// The per-vector update, shared with the 8-bit kernels (adam_int8.ts), which decode m and v into
+// registers and call these: one definition of the math, the same bits on both paths.
+/** m + (g - m)(1 - b1) */
+// @ts-ignore: decorator
+@inline
+export function adamMX4(gi: v128, mi: v128, c1: v128): v128 {
+  return f32x4.add(mi, f32x4.mul(f32x4.sub(gi, mi), c1));
+}
+
+/** v + (g^2 - v)(1 - b2) */
+// @ts-ignore: decorator
+@inline
+export function adamVX4(gi: v128, vi: v128, c2: v128): v128 {
+  return f32x4.add(vi, f32x4.mul(f32x4.sub(f32x4.mul(gi, gi), vi), c2));
+}
+
+/** AMSGrad's vhat: max(vhat, v) with the new v. */
+// @ts-ignore: decorator
+@inline
+export function adamVhatX4(hi: v128, vi: v128): v128 {
+  return f32x4.max(hi, vi);
+}
+
+/** w - m*alpha / (sqrt(v) + eps), with the new m and v (or vhat). */
+// @ts-ignore: decorator
+@inline
+export function adamWX4(wi: v128, mi: v128, vi: v128, va: v128, ve: v128): v128 {
+  return f32x4.sub(wi, f32x4.div(f32x4.mul(mi, va), f32x4.add(f32x4.sqrt(vi), ve)));
+}
+
 export function adam(p: usize, g: usize, m: usize, v: usize, n: i32, omb1: f32, omb2: f32, alpha: f32, eps: f32): void {
   const c1 = f32x4.splat(omb1);
   const c2 = f32x4.splat(omb2);
@@ -14,13 +44,11 @@ export function adam(p: usize, g: usize, m: usize, v: usize, n: i32, omb1: f32, 
   for (; i < e; i += 4) {
     const o = <usize>i << 2;
     const gi = v128.load(g + o);
-    let mi = v128.load(m + o);
-    let vi = v128.load(v + o);
-    mi = f32x4.add(mi, f32x4.mul(f32x4.sub(gi, mi), c1));
-    vi = f32x4.add(vi, f32x4.mul(f32x4.sub(f32x4.mul(gi, gi), vi), c2));
+    const mi = adamMX4(gi, v128.load(m + o), c1);
+    const vi = adamVX4(gi, v128.load(v + o), c2);
     v128.store(m + o, mi);
     v128.store(v + o, vi);
-    v128.store(p + o, f32x4.sub(v128.load(p + o), f32x4.div(f32x4.mul(mi, va), f32x4.add(f32x4.sqrt(vi), ve))));
+    v128.store(p + o, adamWX4(v128.load(p + o), mi, vi, va, ve));
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
@@ -45,15 +73,13 @@ export function adamAmsgrad(p: usize, g: usize, m: usize, v: usize, vh: usize, n
   for (; i < e; i += 4) {
     const o = <usize>i << 2;
     const gi = v128.load(g + o);
-    let mi = v128.load(m + o);
-    let vi = v128.load(v + o);
-    mi = f32x4.add(mi, f32x4.mul(f32x4.sub(gi, mi), c1));
-    vi = f32x4.add(vi, f32x4.mul(f32x4.sub(f32x4.mul(gi, gi), vi), c2));
-    const hi = f32x4.max(v128.load(vh + o), vi);
+    const mi = adamMX4(gi, v128.load(m + o), c1);
+    const vi = adamVX4(gi, v128.load(v + o), c2);
+    const hi = adamVhatX4(v128.load(vh + o), vi);
     v128.store(m + o, mi);
     v128.store(v + o, vi);
     v128.store(vh + o, hi);
-    v128.store(p + o, f32x4.sub(v128.load(p + o), f32x4.div(f32x4.mul(mi, va), f32x4.add(f32x4.sqrt(hi), ve))));
+    v128.store(p + o, adamWX4(v128.load(p + o), mi, hi, va, ve));
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;

@@ -1,8 +1,80 @@
-// Adam (and AdamW, LazyAdam) with 8-bit m and v (quantize.ts): per block, dequantize m and v into
-// their slots' scratch, run Adam's own kernel (adam.ts) on the block, requantize. The weights and
-// gradient are read and written once; the moments move as bytes.
-import { adam, adamAmsgrad } from './adam';
-import { QBLOCK, qAbsmax, qCodes, qDequantBlock, qQuantBlock, qScratch } from './quantize';
+// Adam (and AdamW, LazyAdam) with 8-bit m and v (quantize.ts), one pass per block: the codes of m
+// and v are decoded into registers and updated with Adam's own per-vector math (adam.ts: adamMX4,
+// adamVX4, adamVhatX4, adamWX4, the functions of the float32 kernel); the weights are stored and
+// the new m and v kept in their slots' scratch (a block's codes need its new absmax, known only
+// once the block is updated) while the absmax is reduced; then both slots are encoded from the
+// scratch. The partial 16-element tail of a block (and the whole block on the scalar path) is
+// decoded into the scratch and stepped by Adam's float32 kernel itself. The weights and gradient
+// are read and written once; the moments move as bytes.
+import { adam, adamAmsgrad, adamMX4, adamVhatX4, adamVX4, adamWX4 } from './adam';
+import { QBLOCK, qAbsBits, qAbsmax, qCodes, qDecode0, qDecode1, qDecodeQ, qDequantBlock, qEncodeBlock, qHalvesHigh, qHalvesLow, qScratch } from './quantize';
+import { useSimd } from './simd';
+
+// @ts-ignore: decorator
+@inline
+function adamBlock(p: usize, g: usize, mc: usize, vc: usize, sm: usize, sv: usize, ma: usize, va: usize, len: i32, omb1: f32, omb2: f32, alpha: f32, eps: f32, seed: u32, base: u32): void {
+  const c1 = f32x4.splat(omb1);
+  const c2 = f32x4.splat(omb2);
+  const vAl = f32x4.splat(alpha);
+  const ve = f32x4.splat(eps);
+  const am = load<f32>(ma);
+  const av = load<f32>(va);
+  const mA = f32x4.splat(am);
+  const vA = f32x4.splat(av);
+  const absMask = i32x4.splat(0x7fffffff);
+  let mMax = i32x4.splat(0);
+  let vMax = i32x4.splat(0);
+  const e = useSimd ? len & ~15 : 0;
+  for (let i = 0; i < e; i += 16) {
+    const rm = v128.load(mc + <usize>i);
+    const rv = v128.load(vc + <usize>i);
+    const hm0 = qHalvesLow(rm, true);
+    const hv0 = qHalvesLow(rv, false);
+    const o = <usize>i << 2;
+    let gi = v128.load(g + o);
+    let mi = adamMX4(gi, qDecode0(hm0, mA), c1);
+    let vi = adamVX4(gi, qDecode0(hv0, vA), c2);
+    v128.store(p + o, adamWX4(v128.load(p + o), mi, vi, vAl, ve));
+    v128.store(sm + o, mi);
+    v128.store(sv + o, vi);
+    mMax = i32x4.max_s(mMax, v128.and(mi, absMask));
+    vMax = i32x4.max_s(vMax, v128.and(vi, absMask));
+    gi = v128.load(g + o + 16);
+    mi = adamMX4(gi, qDecode1(hm0, mA), c1);
+    vi = adamVX4(gi, qDecode1(hv0, vA), c2);
+    v128.store(p + o + 16, adamWX4(v128.load(p + o + 16), mi, vi, vAl, ve));
+    v128.store(sm + o + 16, mi);
+    v128.store(sv + o + 16, vi);
+    mMax = i32x4.max_s(mMax, v128.and(mi, absMask));
+    vMax = i32x4.max_s(vMax, v128.and(vi, absMask));
+    const hm1 = qHalvesHigh(rm, true);
+    const hv1 = qHalvesHigh(rv, false);
+    gi = v128.load(g + o + 32);
+    mi = adamMX4(gi, qDecode0(hm1, mA), c1);
+    vi = adamVX4(gi, qDecode0(hv1, vA), c2);
+    v128.store(p + o + 32, adamWX4(v128.load(p + o + 32), mi, vi, vAl, ve));
+    v128.store(sm + o + 32, mi);
+    v128.store(sv + o + 32, vi);
+    mMax = i32x4.max_s(mMax, v128.and(mi, absMask));
+    vMax = i32x4.max_s(vMax, v128.and(vi, absMask));
+    gi = v128.load(g + o + 48);
+    mi = adamMX4(gi, qDecode1(hm1, mA), c1);
+    vi = adamVX4(gi, qDecode1(hv1, vA), c2);
+    v128.store(p + o + 48, adamWX4(v128.load(p + o + 48), mi, vi, vAl, ve));
+    v128.store(sm + o + 48, mi);
+    v128.store(sv + o + 48, vi);
+    mMax = i32x4.max_s(mMax, v128.and(mi, absMask));
+    vMax = i32x4.max_s(vMax, v128.and(vi, absMask));
+  }
+  if (e < len) {
+    const o = <usize>e << 2;
+    qDequantBlock(mc + <usize>e, am, sm + o, len - e, true);
+    qDequantBlock(vc + <usize>e, av, sv + o, len - e, false);
+    adam(p + o, g + o, sm + o, sv + o, len - e, omb1, omb2, alpha, eps);
+  }
+  qEncodeBlock(sm, mc, ma, qAbsBits(mMax, sm, e, len), len, true, false, 0, 0);
+  qEncodeBlock(sv, vc, va, qAbsBits(vMax, sv, e, len), len, false, true, seed, base);
+}
 
 // @ts-ignore: decorator
 @inline
@@ -11,14 +83,7 @@ function adamBlocks(p: usize, g: usize, gStride: usize, m: usize, v: usize, mc: 
   const sv = qScratch(v);
   for (let b = 0; b < seg; b += QBLOCK) {
     const o = off + b;
-    const len = min(QBLOCK, seg - b);
-    const ma = mAbs + (bi << 2);
-    const va = vAbs + (bi << 2);
-    qDequantBlock(mc + <usize>o, load<f32>(ma), sm, len, true);
-    qDequantBlock(vc + <usize>o, load<f32>(va), sv, len, false);
-    adam(p + (<usize>o << 2), g + (<usize>b << 2) + gStride, sm, sv, len, omb1, omb2, alpha, eps);
-    qQuantBlock(sm, mc + <usize>o, ma, len, true, false, 0, 0);
-    qQuantBlock(sv, vc + <usize>o, va, len, false, true, seed, <u32>o);
+    adamBlock(p + (<usize>o << 2), g + (<usize>b << 2) + gStride, mc + <usize>o, vc + <usize>o, sm, sv, mAbs + (bi << 2), vAbs + (bi << 2), min(QBLOCK, seg - b), omb1, omb2, alpha, eps, seed, <u32>o);
     bi++;
   }
 }
@@ -35,29 +100,108 @@ export function adamInt8(p: usize, g: usize, m: usize, v: usize, n: i32, seg: i3
   }
 }
 
+// @ts-ignore: decorator
+@inline
+function amsgradBlock(p: usize, g: usize, mc: usize, vc: usize, hc: usize, sm: usize, sv: usize, sh: usize, ma: usize, va: usize, ha: usize, len: i32, omb1: f32, omb2: f32, alpha: f32, eps: f32, seed: u32, base: u32): void {
+  const c1 = f32x4.splat(omb1);
+  const c2 = f32x4.splat(omb2);
+  const vAl = f32x4.splat(alpha);
+  const ve = f32x4.splat(eps);
+  const am = load<f32>(ma);
+  const av = load<f32>(va);
+  const ah = load<f32>(ha);
+  const mA = f32x4.splat(am);
+  const vA = f32x4.splat(av);
+  const hA = f32x4.splat(ah);
+  const absMask = i32x4.splat(0x7fffffff);
+  let mMax = i32x4.splat(0);
+  let vMax = i32x4.splat(0);
+  let hMax = i32x4.splat(0);
+  const e = useSimd ? len & ~15 : 0;
+  for (let i = 0; i < e; i += 16) {
+    const rm = v128.load(mc + <usize>i);
+    const rv = v128.load(vc + <usize>i);
+    const rh = v128.load(hc + <usize>i);
+    // The four vectors of the 16 codes, written out (q must be a constant for qDecodeQ).
+    {
+      const o = <usize>i << 2;
+      const gi = v128.load(g + o);
+      const mi = adamMX4(gi, qDecodeQ(rm, 0, mA, true), c1);
+      const vi = adamVX4(gi, qDecodeQ(rv, 0, vA, false), c2);
+      const hi = adamVhatX4(qDecodeQ(rh, 0, hA, false), vi);
+      v128.store(p + o, adamWX4(v128.load(p + o), mi, hi, vAl, ve));
+      v128.store(sm + o, mi);
+      v128.store(sv + o, vi);
+      v128.store(sh + o, hi);
+      mMax = i32x4.max_s(mMax, v128.and(mi, absMask));
+      vMax = i32x4.max_s(vMax, v128.and(vi, absMask));
+      hMax = i32x4.max_s(hMax, v128.and(hi, absMask));
+    }
+    {
+      const o = (<usize>i << 2) + 16;
+      const gi = v128.load(g + o);
+      const mi = adamMX4(gi, qDecodeQ(rm, 1, mA, true), c1);
+      const vi = adamVX4(gi, qDecodeQ(rv, 1, vA, false), c2);
+      const hi = adamVhatX4(qDecodeQ(rh, 1, hA, false), vi);
+      v128.store(p + o, adamWX4(v128.load(p + o), mi, hi, vAl, ve));
+      v128.store(sm + o, mi);
+      v128.store(sv + o, vi);
+      v128.store(sh + o, hi);
+      mMax = i32x4.max_s(mMax, v128.and(mi, absMask));
+      vMax = i32x4.max_s(vMax, v128.and(vi, absMask));
+      hMax = i32x4.max_s(hMax, v128.and(hi, absMask));
+    }
+    {
+      const o = (<usize>i << 2) + 32;
+      const gi = v128.load(g + o);
+      const mi = adamMX4(gi, qDecodeQ(rm, 2, mA, true), c1);
+      const vi = adamVX4(gi, qDecodeQ(rv, 2, vA, false), c2);
+      const hi = adamVhatX4(qDecodeQ(rh, 2, hA, false), vi);
+      v128.store(p + o, adamWX4(v128.load(p + o), mi, hi, vAl, ve));
+      v128.store(sm + o, mi);
+      v128.store(sv + o, vi);
+      v128.store(sh + o, hi);
+      mMax = i32x4.max_s(mMax, v128.and(mi, absMask));
+      vMax = i32x4.max_s(vMax, v128.and(vi, absMask));
+      hMax = i32x4.max_s(hMax, v128.and(hi, absMask));
+    }
+    {
+      const o = (<usize>i << 2) + 48;
+      const gi = v128.load(g + o);
+      const mi = adamMX4(gi, qDecodeQ(rm, 3, mA, true), c1);
+      const vi = adamVX4(gi, qDecodeQ(rv, 3, vA, false), c2);
+      const hi = adamVhatX4(qDecodeQ(rh, 3, hA, false), vi);
+      v128.store(p + o, adamWX4(v128.load(p + o), mi, hi, vAl, ve));
+      v128.store(sm + o, mi);
+      v128.store(sv + o, vi);
+      v128.store(sh + o, hi);
+      mMax = i32x4.max_s(mMax, v128.and(mi, absMask));
+      vMax = i32x4.max_s(vMax, v128.and(vi, absMask));
+      hMax = i32x4.max_s(hMax, v128.and(hi, absMask));
+    }
+  }
+  if (e < len) {
+    const o = <usize>e << 2;
+    qDequantBlock(mc + <usize>e, am, sm + o, len - e, true);
+    qDequantBlock(vc + <usize>e, av, sv + o, len - e, false);
+    qDequantBlock(hc + <usize>e, ah, sh + o, len - e, false);
+    adamAmsgrad(p + o, g + o, sm + o, sv + o, sh + o, len - e, omb1, omb2, alpha, eps);
+  }
+  qEncodeBlock(sm, mc, ma, qAbsBits(mMax, sm, e, len), len, true, false, 0, 0);
+  qEncodeBlock(sv, vc, va, qAbsBits(vMax, sv, e, len), len, false, true, seed, base);
+  qEncodeBlock(sh, hc, ha, qAbsBits(hMax, sh, e, len), len, false, true, seed, base);
+}
+
 /** AMSGrad: vhat is a third (unsigned) 8-bit slot. */
 export function adamAmsgradInt8(p: usize, g: usize, m: usize, v: usize, vh: usize, n: i32, seg: i32, omb1: f32, omb2: f32, alpha: f32, eps: f32, seed: u32): void {
   const mc = qCodes(m, n, seg);
   const vc = qCodes(v, n, seg);
   const hc = qCodes(vh, n, seg);
-  const sm = qScratch(m);
-  const sv = qScratch(v);
-  const sh = qScratch(vh);
   let bi: usize = 0;
   for (let s = 0; s < n; s += seg) {
     for (let b = 0; b < seg; b += QBLOCK) {
       const o = s + b;
-      const len = min(QBLOCK, seg - b);
-      const ma = qAbsmax(m) + (bi << 2);
-      const va = qAbsmax(v) + (bi << 2);
-      const ha = qAbsmax(vh) + (bi << 2);
-      qDequantBlock(mc + <usize>o, load<f32>(ma), sm, len, true);
-      qDequantBlock(vc + <usize>o, load<f32>(va), sv, len, false);
-      qDequantBlock(hc + <usize>o, load<f32>(ha), sh, len, false);
-      adamAmsgrad(p + (<usize>o << 2), g + (<usize>o << 2), sm, sv, sh, len, omb1, omb2, alpha, eps);
-      qQuantBlock(sm, mc + <usize>o, ma, len, true, false, 0, 0);
-      qQuantBlock(sv, vc + <usize>o, va, len, false, true, seed, <u32>o);
-      qQuantBlock(sh, hc + <usize>o, ha, len, false, true, seed, <u32>o);
+      amsgradBlock(p + (<usize>o << 2), g + (<usize>o << 2), mc + <usize>o, vc + <usize>o, hc + <usize>o, qScratch(m), qScratch(v), qScratch(vh), qAbsmax(m) + (bi << 2), qAbsmax(v) + (bi << 2), qAbsmax(vh) + (bi << 2), min(QBLOCK, seg - b), omb1, omb2, alpha, eps, seed, <u32>o);
       bi++;
     }
   }

@@ -2,29 +2,42 @@
 // sign(0) is 0 and sign(NaN) is NaN (as ops.sign), so a NaN gradient is not silently dropped.
 import { simdEnd } from './simd';
 
+// The per-vector update, shared with the 8-bit kernel (lion_int8.ts): one definition of the math.
+/** w - lr * sign(b1*m + (1-b1)*g), with the old m. */
+// @ts-ignore: decorator
+@inline
+export function lionWX4(wi: v128, mi: v128, gi: v128, vb1: v128, vomb1: v128, vlr: v128): v128 {
+  const c = f32x4.add(f32x4.mul(vb1, mi), f32x4.mul(vomb1, gi));
+  // +1 / -1 / 0 from the comparison masks; a NaN lane gets all bits set, which is a NaN.
+  const zero = f32x4.splat(0);
+  const s = v128.or(
+    v128.or(v128.and(f32x4.gt(c, zero), f32x4.splat(1)), v128.and(f32x4.lt(c, zero), f32x4.splat(-1))),
+    f32x4.ne(c, c),
+  );
+  return f32x4.sub(wi, f32x4.mul(vlr, s));
+}
+
+/** The new momentum b2*m + (1-b2)*g. */
+// @ts-ignore: decorator
+@inline
+export function lionMX4(mi: v128, gi: v128, vb2: v128, vomb2: v128): v128 {
+  return f32x4.add(f32x4.mul(vb2, mi), f32x4.mul(vomb2, gi));
+}
+
 export function lion(p: usize, g: usize, m: usize, n: i32, b1: f32, omb1: f32, b2: f32, omb2: f32, lr: f32): void {
   const vb1 = f32x4.splat(b1);
   const vomb1 = f32x4.splat(omb1);
   const vb2 = f32x4.splat(b2);
   const vomb2 = f32x4.splat(omb2);
   const vlr = f32x4.splat(lr);
-  const zero = f32x4.splat(0);
-  const one = f32x4.splat(1);
-  const minusOne = f32x4.splat(-1);
   const e = simdEnd(n);
   let i = 0;
   for (; i < e; i += 4) {
     const o = <usize>i << 2;
     const gi = v128.load(g + o);
     const mi = v128.load(m + o);
-    const c = f32x4.add(f32x4.mul(vb1, mi), f32x4.mul(vomb1, gi));
-    // +1 / -1 / 0 from the comparison masks; a NaN lane gets all bits set, which is a NaN.
-    const s = v128.or(
-      v128.or(v128.and(f32x4.gt(c, zero), one), v128.and(f32x4.lt(c, zero), minusOne)),
-      f32x4.ne(c, c),
-    );
-    v128.store(p + o, f32x4.sub(v128.load(p + o), f32x4.mul(vlr, s)));
-    v128.store(m + o, f32x4.add(f32x4.mul(vb2, mi), f32x4.mul(vomb2, gi)));
+    v128.store(p + o, lionWX4(v128.load(p + o), mi, gi, vb1, vomb1, vlr));
+    v128.store(m + o, lionMX4(mi, gi, vb2, vomb2));
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;

@@ -86,10 +86,45 @@ export function qDequantBlock(codes: usize, a: f32, dst: usize, len: i32, signed
 // @ts-ignore: decorator
 @inline
 function highHalves(c: v128, bias: v128, mag: v128, zero: v128, signed: bool): v128 {
-  const k = v128.and(c, mag);
+  const k = signed ? v128.and(c, mag) : c; // c is a zero-extended byte: unsigned, it is k
   let h = i16x8.shl(i16x8.add(k, bias), 4);
   if (signed) h = v128.or(h, i16x8.shl(v128.and(c, i16x8.splat(0x80)), 8));
   return v128.andnot(h, i16x8.eq(k, zero));
+}
+
+/** The 16 codes at `codes` as two vectors of float high halves (qDecodeLanes turns them into floats). */
+// @ts-ignore: decorator
+@inline
+export function qHalvesLow(raw: v128, signed: bool): v128 {
+  return highHalves(i16x8.extend_low_i8x16_u(raw), i16x8.splat(<i16>(signed ? SIGNED_BIAS : UNSIGNED_BIAS)), i16x8.splat(<i16>(signed ? 0x7f : 0xff)), i16x8.splat(0), signed);
+}
+
+// @ts-ignore: decorator
+@inline
+export function qHalvesHigh(raw: v128, signed: bool): v128 {
+  return highHalves(i16x8.extend_high_i8x16_u(raw), i16x8.splat(<i16>(signed ? SIGNED_BIAS : UNSIGNED_BIAS)), i16x8.splat(<i16>(signed ? 0x7f : 0xff)), i16x8.splat(0), signed);
+}
+
+/** Lanes 0-3 of 8 high halves, as floats times the absmax va (the values qDequantBlock stores). */
+// @ts-ignore: decorator
+@inline
+export function qDecode0(h: v128, va: v128): v128 {
+  return f32x4.mul(i8x16.shuffle(i16x8.splat(0), h, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23), va);
+}
+
+/** Lanes 4-7 of 8 high halves, as floats times va. */
+// @ts-ignore: decorator
+@inline
+export function qDecode1(h: v128, va: v128): v128 {
+  return f32x4.mul(i8x16.shuffle(i16x8.splat(0), h, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31), va);
+}
+
+/** Floats q*4 .. q*4+3 (q a constant 0..3) of the 16 codes `raw`, times the absmax va. */
+// @ts-ignore: decorator
+@inline
+export function qDecodeQ(raw: v128, q: i32, va: v128, signed: bool): v128 {
+  const h = q < 2 ? qHalvesLow(raw, signed) : qHalvesHigh(raw, signed);
+  return q & 1 ? qDecode1(h, va) : qDecode0(h, va);
 }
 
 /**
@@ -106,7 +141,7 @@ function roundingBits(index: u32, seed: u32): u32 {
 
 // @ts-ignore: decorator
 @inline
-function roundingBitsX4(index: v128, seed: v128): v128 {
+export function roundingBitsX4(index: v128, seed: v128): v128 {
   return i32x4.shr_u(i32x4.mul(v128.xor(index, seed), i32x4.splat(0x9e3779b1)), 12);
 }
 
@@ -122,13 +157,30 @@ export function qQuantBlock(src: usize, codes: usize, absmax: usize, len: i32, s
   // faster than f32x4.max in V8 (which must order NaN and -0).
   const absMask = i32x4.splat(0x7fffffff);
   let i = 0;
-  let bits: i32 = 0;
-  if (e > 0) {
-    let vm = i32x4.splat(0);
-    for (; i < e; i += 4) vm = i32x4.max_s(vm, v128.and(v128.load(src + (<usize>i << 2)), absMask));
-    bits = max(max(i32x4.extract_lane(vm, 0), i32x4.extract_lane(vm, 1)), max(i32x4.extract_lane(vm, 2), i32x4.extract_lane(vm, 3)));
-  }
-  for (; i < len; i++) bits = max(bits, load<i32>(src + (<usize>i << 2)) & 0x7fffffff);
+  let vm = i32x4.splat(0);
+  for (; i < e; i += 4) vm = i32x4.max_s(vm, v128.and(v128.load(src + (<usize>i << 2)), absMask));
+  qEncodeBlock(src, codes, absmax, qAbsBits(vm, src, e, len), len, signed, stochastic, seed, base);
+}
+
+/**
+ * The bits of a block's absmax: the lane max of `vm` (the bits of |x| of src[0..from), maxed in
+ * i32x4 lanes) and of |src[from..len)|.
+ */
+// @ts-ignore: decorator
+@inline
+export function qAbsBits(vm: v128, src: usize, from: i32, len: i32): i32 {
+  let bits = max(max(i32x4.extract_lane(vm, 0), i32x4.extract_lane(vm, 1)), max(i32x4.extract_lane(vm, 2), i32x4.extract_lane(vm, 3)));
+  for (let i = from; i < len; i++) bits = max(bits, load<i32>(src + (<usize>i << 2)) & 0x7fffffff);
+  return bits;
+}
+
+/**
+ * Encodes src[0..len) into codes[0..len) given the bits of its absmax (qAbsBits), storing the
+ * absmax at *absmax; rounding as qQuantBlock.
+ */
+export function qEncodeBlock(src: usize, codes: usize, absmax: usize, bits: i32, len: i32, signed: bool, stochastic: bool, seed: u32, base: u32): void {
+  const e = useSimd ? len & ~15 : 0;
+  const absMask = i32x4.splat(0x7fffffff);
   const a: f32 = bits > 0x7f800000 ? reinterpret<f32>(0x7fc00000) : reinterpret<f32>(bits); // one NaN whichever it was
   if (a < MIN_NORMAL) {
     // Zeros (or values float32 cannot scale by 1 / a): stored as zeros.
@@ -143,22 +195,14 @@ export function qQuantBlock(src: usize, codes: usize, absmax: usize, len: i32, s
   const kmax = i16x8.splat(<i16>(signed ? SIGNED_MAX : UNSIGNED_MAX));
   // 16 elements at a time: t = (bits(|x| * r) + offset) >> 20 in i32 lanes, then in u16 lanes
   // k = min(t -sat bias, kmax) (the saturating subtraction is the clamp at 0), then bytes.
-  i = 0;
+  let i = 0;
   if (stochastic) {
-    const vs = i32x4.splat(seed);
-    const four = i32x4.splat(4);
-    let idx = i32x4.add(i32x4.splat(base), i32x4(0, 1, 2, 3));
-    for (; i < e; i += 16) {
-      const o0 = roundingBitsX4(idx, vs);
-      idx = i32x4.add(idx, four);
-      const o1 = roundingBitsX4(idx, vs);
-      idx = i32x4.add(idx, four);
-      const o2 = roundingBitsX4(idx, vs);
-      idx = i32x4.add(idx, four);
-      const o3 = roundingBitsX4(idx, vs);
-      idx = i32x4.add(idx, four);
-      v128.store(codes + <usize>i, encode16(src + (<usize>i << 2), vr, absMask, o0, o1, o2, o3, kbias, kmax, signed));
-    }
+    if (signed && bits < 0x7f800000) i = encodeStochastic(src, codes, e, vr, absMask, kbias, kmax, seed, base, signed, true);
+    else i = encodeStochastic(src, codes, e, vr, absMask, kbias, kmax, seed, base, signed, false);
+  } else if (signed && bits < 0x7f800000) {
+    // A finite absmax: every x is finite, so the sign can ride along in the product (see encodeSigned16).
+    const half = i32x4.splat(1 << 19);
+    for (; i < e; i += 16) v128.store(codes + <usize>i, encodeSigned16(src + (<usize>i << 2), vr, half, half, half, half, kbias, kmax));
   } else {
     const half = i32x4.splat(1 << 19);
     for (; i < e; i += 16) v128.store(codes + <usize>i, encode16(src + (<usize>i << 2), vr, absMask, half, half, half, half, kbias, kmax, signed));
@@ -177,10 +221,33 @@ export function qQuantBlock(src: usize, codes: usize, absmax: usize, len: i32, s
   }
 }
 
+/** The SIMD part of a stochastic qEncodeBlock (up to e); `finiteSigned` takes encodeSigned16. */
+// @ts-ignore: decorator
+@inline
+function encodeStochastic(src: usize, codes: usize, e: i32, vr: v128, absMask: v128, kbias: v128, kmax: v128, seed: u32, base: u32, signed: bool, finiteSigned: bool): i32 {
+  const vs = i32x4.splat(seed);
+  const four = i32x4.splat(4);
+  let idx = i32x4.add(i32x4.splat(base), i32x4(0, 1, 2, 3));
+  let i = 0;
+  for (; i < e; i += 16) {
+    const o0 = roundingBitsX4(idx, vs);
+    idx = i32x4.add(idx, four);
+    const o1 = roundingBitsX4(idx, vs);
+    idx = i32x4.add(idx, four);
+    const o2 = roundingBitsX4(idx, vs);
+    idx = i32x4.add(idx, four);
+    const o3 = roundingBitsX4(idx, vs);
+    idx = i32x4.add(idx, four);
+    const s = src + (<usize>i << 2);
+    v128.store(codes + <usize>i, finiteSigned ? encodeSigned16(s, vr, o0, o1, o2, o3, kbias, kmax) : encode16(s, vr, absMask, o0, o1, o2, o3, kbias, kmax, signed));
+  }
+  return i;
+}
+
 /** The codes of the 16 floats at s (see qQuantBlock), with the rounding offsets o0..o3. */
 // @ts-ignore: decorator
 @inline
-function encode16(s: usize, vr: v128, absMask: v128, o0: v128, o1: v128, o2: v128, o3: v128, kbias: v128, kmax: v128, signed: bool): v128 {
+export function encode16(s: usize, vr: v128, absMask: v128, o0: v128, o1: v128, o2: v128, o3: v128, kbias: v128, kmax: v128, signed: bool): v128 {
   const x0 = v128.load(s);
   const x1 = v128.load(s + 16);
   const x2 = v128.load(s + 32);
@@ -194,10 +261,12 @@ function encode16(s: usize, vr: v128, absMask: v128, o0: v128, o1: v128, o2: v12
   let ka = i16x8.min_u(i16x8.sub_sat_u(ta, kbias), kmax);
   let kb = i16x8.min_u(i16x8.sub_sat_u(tb, kbias), kmax);
   if (!signed) {
-    // A non-zero y keeps at least k = 1 (min(bits, 1) is 1 exactly when y != 0).
-    const one = i32x4.splat(1);
-    ka = i16x8.max_u(ka, i16x8.narrow_i32x4_u(i32x4.min_u(y0, one), i32x4.min_u(y1, one)));
-    kb = i16x8.max_u(kb, i16x8.narrow_i32x4_u(i32x4.min_u(y2, one), i32x4.min_u(y3, one)));
+    // A non-zero y keeps at least k = 1: y >= 0 (or NaN), so its bits narrowed with unsigned
+    // saturation are non-zero exactly when y != 0.
+    // A y of NaN (any sign) has k = kmax, whatever this gives.
+    const one = i16x8.splat(1);
+    ka = i16x8.max_u(ka, i16x8.min_u(i16x8.narrow_i32x4_u(y0, y1), one));
+    kb = i16x8.max_u(kb, i16x8.min_u(i16x8.narrow_i32x4_u(y2, y3), one));
     return i8x16.narrow_i16x8_u(ka, kb);
   }
   const k = i8x16.narrow_i16x8_u(ka, kb);
@@ -207,6 +276,32 @@ function encode16(s: usize, vr: v128, absMask: v128, o0: v128, o1: v128, o2: v12
     i16x8.narrow_i32x4_s(i32x4.shr_s(x2, 24), i32x4.shr_s(x3, 24)),
   );
   return v128.or(k, v128.and(v128.and(hi, i8x16.splat(<i8>0x80)), v128.not(i8x16.eq(k, i8x16.splat(0)))));
+}
+
+/**
+ * encode16 for signed codes when the block's absmax is finite: y = x * r keeps
+ * the sign of x (float multiplication is symmetric, so |y| is |x| * r bit for bit) and |y| <= 1 + ulp,
+ * so adding the offset never carries into bit 31: t = (bits(y) + offset) >> 20 is the sign at bit 11
+ * over the same 11 bits as from |x|. (A NaN product would carry an arbitrary sign: not finite, the
+ * block takes encode16.)
+ */
+// @ts-ignore: decorator
+@inline
+function encodeSigned16(s: usize, vr: v128, o0: v128, o1: v128, o2: v128, o3: v128, kbias: v128, kmax: v128): v128 {
+  const t0 = i32x4.shr_u(i32x4.add(f32x4.mul(v128.load(s), vr), o0), 20);
+  const t1 = i32x4.shr_u(i32x4.add(f32x4.mul(v128.load(s + 16), vr), o1), 20);
+  const t2 = i32x4.shr_u(i32x4.add(f32x4.mul(v128.load(s + 32), vr), o2), 20);
+  const t3 = i32x4.shr_u(i32x4.add(f32x4.mul(v128.load(s + 48), vr), o3), 20);
+  const ta = i16x8.narrow_i32x4_u(t0, t1);
+  const tb = i16x8.narrow_i32x4_u(t2, t3);
+  const mag = i16x8.splat(0x7ff);
+  const k = i8x16.narrow_i16x8_u(
+    i16x8.min_u(i16x8.sub_sat_u(v128.and(ta, mag), kbias), kmax),
+    i16x8.min_u(i16x8.sub_sat_u(v128.and(tb, mag), kbias), kmax),
+  );
+  // Bits 4..11 of t as bytes: the sign at bit 7; kept only on non-zero codes.
+  const hi = i8x16.narrow_i16x8_u(i16x8.shr_u(ta, 4), i16x8.shr_u(tb, 4));
+  return v128.or(k, v128.andnot(v128.and(hi, i8x16.splat(<i8>0x80)), i8x16.eq(k, i8x16.splat(0))));
 }
 
 /** Quantizes n floats at src into a slot laid out in segments of seg elements (to nearest). */

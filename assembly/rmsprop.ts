@@ -6,6 +6,35 @@
 // four variants gets its own loop (the flags are constants once inlined), so the loop never branches.
 import { simdEnd } from './simd';
 
+// The per-vector update, shared with the 8-bit kernel (rmsprop_int8.ts): one definition of the math.
+/** The new velocity rho*v + (1-rho)*g^2. */
+// @ts-ignore: decorator
+@inline
+export function rmspropVX4(vi: v128, gi: v128, vrho: v128, vomr: v128): v128 {
+  return f32x4.add(f32x4.mul(vrho, vi), f32x4.mul(vomr, f32x4.mul(gi, gi)));
+}
+
+/** The denominator (under the sqrt) without centering: v + eps. */
+// @ts-ignore: decorator
+@inline
+export function rmspropDenX4(vi: v128, ve: v128): v128 {
+  return f32x4.add(vi, ve);
+}
+
+/** The increment lr*g / sqrt(den). */
+// @ts-ignore: decorator
+@inline
+export function rmspropIncX4(gi: v128, den: v128, vlr: v128): v128 {
+  return f32x4.div(f32x4.mul(vlr, gi), f32x4.sqrt(den));
+}
+
+/** With momentum: the new momentum mu*mom + inc (what the weight moves by). */
+// @ts-ignore: decorator
+@inline
+export function rmspropMomX4(momi: v128, inc: v128, vmu: v128): v128 {
+  return f32x4.add(f32x4.mul(vmu, momi), inc);
+}
+
 export function rmsprop(p: usize, g: usize, v: usize, a: usize, mom: usize, n: i32, rho: f32, omr: f32, lr: f32, eps: f32, mu: f32): void {
   if (a == 0) {
     if (mom == 0) rmspropLoop(p, g, v, a, mom, n, rho, omr, lr, eps, mu, false, false);
@@ -30,17 +59,17 @@ function rmspropLoop(
   for (; i < e; i += 4) {
     const o = <usize>i << 2;
     const gi = v128.load(g + o);
-    const vi = f32x4.add(f32x4.mul(vrho, v128.load(v + o)), f32x4.mul(vomr, f32x4.mul(gi, gi)));
+    const vi = rmspropVX4(v128.load(v + o), gi, vrho, vomr);
     v128.store(v + o, vi);
-    let den = f32x4.add(vi, ve);
+    let den = rmspropDenX4(vi, ve);
     if (centered) {
       const ai = f32x4.add(f32x4.mul(vrho, v128.load(a + o)), f32x4.mul(vomr, gi));
       v128.store(a + o, ai);
       den = f32x4.add(f32x4.sub(vi, f32x4.mul(ai, ai)), ve);
     }
-    let inc = f32x4.div(f32x4.mul(vlr, gi), f32x4.sqrt(den));
+    let inc = rmspropIncX4(gi, den, vlr);
     if (momentum) {
-      inc = f32x4.add(f32x4.mul(vmu, v128.load(mom + o)), inc);
+      inc = rmspropMomX4(v128.load(mom + o), inc, vmu);
       v128.store(mom + o, inc);
     }
     v128.store(p + o, f32x4.sub(v128.load(p + o), inc));

@@ -2,6 +2,21 @@
 // nesterov w += m*mu - g*lr (using the new m).
 import { simdEnd } from './simd';
 
+// The per-vector momentum update, shared with the 8-bit kernel (sgd_int8.ts): one definition of the math.
+/** The new momentum m*mu - g*lr, given glr = g*lr. */
+// @ts-ignore: decorator
+@inline
+export function sgdMomentumX4(mi: v128, glr: v128, vmu: v128): v128 {
+  return f32x4.sub(f32x4.mul(mi, vmu), glr);
+}
+
+/** The new weight: w + m (plain) or w + (m*mu - g*lr) (nesterov), with the new m. */
+// @ts-ignore: decorator
+@inline
+export function sgdMomentumWX4(wi: v128, mn: v128, glr: v128, vmu: v128, nesterov: bool): v128 {
+  return nesterov ? f32x4.add(wi, f32x4.sub(f32x4.mul(mn, vmu), glr)) : f32x4.add(wi, mn);
+}
+
 export function sgd(p: usize, g: usize, n: i32, lr: f32): void {
   const vlr = f32x4.splat(lr);
   const e = simdEnd(n);
@@ -25,9 +40,9 @@ export function sgdMomentum(p: usize, g: usize, m: usize, n: i32, lr: f32, mu: f
     for (; i < e; i += 4) {
       const o = <usize>i << 2;
       const glr = f32x4.mul(v128.load(g + o), vlr);
-      const mn = f32x4.sub(f32x4.mul(v128.load(m + o), vmu), glr);
+      const mn = sgdMomentumX4(v128.load(m + o), glr, vmu);
       v128.store(m + o, mn);
-      v128.store(p + o, f32x4.add(v128.load(p + o), f32x4.sub(f32x4.mul(mn, vmu), glr)));
+      v128.store(p + o, sgdMomentumWX4(v128.load(p + o), mn, glr, vmu, true));
     }
     for (; i < n; i++) {
       const o = <usize>i << 2;
@@ -39,9 +54,10 @@ export function sgdMomentum(p: usize, g: usize, m: usize, n: i32, lr: f32, mu: f
   } else {
     for (; i < e; i += 4) {
       const o = <usize>i << 2;
-      const mn = f32x4.sub(f32x4.mul(v128.load(m + o), vmu), f32x4.mul(v128.load(g + o), vlr));
+      const glr = f32x4.mul(v128.load(g + o), vlr);
+      const mn = sgdMomentumX4(v128.load(m + o), glr, vmu);
       v128.store(m + o, mn);
-      v128.store(p + o, f32x4.add(v128.load(p + o), mn));
+      v128.store(p + o, sgdMomentumWX4(v128.load(p + o), mn, glr, vmu, false));
     }
     for (; i < n; i++) {
       const o = <usize>i << 2;
