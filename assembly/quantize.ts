@@ -225,10 +225,14 @@ export function qEncodeBlock(src: usize, codes: usize, absmax: usize, bits: i32,
 // @ts-ignore: decorator
 @inline
 function encodeStochastic(src: usize, codes: usize, e: i32, vr: v128, absMask: v128, kbias: v128, kmax: v128, seed: u32, base: u32, signed: bool, finiteSigned: bool): i32 {
+  if ((base & 7) == 0) {
+    if ((base & 15) == 0) return encodeStochasticAligned(src, codes, e, vr, absMask, kbias, kmax, seed, base, signed, finiteSigned, 16);
+    return encodeStochasticAligned(src, codes, e, vr, absMask, kbias, kmax, seed, base, signed, finiteSigned, 8);
+  }
+  let i = 0;
   const vs = i32x4.splat(seed);
   const four = i32x4.splat(4);
   let idx = i32x4.add(i32x4.splat(base), i32x4(0, 1, 2, 3));
-  let i = 0;
   for (; i < e; i += 16) {
     const o0 = roundingBitsX4(idx, vs);
     idx = i32x4.add(idx, four);
@@ -242,6 +246,44 @@ function encodeStochastic(src: usize, codes: usize, e: i32, vr: v128, absMask: v
     v128.store(codes + <usize>i, finiteSigned ? encodeSigned16(s, vr, o0, o1, o2, o3, kbias, kmax) : encode16(s, vr, absMask, o0, o1, o2, o3, kbias, kmax, signed));
   }
   return i;
+}
+
+/**
+ * encodeStochastic for a base that is a multiple of `align` (16 or 8): the indices base + i + j
+ * (j < align) have j as their bits below align, so (base + i + j) ^ seed = ((base + i) ^ (seed &
+ * -align)) + (j ^ (seed & (align - 1))) without carries, and the hash's product splits into one
+ * scalar product per `align` elements plus a constant per lane (mod 2^32): the draws of
+ * roundingBitsX4, without a vector multiply.
+ */
+// @ts-ignore: decorator
+@inline
+function encodeStochasticAligned(src: usize, codes: usize, e: i32, vr: v128, absMask: v128, kbias: v128, kmax: v128, seed: u32, base: u32, signed: bool, finiteSigned: bool, align: u32): i32 {
+  const hiSeed = seed & ~(align - 1);
+  const lo = seed & (align - 1);
+  const k0 = hashLanes(lo, 0);
+  const k1 = hashLanes(lo, 4);
+  const k2 = hashLanes(lo, align == 16 ? 8 : 0);
+  const k3 = hashLanes(lo, align == 16 ? 12 : 4);
+  let i = 0;
+  for (; i < e; i += 16) {
+    const b = base + <u32>i;
+    const h0 = i32x4.splat((b ^ hiSeed) * 0x9e3779b1);
+    const h1 = align == 16 ? h0 : i32x4.splat(((b + 8) ^ hiSeed) * 0x9e3779b1);
+    const o0 = i32x4.shr_u(i32x4.add(h0, k0), 12);
+    const o1 = i32x4.shr_u(i32x4.add(h0, k1), 12);
+    const o2 = i32x4.shr_u(i32x4.add(h1, k2), 12);
+    const o3 = i32x4.shr_u(i32x4.add(h1, k3), 12);
+    const s = src + (<usize>i << 2);
+    v128.store(codes + <usize>i, finiteSigned ? encodeSigned16(s, vr, o0, o1, o2, o3, kbias, kmax) : encode16(s, vr, absMask, o0, o1, o2, o3, kbias, kmax, signed));
+  }
+  return i;
+}
+
+/** (((from + l) ^ lo) * 0x9e3779b1) for the lanes l = 0..3: their part of the hash's product. */
+// @ts-ignore: decorator
+@inline
+function hashLanes(lo: u32, from: u32): v128 {
+  return i32x4(<i32>((from ^ lo) * 0x9e3779b1), <i32>(((from + 1) ^ lo) * 0x9e3779b1), <i32>(((from + 2) ^ lo) * 0x9e3779b1), <i32>(((from + 3) ^ lo) * 0x9e3779b1));
 }
 
 /** The codes of the 16 floats at s (see qQuantBlock), with the rounding offsets o0..o3. */
