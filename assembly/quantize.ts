@@ -66,8 +66,8 @@ export function qDequantBlock(codes: usize, a: f32, dst: usize, len: i32, signed
   for (; i < e; i += 16) {
     const raw = v128.load(codes + <usize>i);
     const o = dst + (<usize>i << 2);
-    const h0 = highHalves(i16x8.extend_low_i8x16_u(raw), bias, mag, zero, signed);
-    const h1 = highHalves(i16x8.extend_high_i8x16_u(raw), bias, mag, zero, signed);
+    const h0 = highHalves(signed ? i16x8.extend_low_i8x16_s(raw) : i16x8.extend_low_i8x16_u(raw), bias, mag, zero, signed);
+    const h1 = highHalves(signed ? i16x8.extend_high_i8x16_s(raw) : i16x8.extend_high_i8x16_u(raw), bias, mag, zero, signed);
     v128.store(o, f32x4.mul(i8x16.shuffle(zero, h0, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23), va));
     v128.store(o + 16, f32x4.mul(i8x16.shuffle(zero, h0, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31), va));
     v128.store(o + 32, f32x4.mul(i8x16.shuffle(zero, h1, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23), va));
@@ -82,13 +82,16 @@ export function qDequantBlock(codes: usize, a: f32, dst: usize, len: i32, signed
   }
 }
 
-/** The high 16 bits of the floats of 8 codes (u16 lanes); 0 for a zero code. */
+/**
+ * The high 16 bits of the floats of 8 codes (u16 lanes); 0 for a zero code. Signed codes come
+ * sign-extended (the code's sign is then bit 15, the float's), unsigned ones zero-extended.
+ */
 // @ts-ignore: decorator
 @inline
 function highHalves(c: v128, bias: v128, mag: v128, zero: v128, signed: bool): v128 {
   const k = signed ? v128.and(c, mag) : c; // c is a zero-extended byte: unsigned, it is k
   let h = i16x8.shl(i16x8.add(k, bias), 4);
-  if (signed) h = v128.or(h, i16x8.shl(v128.and(c, i16x8.splat(0x80)), 8));
+  if (signed) h = v128.or(h, v128.and(c, i16x8.splat(<i16>0x8000)));
   return v128.andnot(h, i16x8.eq(k, zero));
 }
 
@@ -96,13 +99,13 @@ function highHalves(c: v128, bias: v128, mag: v128, zero: v128, signed: bool): v
 // @ts-ignore: decorator
 @inline
 export function qHalvesLow(raw: v128, signed: bool): v128 {
-  return highHalves(i16x8.extend_low_i8x16_u(raw), i16x8.splat(<i16>(signed ? SIGNED_BIAS : UNSIGNED_BIAS)), i16x8.splat(<i16>(signed ? 0x7f : 0xff)), i16x8.splat(0), signed);
+  return highHalves(signed ? i16x8.extend_low_i8x16_s(raw) : i16x8.extend_low_i8x16_u(raw), i16x8.splat(<i16>(signed ? SIGNED_BIAS : UNSIGNED_BIAS)), i16x8.splat(<i16>(signed ? 0x7f : 0xff)), i16x8.splat(0), signed);
 }
 
 // @ts-ignore: decorator
 @inline
 export function qHalvesHigh(raw: v128, signed: bool): v128 {
-  return highHalves(i16x8.extend_high_i8x16_u(raw), i16x8.splat(<i16>(signed ? SIGNED_BIAS : UNSIGNED_BIAS)), i16x8.splat(<i16>(signed ? 0x7f : 0xff)), i16x8.splat(0), signed);
+  return highHalves(signed ? i16x8.extend_high_i8x16_s(raw) : i16x8.extend_high_i8x16_u(raw), i16x8.splat(<i16>(signed ? SIGNED_BIAS : UNSIGNED_BIAS)), i16x8.splat(<i16>(signed ? 0x7f : 0xff)), i16x8.splat(0), signed);
 }
 
 /** Lanes 0-3 of 8 high halves, as floats times the absmax va (the values qDequantBlock stores). */
