@@ -8,10 +8,10 @@ import { simdEnd } from './simd';
 @inline
 export function lionWX4(wi: v128, mi: v128, gi: v128, vb1: v128, vomb1: v128, vlr: v128): v128 {
   const c = f32x4.add(f32x4.mul(vb1, mi), f32x4.mul(vomb1, gi));
-  // +1 / -1 / 0 from the comparison masks; a NaN lane gets all bits set, which is a NaN.
-  const zero = f32x4.splat(0);
+  // sign(c): c's sign bit on 1.0, kept where c != 0 (so +-0 gives +0); a NaN lane gets all bits
+  // set, which is a NaN.
   const s = v128.or(
-    v128.or(v128.and(f32x4.gt(c, zero), f32x4.splat(1)), v128.and(f32x4.lt(c, zero), f32x4.splat(-1))),
+    v128.and(v128.or(v128.and(c, i32x4.splat(0x80000000)), f32x4.splat(1)), f32x4.ne(c, f32x4.splat(0))),
     f32x4.ne(c, c),
   );
   return f32x4.sub(wi, f32x4.mul(vlr, s));
