@@ -22,8 +22,7 @@ function adagradQuarter(p: usize, g: usize, sa: usize, o: usize, raw: v128, q: i
   return ai;
 }
 
-// @ts-ignore: decorator
-@inline
+// Not inlined: one copy serves the dense and the sparse (row) steps.
 function adagradBlocks(p: usize, g: usize, acc: usize, codes: usize, off: i32, seg: i32, bi: usize, lr: f32, eps: f32, seed: u32): void {
   const sa = qScratch(acc);
   const vlr = f32x4.splat(lr);

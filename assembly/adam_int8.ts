@@ -76,8 +76,7 @@ function adamBlock(p: usize, g: usize, mc: usize, vc: usize, sm: usize, sv: usiz
   qEncodeBlock(sv, vc, va, qAbsBits(vMax, sv, e, len), len, false, true, seed, base);
 }
 
-// @ts-ignore: decorator
-@inline
+// Not inlined: one copy serves the dense and the sparse (row) steps.
 function adamBlocks(p: usize, g: usize, gStride: usize, m: usize, v: usize, mc: usize, vc: usize, mAbs: usize, vAbs: usize, off: i32, seg: i32, bi: usize, omb1: f32, omb2: f32, alpha: f32, eps: f32, seed: u32): void {
   const sm = qScratch(m);
   const sv = qScratch(v);

@@ -199,16 +199,18 @@ export function qEncodeBlock(src: usize, codes: usize, absmax: usize, bits: i32,
   // 16 elements at a time: t = (bits(|x| * r) + offset) >> 20 in i32 lanes, then in u16 lanes
   // k = min(t -sat bias, kmax) (the saturating subtraction is the clamp at 0), then bytes.
   let i = 0;
-  if (stochastic) {
-    if (signed && bits < 0x7f800000) i = encodeStochastic(src, codes, e, vr, absMask, kbias, kmax, seed, base, signed, true);
-    else i = encodeStochastic(src, codes, e, vr, absMask, kbias, kmax, seed, base, signed, false);
-  } else if (signed && bits < 0x7f800000) {
-    // A finite absmax: every x is finite, so the sign can ride along in the product (see encodeSigned16).
-    const half = i32x4.splat(1 << 19);
-    for (; i < e; i += 16) v128.store(codes + <usize>i, encodeSigned16(src + (<usize>i << 2), vr, half, half, half, half, kbias, kmax));
-  } else {
-    const half = i32x4.splat(1 << 19);
-    for (; i < e; i += 16) v128.store(codes + <usize>i, encode16(src + (<usize>i << 2), vr, absMask, half, half, half, half, kbias, kmax, signed));
+  // A block whose absmax is NaN or infinite (rare) is encoded by the scalar loop below, which gives
+  // the same bits; with a finite absmax every x is finite, so a signed code's sign can ride along
+  // in the product (encodeSigned16).
+  if (bits < 0x7f800000) {
+    if (stochastic) {
+      if (signed) i = encodeStochastic(src, codes, e, vr, absMask, kbias, kmax, seed, base, true);
+      else i = encodeStochastic(src, codes, e, vr, absMask, kbias, kmax, seed, base, false);
+    } else {
+      const half = i32x4.splat(1 << 19);
+      if (signed) for (; i < e; i += 16) v128.store(codes + <usize>i, encodeSigned16(src + (<usize>i << 2), vr, half, half, half, half, kbias, kmax));
+      else for (; i < e; i += 16) v128.store(codes + <usize>i, encodeUnsigned16(src + (<usize>i << 2), vr, absMask, half, half, half, half, kbias, kmax));
+    }
   }
   const bias = signed ? SIGNED_BIAS : UNSIGNED_BIAS;
   const top = signed ? SIGNED_MAX : UNSIGNED_MAX;
@@ -224,14 +226,13 @@ export function qEncodeBlock(src: usize, codes: usize, absmax: usize, bits: i32,
   }
 }
 
-/** The SIMD part of a stochastic qEncodeBlock (up to e); `finiteSigned` takes encodeSigned16. */
+/** The SIMD part of a stochastic qEncodeBlock with a finite absmax (up to e). */
 // @ts-ignore: decorator
 @inline
-function encodeStochastic(src: usize, codes: usize, e: i32, vr: v128, absMask: v128, kbias: v128, kmax: v128, seed: u32, base: u32, signed: bool, finiteSigned: bool): i32 {
-  if ((base & 7) == 0) {
-    if ((base & 15) == 0) return encodeStochasticAligned(src, codes, e, vr, absMask, kbias, kmax, seed, base, signed, finiteSigned, 16);
-    return encodeStochasticAligned(src, codes, e, vr, absMask, kbias, kmax, seed, base, signed, finiteSigned, 8);
-  }
+function encodeStochastic(src: usize, codes: usize, e: i32, vr: v128, absMask: v128, kbias: v128, kmax: v128, seed: u32, base: u32, signed: bool): i32 {
+  // (Signed blocks, Lion's, are one segment per variable: their bases are multiples of 256.)
+  if ((base & 15) == 0) return encodeStochasticAligned(src, codes, e, vr, absMask, kbias, kmax, seed, base, signed, 16);
+  if ((base & 7) == 0 && !signed) return encodeStochasticAligned(src, codes, e, vr, absMask, kbias, kmax, seed, base, signed, 8);
   let i = 0;
   const vs = i32x4.splat(seed);
   const four = i32x4.splat(4);
@@ -246,7 +247,7 @@ function encodeStochastic(src: usize, codes: usize, e: i32, vr: v128, absMask: v
     const o3 = roundingBitsX4(idx, vs);
     idx = i32x4.add(idx, four);
     const s = src + (<usize>i << 2);
-    v128.store(codes + <usize>i, finiteSigned ? encodeSigned16(s, vr, o0, o1, o2, o3, kbias, kmax) : encode16(s, vr, absMask, o0, o1, o2, o3, kbias, kmax, signed));
+    v128.store(codes + <usize>i, signed ? encodeSigned16(s, vr, o0, o1, o2, o3, kbias, kmax) : encodeUnsigned16(s, vr, absMask, o0, o1, o2, o3, kbias, kmax));
   }
   return i;
 }
@@ -260,7 +261,7 @@ function encodeStochastic(src: usize, codes: usize, e: i32, vr: v128, absMask: v
  */
 // @ts-ignore: decorator
 @inline
-function encodeStochasticAligned(src: usize, codes: usize, e: i32, vr: v128, absMask: v128, kbias: v128, kmax: v128, seed: u32, base: u32, signed: bool, finiteSigned: bool, align: u32): i32 {
+function encodeStochasticAligned(src: usize, codes: usize, e: i32, vr: v128, absMask: v128, kbias: v128, kmax: v128, seed: u32, base: u32, signed: bool, align: u32): i32 {
   const hiSeed = seed & ~(align - 1);
   const lo = seed & (align - 1);
   const k0 = hashLanes(lo, 0);
@@ -277,7 +278,7 @@ function encodeStochasticAligned(src: usize, codes: usize, e: i32, vr: v128, abs
     const o2 = i32x4.shr_u(i32x4.add(h1, k2), 12);
     const o3 = i32x4.shr_u(i32x4.add(h1, k3), 12);
     const s = src + (<usize>i << 2);
-    v128.store(codes + <usize>i, finiteSigned ? encodeSigned16(s, vr, o0, o1, o2, o3, kbias, kmax) : encode16(s, vr, absMask, o0, o1, o2, o3, kbias, kmax, signed));
+    v128.store(codes + <usize>i, signed ? encodeSigned16(s, vr, o0, o1, o2, o3, kbias, kmax) : encodeUnsigned16(s, vr, absMask, o0, o1, o2, o3, kbias, kmax));
   }
   return i;
 }
@@ -289,46 +290,33 @@ function hashLanes(lo: u32, from: u32): v128 {
   return i32x4(<i32>((from ^ lo) * 0x9e3779b1), <i32>(((from + 1) ^ lo) * 0x9e3779b1), <i32>(((from + 2) ^ lo) * 0x9e3779b1), <i32>(((from + 3) ^ lo) * 0x9e3779b1));
 }
 
-/** The codes of the 16 floats at s (see qQuantBlock), with the rounding offsets o0..o3. */
+/**
+ * The unsigned codes of the 16 floats at s (see qQuantBlock) with the rounding offsets o0..o3, when
+ * the block's absmax is finite (so y = |x| * r is finite).
+ */
 // @ts-ignore: decorator
 @inline
-export function encode16(s: usize, vr: v128, absMask: v128, o0: v128, o1: v128, o2: v128, o3: v128, kbias: v128, kmax: v128, signed: bool): v128 {
-  const x0 = v128.load(s);
-  const x1 = v128.load(s + 16);
-  const x2 = v128.load(s + 32);
-  const x3 = v128.load(s + 48);
-  const y0 = f32x4.mul(v128.and(x0, absMask), vr);
-  const y1 = f32x4.mul(v128.and(x1, absMask), vr);
-  const y2 = f32x4.mul(v128.and(x2, absMask), vr);
-  const y3 = f32x4.mul(v128.and(x3, absMask), vr);
+function encodeUnsigned16(s: usize, vr: v128, absMask: v128, o0: v128, o1: v128, o2: v128, o3: v128, kbias: v128, kmax: v128): v128 {
+  const y0 = f32x4.mul(v128.and(v128.load(s), absMask), vr);
+  const y1 = f32x4.mul(v128.and(v128.load(s + 16), absMask), vr);
+  const y2 = f32x4.mul(v128.and(v128.load(s + 32), absMask), vr);
+  const y3 = f32x4.mul(v128.and(v128.load(s + 48), absMask), vr);
   const ta = i16x8.narrow_i32x4_u(i32x4.shr_u(i32x4.add(y0, o0), 20), i32x4.shr_u(i32x4.add(y1, o1), 20));
   const tb = i16x8.narrow_i32x4_u(i32x4.shr_u(i32x4.add(y2, o2), 20), i32x4.shr_u(i32x4.add(y3, o3), 20));
-  let ka = i16x8.min_u(i16x8.sub_sat_u(ta, kbias), kmax);
-  let kb = i16x8.min_u(i16x8.sub_sat_u(tb, kbias), kmax);
-  if (!signed) {
-    // A non-zero y keeps at least k = 1: y >= 0 (or NaN), so its bits narrowed with unsigned
-    // saturation are non-zero exactly when y != 0.
-    // A y of NaN (any sign) has k = kmax, whatever this gives.
-    const one = i16x8.splat(1);
-    ka = i16x8.max_u(ka, i16x8.min_u(i16x8.narrow_i32x4_u(y0, y1), one));
-    kb = i16x8.max_u(kb, i16x8.min_u(i16x8.narrow_i32x4_u(y2, y3), one));
-    return i8x16.narrow_i16x8_u(ka, kb);
-  }
-  const k = i8x16.narrow_i16x8_u(ka, kb);
-  // The top byte of each float (its sign at bit 7), for the 16 lanes; the sign only on non-zero codes.
-  const hi = i8x16.narrow_i16x8_s(
-    i16x8.narrow_i32x4_s(i32x4.shr_s(x0, 24), i32x4.shr_s(x1, 24)),
-    i16x8.narrow_i32x4_s(i32x4.shr_s(x2, 24), i32x4.shr_s(x3, 24)),
-  );
-  return v128.or(k, v128.and(v128.and(hi, i8x16.splat(<i8>0x80)), v128.not(i8x16.eq(k, i8x16.splat(0)))));
+  // A non-zero y keeps at least k = 1: y >= 0, so its bits narrowed with unsigned saturation are
+  // non-zero exactly when y != 0.
+  const one = i16x8.splat(1);
+  const ka = i16x8.max_u(i16x8.min_u(i16x8.sub_sat_u(ta, kbias), kmax), i16x8.min_u(i16x8.narrow_i32x4_u(y0, y1), one));
+  const kb = i16x8.max_u(i16x8.min_u(i16x8.sub_sat_u(tb, kbias), kmax), i16x8.min_u(i16x8.narrow_i32x4_u(y2, y3), one));
+  return i8x16.narrow_i16x8_u(ka, kb);
 }
 
 /**
- * encode16 for signed codes when the block's absmax is finite: y = x * r keeps
- * the sign of x (float multiplication is symmetric, so |y| is |x| * r bit for bit) and |y| <= 1 + ulp,
- * so adding the offset never carries into bit 31: t = (bits(y) + offset) >> 20 is the sign at bit 11
- * over the same 11 bits as from |x|. (A NaN product would carry an arbitrary sign: not finite, the
- * block takes encode16.)
+ * The signed codes of the 16 floats at s (see qQuantBlock) with the rounding offsets o0..o3, when
+ * the block's absmax is finite: y = x * r keeps the sign of x (float multiplication is symmetric,
+ * so |y| is |x| * r bit for bit) and |y| <= 1 + ulp, so adding the offset never carries into bit 31:
+ * t = (bits(y) + offset) >> 20 is the sign at bit 11 over the same 11 bits as from |x|. (A NaN
+ * product would carry an arbitrary sign: such blocks take the scalar loop.)
  */
 // @ts-ignore: decorator
 @inline
