@@ -89,7 +89,7 @@ export function qDequantBlock(codes: usize, a: f32, dst: usize, len: i32, signed
 // @ts-ignore: decorator
 @inline
 function highHalves(c: v128, bias: v128, mag: v128, zero: v128, signed: bool): v128 {
-  const k = signed ? v128.and(c, mag) : c; // c is a zero-extended byte: unsigned, it is k
+  const k = v128.and(c, mag);
   let h = i16x8.shl(i16x8.add(k, bias), 4);
   if (signed) h = v128.or(h, v128.and(c, i16x8.splat(<i16>0x8000)));
   return v128.andnot(h, i16x8.eq(k, zero));
