@@ -63,10 +63,29 @@ export function copy(dst: usize, src: usize, n: i32): void {
 }
 
 /**
+ * Elements per block of sumSquares. A long array is summed block by block, each block from zero,
+ * and the block sums are added in order, so that a threaded caller (src/threads.ts) that hands
+ * whole blocks to different threads gets the same bits as this single call, for any thread count.
+ */
+const SUM_BLOCK: i32 = 65536;
+
+export function sumSquaresBlock(): i32 {
+  return SUM_BLOCK;
+}
+
+/**
  * Sum of squares accumulated in f64 so the norm used for clipping does not depend on the path
- * (SIMD or scalar) or on the tensor size.
+ * (SIMD or scalar) or on the tensor size; blocks of SUM_BLOCK elements are added in order.
  */
 export function sumSquares(x: usize, n: i32): f64 {
+  let total: f64 = 0;
+  for (let b = 0; b < n; b += SUM_BLOCK) total += sumSquaresOne(x + (<usize>b << 2), min(SUM_BLOCK, n - b));
+  return total;
+}
+
+// @ts-ignore: decorator
+@inline
+function sumSquaresOne(x: usize, n: i32): f64 {
   let acc0 = f64x2.splat(0);
   let acc1 = f64x2.splat(0);
   const e = simdEnd(n);

@@ -5,6 +5,8 @@ import { mkdir } from 'node:fs/promises';
 
 const builds = [
   ['assembly/index.ts', 'release'],
+  // The same kernels over a shared memory, for ready({ threads }) (src/threads.ts).
+  ['assembly/index.ts', 'threads'],
   ['assembly/floors.ts', 'floors'],
 ];
 await mkdir('build', { recursive: true });

@@ -1,5 +1,6 @@
 // wasm-optim: training optimizers with fused in-place WebAssembly SIMD kernels.
 export { ready, readySync, isReady, setSimdEnabled, kernelModule, instantiateKernels, defaultHeap, type WasmSource } from './wasm.js';
+export { threadCount, threadFallbackReason, shutdownThreads, type ThreadOptions } from './wasm.js';
 export { Arena, type Heap, type RawKernels, type KernelFn } from './arena.js';
 export { Variable, type VariableOptions } from './variable.js';
 export {

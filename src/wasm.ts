@@ -7,6 +7,7 @@
 //   not a URL, so the app imports optim.wasm as a module binding and calls `ready(module)`.
 // - Bundlers that cannot copy assets: the `wasm-optim/inline` entry passes embedded bytes.
 import { Arena, type Heap, type RawKernels } from './arena.js';
+import { DEFAULT_MIN_ELEMENTS, DEFAULT_TIMEOUT_MS, setFallbackReason, startPool, threadedKernels, threadSupport } from './threads.js';
 
 /** Anything `ready()` can load the kernels from. */
 export type WasmSource =
@@ -16,6 +17,20 @@ export type WasmSource =
   | string
   | Response
   | PromiseLike<Response>;
+
+/** What ready({ threads }) accepts. */
+export interface ThreadOptions {
+  /** Threads in all, the calling one included (an integer from 1 to 64). */
+  threads: number;
+  /** Where the single-threaded kernels come from, as ready(source) (also the fallback). */
+  source?: WasmSource;
+  /** Where the shared-memory kernels come from (default: optim-threads.wasm next to this module). */
+  threadsSource?: WasmSource;
+  /** Calls over fewer elements stay on the calling thread (default 65536). */
+  minElements?: number;
+  /** Milliseconds a slice may take before its worker is declared crashed (default 30000). */
+  timeoutMs?: number;
+}
 
 let defaultArena: Arena | undefined;
 let loading: Promise<void> | undefined;
@@ -114,23 +129,92 @@ function install(module: WebAssembly.Module): void {
   defaultArena = arena;
 }
 
+/** A plain options object for ready({ threads }), as opposed to a WasmSource. */
+function isThreadOptions(x: unknown): x is ThreadOptions {
+  return typeof x === 'object' && x !== null && tagOf(x) === '[object Object]' && !isResponse(x) && typeof (x as PromiseLike<unknown>).then !== 'function';
+}
+
+const THREAD_OPTIONS = ['threads', 'source', 'threadsSource', 'minElements', 'timeoutMs'];
+
+/** Checks ready()'s options (read once, snapshotted) with errors naming the option. */
+function threadOptions(o: ThreadOptions): Required<Pick<ThreadOptions, 'threads' | 'minElements' | 'timeoutMs'>> & Pick<ThreadOptions, 'source' | 'threadsSource'> {
+  for (const k of Object.keys(o)) {
+    if (!THREAD_OPTIONS.includes(k)) throw new TypeError(`ready(options): unknown option '${k}' (expected one of ${THREAD_OPTIONS.join(', ')})`);
+  }
+  const threads = o.threads;
+  const minElements = o.minElements === undefined ? DEFAULT_MIN_ELEMENTS : o.minElements;
+  const timeoutMs = o.timeoutMs === undefined ? DEFAULT_TIMEOUT_MS : o.timeoutMs;
+  if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > 64) {
+    throw new RangeError(`ready(options): threads must be an integer from 1 to 64, got ${String(threads)}`);
+  }
+  if (typeof minElements !== 'number' || !Number.isInteger(minElements) || minElements < 4) {
+    throw new RangeError(`ready(options): minElements must be an integer >= 4, got ${String(minElements)}`);
+  }
+  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || timeoutMs === Infinity) {
+    throw new RangeError(`ready(options): timeoutMs must be a finite number > 0, got ${String(timeoutMs)}`);
+  }
+  return { threads, minElements, timeoutMs, source: o.source, threadsSource: o.threadsSource };
+}
+
 /**
  * Loads and instantiates the kernels. Idempotent: once it has succeeded, later calls resolve at
  * once (and ignore their argument); after a failure the next call tries again.
  *
  * - no argument: the `optim.wasm` next to this module (Node, Deno, Bun, browsers);
  * - a `WebAssembly.Module`: the way for Cloudflare workerd and Vercel Edge (a wasm module binding);
- * - bytes, a URL (a string is resolved against this module) or a `Response` / `Promise<Response>`.
+ * - bytes, a URL (a string is resolved against this module) or a `Response` / `Promise<Response>`;
+ * - `{ threads: n, ... }`: multi-core kernels (docs/threads.md): the default arena on a shared
+ *   memory and n - 1 workers; where that is not possible, one thread (see threadCount()). Must be
+ *   the first call: a later one finds the arena made and ignores its options like any other.
  */
-export function ready(source?: WasmSource): Promise<void> {
+export function ready(source?: WasmSource | ThreadOptions): Promise<void> {
   if (defaultArena) return Promise.resolve();
   if (!loading) {
-    loading = toModule(source).then(install, (e: unknown) => {
+    let work: Promise<void>;
+    try {
+      work = isThreadOptions(source) ? readyThreads(threadOptions(source)) : toModule(source).then(install);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    loading = work.catch((e: unknown) => {
       loading = undefined;
       throw e;
     });
   }
   return loading;
+}
+
+async function readyThreads(o: ReturnType<typeof threadOptions>): Promise<void> {
+  // The plain kernels are needed anyway: kernelModule() (foreign heaps such as tfjs') and the fallback.
+  const plain = await toModule(o.source);
+  if (o.threads === 1) return install(plain);
+  const unsupported = threadSupport();
+  if (unsupported !== null) {
+    setFallbackReason(unsupported);
+    return install(plain);
+  }
+  let shared: WebAssembly.Module;
+  try {
+    shared = await toModule((o.threadsSource ?? new URL('./optim-threads.wasm', import.meta.url)) as WasmSource);
+  } catch (e) {
+    setFallbackReason(`the shared-memory kernels could not be loaded (${String((e as { message?: unknown } | null)?.message ?? e)})`);
+    return install(plain);
+  }
+  if (defaultArena) return;
+  const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared: true });
+  const raw = instantiateKernels(shared, memory);
+  const pool = await startPool(o.threads, shared, memory, raw, o);
+  if (defaultArena) {
+    if (typeof pool !== 'string') pool.shutdown();
+    return;
+  }
+  if (typeof pool === 'string') {
+    setFallbackReason(pool);
+    return install(plain);
+  }
+  setFallbackReason(null);
+  compiledModule = plain;
+  defaultArena = new Arena(memory, threadedKernels(raw, pool));
 }
 
 /** Synchronous `ready()` for a Module or bytes already at hand. Idempotent. */
@@ -175,3 +259,4 @@ export function setSimdEnabled(on: boolean): void {
 }
 
 export type { Heap };
+export { threadCount, threadFallbackReason, shutdownThreads } from './threads.js';
