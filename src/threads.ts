@@ -66,6 +66,11 @@ export const SPLIT_KERNELS: Readonly<Record<string, number>> = {
   foreachAddcdiv: 3,
   foreachLerp: 2,
   foreachLerpTensor: 3,
+  ewMul: 3,
+  ewDiv: 3,
+  ewMax: 3,
+  ewSqrt: 2,
+  ewSign: 2,
 };
 
 /** Kernels whose i32 result is combined across slices with AND. */
@@ -106,6 +111,12 @@ export function setFallbackReason(reason: string | null): void {
 export function shutdownThreads(): void {
   if (pool !== null) pool.shutdown();
 }
+
+/** Calls split across threads so far, by kernel (sumSquares included): what the tests proved covers. */
+export function threadSplitCounts(): ReadonlyMap<string, number> {
+  return splitCounts;
+}
+const splitCounts = new Map<string, number>();
 
 /** The live workers (for tests that simulate a crash by terminating one). */
 export function threadWorkersForTesting(): readonly WorkerHandle[] {
@@ -372,6 +383,7 @@ export class Pool {
   split(name: string, raw: KernelFn, ci: number, argc: number, s: Float64Array): number {
     if (this.lostReason !== null) this.fail(this.lostReason);
     const id = this.ids.get(name) as number;
+    splitCounts.set(name, (splitCounts.get(name) ?? 0) + 1);
     const n = s[ci];
     const t = this.workers.length + 1;
     const chunk = Math.ceil(n / t / 4) * 4;
@@ -414,6 +426,7 @@ export class Pool {
   sumSquares(x: number, n: number): number {
     if (this.lostReason !== null) this.fail(this.lostReason);
     const B = this.block;
+    splitCounts.set('sumSquares', (splitCounts.get('sumSquares') ?? 0) + 1);
     const nb = Math.ceil(n / B);
     const t = this.workers.length + 1;
     const per = Math.ceil(nb / t);

@@ -132,8 +132,8 @@ class FunctionBuilder {
   }
 }
 
-/** Emits the module for `plan`. */
-export function emitModule(plan: Plan): Uint8Array {
+/** Emits the module for `plan`; `shared`: over a shared memory (a threaded arena, docs/threads.md). */
+export function emitModule(plan: Plan, shared = false): Uint8Array {
   const k = plan.arrays.length;
   const N = k, E = k + 1;
   const params = [...plan.arrays.map(() => I32), I32, I32, ...plan.scalars.map(() => F32)];
@@ -284,7 +284,9 @@ export function emitModule(plan: Plan): Uint8Array {
   if (plan.reduce) types.u32(1).byte(F64);
   else types.u32(0);
   out.section(1, types);
-  out.section(2, new Bytes().u32(1).name('env').name('memory').byte(0x02).byte(0x00).u32(0));
+  // Limits: flags 0 (min only), or 3 (shared, min and max: a shared import must declare its maximum).
+  const limits = shared ? new Bytes().byte(0x03).u32(0).u32(65536) : new Bytes().byte(0x00).u32(0);
+  out.section(2, new Bytes().u32(1).name('env').name('memory').byte(0x02).bytes(limits.view()));
   out.section(3, new Bytes().u32(1).u32(0));
   out.section(7, new Bytes().u32(1).name('run').byte(0x00).u32(0));
   out.section(10, new Bytes().u32(1).u32(fn.length).bytes(fn));

@@ -61,6 +61,9 @@ const tagOf = (x: unknown): string => Object.prototype.toString.call(x);
 // What engines say when compiling is forbidden: V8 embedders (workerd, edge-runtime), a browser's CSP.
 const DISALLOWED = /code generation disallowed|disallowed by embedder|Wasm code generation|not allowed|Refused to compile|wasm-unsafe-eval/i;
 
+/** True for a shared WebAssembly.Memory (its buffer is a SharedArrayBuffer). */
+const isShared = (m: WebAssembly.Memory): boolean => tagOf(m.buffer) === '[object SharedArrayBuffer]';
+
 /** One heap's way of running the kernel: an instance of the module, or the fallback's scratch. */
 interface Binding {
   readonly heap: Heap;
@@ -186,12 +189,33 @@ export class Kernel<A extends Record<string, ArrayMode> = Record<string, ArrayMo
     this._mode = 'compiled';
   }
 
+  /**
+   * The module for a shared memory (a threaded arena): the same code with a shared memory import.
+   * Null for a precompiled module (it imports an unshared memory) or where compiling is forbidden:
+   * the multi-pass fallback runs instead.
+   */
+  private sharedModule(): WebAssembly.Module | null {
+    if (this.module === null || this._mode === 'precompiled') return null;
+    const key = `${this.signature}|shared`;
+    let m = moduleCache.get(key) ?? null;
+    if (m === null) {
+      try {
+        m = new WebAssembly.Module(emitModule(this.plan, true) as Uint8Array<ArrayBuffer>);
+      } catch {
+        return null;
+      }
+      moduleCache.set(key, m);
+    }
+    return m;
+  }
+
   private bind(heap: Heap): Binding {
     let b = this.bindings.get(heap);
     if (!b) {
       const simd = heap.kernels.simdEnabled;
-      if (this.module !== null) {
-        const inst = new WebAssembly.Instance(this.module, { env: { memory: heap.memory } });
+      const module = isShared(heap.memory) ? this.sharedModule() : this.module;
+      if (module !== null) {
+        const inst = new WebAssembly.Instance(module, { env: { memory: heap.memory } });
         const fn = inst.exports.run as (...args: number[]) => number;
         b = { heap, fn, fallback: null, simdEnabled: typeof simd === 'function' ? simd : null };
       } else {
