@@ -7,7 +7,7 @@
 //   not a URL, so the app imports optim.wasm as a module binding and calls `ready(module)`.
 // - Bundlers that cannot copy assets: the `wasm-optim/inline` entry passes embedded bytes.
 import { Arena, type Heap, type RawKernels } from './arena.js';
-import { DEFAULT_MIN_ELEMENTS, DEFAULT_TIMEOUT_MS, setFallbackReason, startPool, threadedKernels, threadSupport } from './threads.js';
+import { DEFAULT_MIN_ELEMENTS, DEFAULT_TIMEOUT_MS, setFallbackReason, startPool, threadCount, threadedKernels, threadFallbackReason, threadSupport } from './threads.js';
 
 /** Anything `ready()` can load the kernels from. */
 export type WasmSource =
@@ -168,14 +168,22 @@ function threadOptions(o: ThreadOptions): Required<Pick<ThreadOptions, 'threads'
  *   the first call: a later one finds the arena made and ignores its options like any other.
  */
 export function ready(source?: WasmSource | ThreadOptions): Promise<void> {
-  if (defaultArena) return Promise.resolve();
-  if (!loading) {
-    let work: Promise<void>;
+  let threaded: ReturnType<typeof threadOptions> | null = null;
+  if (isThreadOptions(source)) {
     try {
-      work = isThreadOptions(source) ? readyThreads(threadOptions(source)) : toModule(source).then(install);
+      threaded = threadOptions(source);
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+  if (defaultArena) {
+    if (threaded !== null && threaded.threads > 1 && threadCount() === 1 && threadFallbackReason() === null) {
+      setFallbackReason('ready() had already been called without threads; ready({ threads }) must be the first call');
+    }
+    return Promise.resolve();
+  }
+  if (!loading) {
+    const work = threaded !== null ? readyThreads(threaded) : toModule(source as WasmSource | undefined).then(install);
     loading = work.catch((e: unknown) => {
       loading = undefined;
       throw e;
