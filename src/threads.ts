@@ -92,7 +92,17 @@ let pool: Pool | null = null;
 
 /** Threads the default arena's kernels use (1 when threads were not requested or not available). */
 export function threadCount(): number {
-  return pool === null ? 1 : pool.workers.length + 1;
+  return pool === null ? 1 : pool.active + 1;
+}
+
+/**
+ * Uses only the first k - 1 workers from now on (k from 1 to the number started): the bench
+ * compares thread counts in one process, sample by sample. Not part of the public API.
+ */
+export function limitThreads(k: number): void {
+  if (pool === null) return;
+  if (!Number.isInteger(k) || k < 1 || k > pool.workers.length + 1) throw new RangeError(`limitThreads: k must be an integer from 1 to ${pool.workers.length + 1}, got ${k}`);
+  pool.active = k - 1;
 }
 
 /** Why ready({ threads }) fell back to one thread, or null. */
@@ -227,6 +237,7 @@ export async function startPool(
     p.shutdown();
     return `starting a worker failed: ${String((e as { message?: unknown } | null)?.message ?? e)}`;
   }
+  p.active = p.workers.length;
   pool = p;
   return p;
 }
@@ -249,6 +260,8 @@ export class Pool {
   private readonly blocking = canBlock();
   private readonly block: number;
   private readonly sumSquaresRaw: KernelFn;
+  /** Workers in use (all of them unless limitThreads() said otherwise). */
+  active = 0;
   /** Set by a worker's error/exit event; the next call reports it. */
   private lostReason: string | null = null;
   private stopping = false;
@@ -276,7 +289,7 @@ export class Pool {
   /** Threads a call over n elements uses (1: the calling thread alone). */
   threadsFor(n: number): number {
     if (this.stopping || n < this.options.minElements) return 1;
-    return this.workers.length + 1;
+    return this.active + 1;
   }
 
   lost(i: number, why: string): void {
@@ -385,10 +398,10 @@ export class Pool {
     const id = this.ids.get(name) as number;
     splitCounts.set(name, (splitCounts.get(name) ?? 0) + 1);
     const n = s[ci];
-    const t = this.workers.length + 1;
+    const t = this.active + 1;
     const chunk = Math.ceil(n / t / 4) * 4;
     let start = 0;
-    for (let i = 0; i < this.workers.length && start + chunk < n; i++) {
+    for (let i = 0; i < this.active && start + chunk < n; i++) {
       const a = i * MAX_ARGS;
       for (let j = 0; j < argc; j++) {
         const v = s[j];
@@ -428,10 +441,10 @@ export class Pool {
     const B = this.block;
     splitCounts.set('sumSquares', (splitCounts.get('sumSquares') ?? 0) + 1);
     const nb = Math.ceil(n / B);
-    const t = this.workers.length + 1;
+    const t = this.active + 1;
     const per = Math.ceil(nb / t);
     let b0 = 0;
-    for (let i = 0; i < this.workers.length && b0 + per < nb; i++) {
+    for (let i = 0; i < this.active && b0 + per < nb; i++) {
       const a = i * MAX_ARGS;
       this.args[a] = x;
       this.args[a + 1] = n;
