@@ -1,29 +1,52 @@
-// The layout of the control memory shared by the main thread and the kernel workers
-// (src/threads.ts, src/thread-worker.ts). Each worker has a row of Int32 slots and a row of
-// Float64 argument slots; nothing is sent by message after start-up.
+// The control memory shared by the main thread and the kernel workers (src/threads.ts,
+// src/thread-worker.ts). One job at a time: the main thread writes it, bumps SEQ and wakes the
+// workers; the job is cut into chunks that every thread, the main one included, claims from one
+// counter until none is left. A worker that wakes late (a loaded machine) finds nothing left and
+// costs nothing; the main thread waits only for chunks a worker has claimed and not finished.
+// Nothing is sent by message after start-up.
 
-/** Int32 slots per worker in the control array. */
-export const STRIDE = 8;
-/** Bumped by the main thread to hand the worker a job (the worker waits on it). */
+/** Bumped by the main thread to post a job (the workers wait on it). */
 export const SEQ = 0;
-/** Set to the job's SEQ by the worker when the job is finished (the main thread waits on it). */
-export const DONE = 1;
-/** 0 when the last job ran, 1 when it threw (the message is in the worker's message row). */
-export const STATUS = 2;
+/**
+ * The claim word: (job seq & 0x7fff) << 16 | chunks still unclaimed. A claim is a
+ * compareExchange that decrements it; the seq part makes a stale claim on a finished job fail,
+ * and a claim only succeeds while chunks remain, so no thread ever reads a later job's arguments
+ * as an earlier one's.
+ */
+export const CLAIM = 1;
+/** Chunks finished (by anyone); the main thread waits for it to reach CHUNKS. */
+export const DONE = 2;
+/** 0, or 1 + the index of the first worker whose chunk threw (its message row says why). */
+export const ERROR = 3;
+/** AND of the chunk results (allFinite). */
+export const AND = 4;
 /** What to do: one of the OP_* codes. */
-export const OP = 3;
+export const OP = 5;
 /** Index of the kernel in the names list sent at start-up. */
-export const KERNEL = 4;
+export const KERNEL = 6;
+/** Chunks in the job. */
+export const CHUNKS = 7;
+/** Elements per chunk (a multiple of 4; the last chunk takes the rest). */
+export const CHUNK = 8;
+/** Index of the element-count argument (OP_CALL). */
+export const COUNT_ARG = 9;
+/** 1 when the SIMD loops are on: every worker follows it before its next job. */
+export const SIMD = 10;
+/** Set to 1 (with a SEQ bump) to make the workers leave their loop. */
+export const QUIT = 11;
+/** Workers that take part in jobs (the first ACTIVE of them; the bench compares thread counts). */
+export const ACTIVE = 12;
+/** Int32 slots in the control array. */
+export const CONTROL_SLOTS = 16;
 
 export const OP_CALL = 1;
 export const OP_SUM_BLOCKS = 2;
-export const OP_SIMD = 3;
-export const OP_QUIT = 4;
+/** Start-up check: each worker claims at most one chunk k and doubles 4 floats at PROBE_BASE + 32k. */
+export const OP_PROBE = 3;
+export const PROBE_BASE = 1024;
 
-/** Float64 argument slots per worker (adan, the widest kernel, takes 22). */
+/** Float64 argument slots of a job (adan, the widest kernel, takes 22). */
 export const MAX_ARGS = 24;
-/** The argument slot a CALL job's return value is written to (so a kernel takes at most 23 arguments). */
-export const RESULT = MAX_ARGS - 1;
 /** Bytes per worker for an error message (UTF-8). */
 export const MESSAGE_BYTES = 512;
 

@@ -1,23 +1,9 @@
 // A kernel worker for ready({ threads }): its own instance of the shared-memory kernel module over
-// the main thread's memory. It never allocates in that memory: it runs the slices it is handed
-// (src/threads.ts) and reports through the shared control array. Works as a Node worker_threads
+// the main thread's memory. It never allocates in that memory: woken for a job, it claims and runs
+// chunks until none is left (src/thread-chunk.ts), then sleeps. Works as a Node worker_threads
 // worker and as a web Worker (Deno, Bun, browsers).
-import {
-  DONE,
-  KERNEL,
-  MAX_ARGS,
-  MESSAGE_BYTES,
-  OP,
-  OP_CALL,
-  OP_QUIT,
-  OP_SIMD,
-  OP_SUM_BLOCKS,
-  RESULT,
-  SEQ,
-  STATUS,
-  STRIDE,
-  type WorkerInit,
-} from './thread-protocol.js';
+import { claim, runChunk, type ChunkRunner } from './thread-chunk.js';
+import { ACTIVE, CHUNKS, DONE, ERROR, MAX_ARGS, MESSAGE_BYTES, OP, OP_PROBE, QUIT, SEQ, SIMD, type WorkerInit } from './thread-protocol.js';
 
 // A specifier bundlers do not follow: browser builds must not try to resolve it.
 const NODE_WT = 'node:worker_threads';
@@ -30,51 +16,50 @@ interface Port {
 
 function run(init: WorkerInit, port: Port): void {
   const inst = new WebAssembly.Instance(init.module, { env: { memory: init.memory } });
-  const exportsByName = inst.exports as Record<string, Fn>;
-  const fns: Fn[] = init.names.map((n) => exportsByName[n]);
-  const sumSquares = exportsByName.sumSquares;
-  const setSimd = exportsByName.setSimd;
-  const block = (exportsByName.sumSquaresBlock as () => number)();
+  const ex = inst.exports as Record<string, Fn>;
   const ctrl = new Int32Array(init.control);
-  const base = init.index * STRIDE;
-  const a = new Float64Array(init.args, init.index * MAX_ARGS * 8, MAX_ARGS);
-  const partials = new Float64Array(init.partials);
+  const r: ChunkRunner = {
+    ctrl,
+    args: new Float64Array(init.args),
+    partials: new Float64Array(init.partials),
+    fns: init.names.map((n) => ex[n]),
+    sumSquares: ex.sumSquares,
+    scaleCopy: ex.scaleCopy,
+    block: ex.sumSquaresBlock() as number,
+    scratch: new Float64Array(MAX_ARGS),
+  };
   const message = new Uint8Array(init.messages, init.index * MESSAGE_BYTES, MESSAGE_BYTES);
+  let simd = 1;
   // Read before saying ready: the first job may be posted as soon as the main thread hears it.
-  let seen = Atomics.load(ctrl, base + SEQ);
+  let seen = Atomics.load(ctrl, SEQ);
   port.postMessage('ready');
   for (;;) {
     // A short spin first: the jobs of one step come back to back, and waking from a wait is slow.
-    for (let spin = 0; spin < 20000 && Atomics.load(ctrl, base + SEQ) === seen; spin++);
-    while (Atomics.load(ctrl, base + SEQ) === seen) Atomics.wait(ctrl, base + SEQ, seen);
-    seen = Atomics.load(ctrl, base + SEQ);
-    const op = ctrl[base + OP];
-    let status = 0;
-    try {
-      if (op === OP_CALL) {
-        const r = fns[ctrl[base + KERNEL]](a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[17], a[18], a[19], a[20], a[21], a[22], a[23]);
-        a[RESULT] = typeof r === 'number' ? r : 0;
-      } else if (op === OP_SUM_BLOCKS) {
-        // a = [x, n, first block, end block): one partial sum per block, as sumSquares itself forms them.
-        const x = a[0];
-        const n = a[1];
-        for (let b = a[2]; b < a[3]; b++) {
-          const start = b * block;
-          partials[b] = sumSquares(x + start * 4, Math.min(block, n - start)) as number;
+    for (let spin = 0; spin < 20000 && Atomics.load(ctrl, SEQ) === seen; spin++);
+    while (Atomics.load(ctrl, SEQ) === seen) Atomics.wait(ctrl, SEQ, seen);
+    seen = Atomics.load(ctrl, SEQ);
+    if (Atomics.load(ctrl, QUIT) !== 0) return;
+    if (init.index >= Atomics.load(ctrl, ACTIVE)) continue;
+    const on = Atomics.load(ctrl, SIMD);
+    if (on !== simd) ex.setSimd((simd = on));
+    // The job's seq as the claim word carries it (SEQ itself only ever grows).
+    const tag = (Atomics.load(ctrl, 1) >>> 16) & 0x7fff;
+    for (let k = claim(ctrl, tag); k >= 0; k = claim(ctrl, tag)) {
+      // Read while this chunk is unfinished: the job (and these fields) cannot change before it is.
+      const chunks = ctrl[CHUNKS];
+      const probe = ctrl[OP] === OP_PROBE;
+      try {
+        runChunk(r, k);
+      } catch (e) {
+        if (Atomics.compareExchange(ctrl, ERROR, 0, init.index + 1) === 0) {
+          const text = new TextEncoder().encode(String((e as { message?: unknown } | null)?.message ?? e)).subarray(0, MESSAGE_BYTES - 1);
+          message.fill(0);
+          message.set(text);
         }
-      } else if (op === OP_SIMD) {
-        setSimd(a[0]);
       }
-    } catch (e) {
-      status = 1;
-      const text = new TextEncoder().encode(String((e as { message?: unknown } | null)?.message ?? e)).subarray(0, MESSAGE_BYTES - 1);
-      message.fill(0);
-      message.set(text);
+      if (Atomics.add(ctrl, DONE, 1) + 1 === chunks) Atomics.notify(ctrl, DONE);
+      if (probe) break; // one chunk each, so every worker must answer
     }
-    ctrl[base + STATUS] = status;
-    Atomics.store(ctrl, base + DONE, seen);
-    Atomics.notify(ctrl, base + DONE);
-    if (op === OP_QUIT) return;
   }
 }
 

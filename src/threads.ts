@@ -12,20 +12,28 @@
 // - sumSquares is summed by its kernel in fixed blocks of sumSquaresBlock() elements added in
 //   order; threads compute whole blocks and the main thread adds the block sums in that order;
 // - allFinite is an AND, which any split preserves.
+import { claim, runChunk, type ChunkRunner } from './thread-chunk.js';
 import {
+  ACTIVE,
+  AND,
+  CHUNK,
+  CHUNKS,
+  CLAIM,
+  CONTROL_SLOTS,
+  COUNT_ARG,
   DONE,
+  ERROR,
   KERNEL,
   MAX_ARGS,
   MESSAGE_BYTES,
   OP,
   OP_CALL,
-  OP_QUIT,
-  OP_SIMD,
+  OP_PROBE,
   OP_SUM_BLOCKS,
-  RESULT,
+  PROBE_BASE,
+  QUIT,
   SEQ,
-  STATUS,
-  STRIDE,
+  SIMD,
   type WorkerInit,
 } from './thread-protocol.js';
 import { type KernelFn, type RawKernels } from './arena.js';
@@ -102,7 +110,7 @@ export function threadCount(): number {
 export function limitThreads(k: number): void {
   if (pool === null) return;
   if (!Number.isInteger(k) || k < 1 || k > pool.workers.length + 1) throw new RangeError(`limitThreads: k must be an integer from 1 to ${pool.workers.length + 1}, got ${k}`);
-  pool.active = k - 1;
+  pool.setActive(k - 1);
 }
 
 /** Why ready({ threads }) fell back to one thread, or null. */
@@ -226,8 +234,9 @@ export async function startPool(
       started.catch(() => {}); // reported through p.lost / the race below
       const init: WorkerInit = { index: i, module, memory, control: p.control.buffer as SharedArrayBuffer, args: p.args.buffer as SharedArrayBuffer, partials: p.partials.buffer as SharedArrayBuffer, messages: p.messages.buffer as SharedArrayBuffer, names };
       worker.postMessage(init);
-      await withTimeout(started, Math.min(options.timeoutMs, 20000), `worker ${i} did not start`);
+      await withTimeout(started, 20000, `worker ${i} did not start`);
     }
+    p.setActive(p.workers.length);
     const probe = p.probe();
     if (probe !== null) {
       p.shutdown();
@@ -237,7 +246,6 @@ export async function startPool(
     p.shutdown();
     return `starting a worker failed: ${String((e as { message?: unknown } | null)?.message ?? e)}`;
   }
-  p.active = p.workers.length;
   pool = p;
   return p;
 }
@@ -256,40 +264,53 @@ export class Pool {
   readonly args: Float64Array;
   readonly partials: Float64Array;
   readonly messages: Uint8Array;
+  /** Workers in use (all of them unless limitThreads() said otherwise). */
+  active = 0;
   private readonly ids = new Map<string, number>();
   private readonly blocking = canBlock();
   private readonly block: number;
-  private readonly sumSquaresRaw: KernelFn;
-  /** Workers in use (all of them unless limitThreads() said otherwise). */
-  active = 0;
+  private readonly runner: ChunkRunner;
+  private seq = 0;
   /** Set by a worker's error/exit event; the next call reports it. */
   private lostReason: string | null = null;
   private stopping = false;
-  /** Slices handed out by the current call: worker i ran when dispatched[i] is 1. */
-  private readonly dispatched: Uint8Array;
 
   constructor(
-    names: readonly string[],
+    readonly names: readonly string[],
     readonly memory: WebAssembly.Memory,
     readonly raw: RawKernels,
     nWorkers: number,
     readonly options: { minElements: number; timeoutMs: number },
   ) {
     names.forEach((name, i) => this.ids.set(name, i));
-    this.control = new Int32Array(new SharedArrayBuffer(Math.max(1, nWorkers) * STRIDE * 4));
-    this.args = new Float64Array(new SharedArrayBuffer(Math.max(1, nWorkers) * MAX_ARGS * 8));
+    this.control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4));
+    this.control[SIMD] = 1;
+    this.args = new Float64Array(new SharedArrayBuffer(MAX_ARGS * 8));
     this.block = raw.sumSquaresBlock();
     // One partial per block of the largest possible array (4 GiB of float32).
     this.partials = new Float64Array(new SharedArrayBuffer(Math.ceil(2 ** 30 / this.block) * 8));
     this.messages = new Uint8Array(new SharedArrayBuffer(Math.max(1, nWorkers) * MESSAGE_BYTES));
-    this.dispatched = new Uint8Array(Math.max(1, nWorkers));
-    this.sumSquaresRaw = raw.sumSquares;
+    this.runner = {
+      ctrl: this.control,
+      args: this.args,
+      partials: this.partials,
+      fns: names.map((n) => raw[n]),
+      sumSquares: raw.sumSquares,
+      scaleCopy: raw.scaleCopy,
+      block: this.block,
+      scratch: new Float64Array(MAX_ARGS),
+    };
   }
 
   /** Threads a call over n elements uses (1: the calling thread alone). */
   threadsFor(n: number): number {
     if (this.stopping || n < this.options.minElements) return 1;
     return this.active + 1;
+  }
+
+  setActive(k: number): void {
+    this.active = k;
+    Atomics.store(this.control, ACTIVE, k);
   }
 
   lost(i: number, why: string): void {
@@ -299,13 +320,13 @@ export class Pool {
   shutdown(): void {
     if (this.stopping) return;
     this.stopping = true;
-    for (let i = 0; i < this.workers.length; i++) {
-      // Ask politely (the worker leaves its loop and exits), then make sure.
-      this.control[i * STRIDE + OP] = OP_QUIT;
-      Atomics.add(this.control, i * STRIDE + SEQ, 1);
-      Atomics.notify(this.control, i * STRIDE + SEQ);
+    // Ask politely (the workers leave their loop and exit), then make sure.
+    Atomics.store(this.control, QUIT, 1);
+    Atomics.add(this.control, SEQ, 1);
+    Atomics.notify(this.control, SEQ);
+    for (const w of this.workers) {
       try {
-        void this.workers[i].terminate();
+        void w.terminate();
       } catch {
         // already gone
       }
@@ -313,57 +334,56 @@ export class Pool {
     if (pool === this) pool = null;
   }
 
-  /** Round trip through every worker: scaleCopy of values the main thread just wrote. */
-  probe(): string | null {
-    // Bytes 16..63 are below the arena's first block (base 64) and are never handed out.
-    const src = 16;
-    const dst = 32;
-    const id = this.ids.get('scaleCopy') as number;
-    for (let i = 0; i < this.workers.length; i++) {
-      const f = new Float32Array(this.memory.buffer, 0, 16);
-      for (let j = 0; j < 4; j++) {
-        f[src / 4 + j] = i + 1.5 + j;
-        f[dst / 4 + j] = 0;
-      }
-      const a = i * MAX_ARGS;
-      this.args[a] = dst;
-      this.args[a + 1] = src;
-      this.args[a + 2] = 4;
-      this.args[a + 3] = 2;
-      this.post(i, OP_CALL, id);
-      const err = this.waitFor(i, 'probe', Math.min(this.options.timeoutMs, 5000));
-      if (err !== null) return `the thread probe failed: ${err}`;
-      const g = new Float32Array(this.memory.buffer, 0, 16);
-      for (let j = 0; j < 4; j++) {
-        if (g[dst / 4 + j] !== 2 * (i + 1.5 + j)) {
-          return 'writes to shared wasm memory are not visible across threads in this runtime (the Bun bug oven-sh/bun#25677?)';
+  /** Posts a job of `chunks` chunks of `chunk` elements; the arguments are already in this.args. */
+  private post(op: number, kernel: number, chunks: number, chunk: number, countArg: number): number {
+    const c = this.control;
+    c[OP] = op;
+    c[KERNEL] = kernel;
+    c[CHUNKS] = chunks;
+    c[CHUNK] = chunk;
+    c[COUNT_ARG] = countArg;
+    c[ERROR] = 0;
+    c[AND] = 1;
+    Atomics.store(c, DONE, 0);
+    const seq = (this.seq = (this.seq + 1) & 0x7fff);
+    Atomics.store(c, CLAIM, (seq << 16) | chunks);
+    Atomics.add(c, SEQ, 1);
+    Atomics.notify(c, SEQ);
+    return seq;
+  }
+
+  /** Claims and runs chunks on this thread until none is left; returns what one of them threw. */
+  private work(seq: number): unknown {
+    let thrown: unknown = null;
+    for (let k = claim(this.control, seq); k >= 0; k = claim(this.control, seq)) {
+      // After a throw, claim the rest without running them: the job must end, and soon.
+      if (thrown === null) {
+        try {
+          runChunk(this.runner, k);
+        } catch (e) {
+          thrown = e;
         }
       }
+      Atomics.add(this.control, DONE, 1);
     }
-    return null;
+    return thrown;
   }
 
-  private post(i: number, op: number, kernel: number): void {
-    const c = i * STRIDE;
-    this.control[c + OP] = op;
-    this.control[c + KERNEL] = kernel;
-    Atomics.add(this.control, c + SEQ, 1);
-    Atomics.notify(this.control, c + SEQ);
-  }
-
-  /** Waits for worker i's current job; returns null, or an error message (and the pool is then broken). */
-  private waitFor(i: number, what: string, timeoutMs: number): string | null {
-    const c = i * STRIDE;
-    const seq = Atomics.load(this.control, c + SEQ);
+  /** Waits until every chunk is done; returns null, or why not (the pool must then be shut down). */
+  private wait(what: string, chunks: number, timeoutMs: number): string | null {
+    const c = this.control;
     let spins = 0;
     let deadline = 0;
-    while (Atomics.load(this.control, c + DONE) !== seq) {
+    for (let done = Atomics.load(c, DONE); done !== chunks; done = Atomics.load(c, DONE)) {
       if (++spins < 4096) continue;
       if (deadline === 0) deadline = now() + timeoutMs;
-      if (this.blocking) Atomics.wait(this.control, c + DONE, seq - 1, 50);
-      if (now() > deadline) return `worker ${i} did not finish its '${what}' slice within ${timeoutMs} ms (it crashed, was terminated or is stuck)`;
+      // A browser page's main thread may not block: it spins (docs/threads.md).
+      if (this.blocking) Atomics.wait(c, DONE, done, 20);
+      if (now() > deadline) return `a worker did not finish its part of '${what}' within ${timeoutMs} ms (it crashed, was terminated or is stuck)`;
     }
-    if (this.control[c + STATUS] !== 0) {
+    const e = c[ERROR];
+    if (e !== 0) {
+      const i = e - 1;
       const bytes = this.messages.slice(i * MESSAGE_BYTES, (i + 1) * MESSAGE_BYTES);
       const end = bytes.indexOf(0);
       return `worker ${i} failed in '${what}': ${new TextDecoder().decode(bytes.subarray(0, end < 0 ? bytes.length : end))}`;
@@ -377,137 +397,101 @@ export class Pool {
     throw new Error(`wasm-optim threads: ${why}; the worker threads were shut down and kernels now run on one thread (threadCount() is 1)`);
   }
 
-  /** Waits for every dispatched slice; throws (after all have been waited for) if one failed. */
-  private join(what: string): void {
-    let err: string | null = null;
-    for (let i = 0; i < this.workers.length; i++) {
-      if (this.dispatched[i] === 0) continue;
-      this.dispatched[i] = 0;
-      const e = this.waitFor(i, what, this.options.timeoutMs);
-      if (err === null) err = e;
-    }
+  /** Runs a job to its end on this thread and the workers; throws what went wrong. */
+  private run(what: string, op: number, kernel: number, chunks: number, chunk: number, countArg: number): void {
+    if (this.lostReason !== null) this.fail(this.lostReason);
+    const seq = this.post(op, kernel, chunks, chunk, countArg);
+    const thrown = this.work(seq);
+    const err = this.wait(what, chunks, this.options.timeoutMs);
     if (err !== null) this.fail(err);
+    if (thrown !== null) throw thrown;
   }
 
   /**
-   * Runs a split kernel: args are in this.scratch (argc of them), `ci` the count's index. Slices
-   * of a multiple of 4 elements go to the workers in order, the last (with the tail) to this thread.
+   * Every worker doubles 4 floats the main thread has just written (a worker claims one chunk of
+   * a probe, and the main thread none, so all must take part): shared memory works both ways.
    */
-  split(name: string, raw: KernelFn, ci: number, argc: number, s: Float64Array): number {
-    if (this.lostReason !== null) this.fail(this.lostReason);
-    const id = this.ids.get(name) as number;
-    splitCounts.set(name, (splitCounts.get(name) ?? 0) + 1);
-    const n = s[ci];
-    const t = this.active + 1;
-    const chunk = Math.ceil(n / t / 4) * 4;
-    let start = 0;
-    for (let i = 0; i < this.active && start + chunk < n; i++) {
-      const a = i * MAX_ARGS;
-      for (let j = 0; j < argc; j++) {
-        const v = s[j];
-        this.args[a + j] = j < ci ? (v === 0 ? 0 : v + start * 4) : j === ci ? chunk : v;
+  probe(): string | null {
+    const n = this.workers.length;
+    const f = new Float32Array(this.memory.buffer, PROBE_BASE, 8 * n);
+    for (let k = 0; k < n; k++) for (let j = 0; j < 4; j++) (f[8 * k + j] = k + 1.5 + j), (f[8 * k + 4 + j] = 0);
+    this.post(OP_PROBE, 0, n, 1, 0);
+    const err = this.wait('probe', n, 5000);
+    if (err !== null) return `the thread probe failed: ${err}`;
+    const g = new Float32Array(this.memory.buffer, PROBE_BASE, 8 * n);
+    for (let k = 0; k < n; k++) {
+      for (let j = 0; j < 4; j++) {
+        if (g[8 * k + 4 + j] !== 2 * (k + 1.5 + j)) {
+          return 'writes to shared wasm memory are not visible across threads in this runtime (the Bun bug oven-sh/bun#25677?)';
+        }
       }
-      this.post(i, OP_CALL, id);
-      this.dispatched[i] = 1;
-      start += chunk;
     }
-    let mine: unknown;
-    let thrown: unknown = null;
-    try {
-      for (let j = 0; j < ci; j++) if (s[j] !== 0) s[j] += start * 4;
-      s[ci] = n - start;
-      mine = raw(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13], s[14], s[15], s[16], s[17], s[18], s[19], s[20], s[21], s[22]);
-    } catch (e) {
-      thrown = e;
-    }
-    const and = AND_KERNELS.has(name);
-    let result = and ? (typeof mine === 'number' ? mine : 0) : 0;
-    let err: string | null = null;
-    for (let i = 0; i < this.workers.length; i++) {
-      if (this.dispatched[i] === 0) continue;
-      this.dispatched[i] = 0;
-      const e = this.waitFor(i, name, this.options.timeoutMs);
-      if (err === null) err = e;
-      if (and && this.args[i * MAX_ARGS + RESULT] === 0) result = 0;
-    }
-    if (err !== null) this.fail(err);
-    if (thrown !== null) throw thrown;
-    return and ? result : (mine as number);
+    g.fill(0);
+    return null;
   }
 
-  /** sumSquares over whole blocks per thread; block sums added in block order (see the kernel). */
+  /**
+   * A split kernel call; its arguments are in this.args. Chunks of a multiple of 4 elements
+   * (about four per thread), the last one with the tail.
+   */
+  split(name: string, ci: number): number {
+    splitCounts.set(name, (splitCounts.get(name) ?? 0) + 1);
+    const n = this.args[ci];
+    const chunk = Math.max(256, Math.ceil(n / (4 * (this.active + 1)) / 4) * 4, Math.ceil(n / 0xffff / 4) * 4);
+    this.run(name, OP_CALL, this.ids.get(name) as number, Math.ceil(n / chunk), chunk, ci);
+    return this.control[AND];
+  }
+
+  /** sumSquares by blocks (chunks); the block sums added in block order, as the kernel does. */
   sumSquares(x: number, n: number): number {
-    if (this.lostReason !== null) this.fail(this.lostReason);
-    const B = this.block;
     splitCounts.set('sumSquares', (splitCounts.get('sumSquares') ?? 0) + 1);
+    const B = this.block;
     const nb = Math.ceil(n / B);
-    const t = this.active + 1;
-    const per = Math.ceil(nb / t);
-    let b0 = 0;
-    for (let i = 0; i < this.active && b0 + per < nb; i++) {
-      const a = i * MAX_ARGS;
-      this.args[a] = x;
-      this.args[a + 1] = n;
-      this.args[a + 2] = b0;
-      this.args[a + 3] = b0 + per;
-      this.post(i, OP_SUM_BLOCKS, 0);
-      this.dispatched[i] = 1;
-      b0 += per;
-    }
-    let thrown: unknown = null;
-    try {
-      for (let b = b0; b < nb; b++) this.partials[b] = this.sumSquaresRaw(x + b * B * 4, Math.min(B, n - b * B));
-    } catch (e) {
-      thrown = e;
-    }
-    this.join('sumSquares');
-    if (thrown !== null) throw thrown;
+    this.args[0] = x;
+    this.args[1] = n;
+    this.run('sumSquares', OP_SUM_BLOCKS, 0, nb, B, 1);
     let total = 0;
     for (let b = 0; b < nb; b++) total += this.partials[b];
     return total;
   }
 
-  /** setSimd on every instance, so all threads take the same path. */
+  /** Every worker follows the SIMD switch from its next job on. */
   setSimd(on: number): void {
-    for (let i = 0; i < this.workers.length; i++) {
-      this.args[i * MAX_ARGS] = on;
-      this.post(i, OP_SIMD, 0);
-      this.dispatched[i] = 1;
-    }
-    this.join('setSimd');
+    Atomics.store(this.control, SIMD, on);
   }
 }
 
 /**
  * The kernels object of a threaded arena: the raw exports, with the SPLIT_KERNELS, sumSquares
- * and setSimd going through `p` while it runs. Allocation-free per call: the arguments go to a
- * fixed scratch array (no rest parameters).
+ * and setSimd going through `p` while it runs. Allocation-free per call: the arguments go to the
+ * shared argument row (no rest parameters).
  */
 export function threadedKernels(raw: RawKernels, p: Pool): RawKernels {
   const out: Record<string, KernelFn> = {};
   for (const name of Object.keys(raw)) out[name] = raw[name];
-  const s = new Float64Array(MAX_ARGS);
+  const s = p.args;
   for (const name of Object.keys(SPLIT_KERNELS)) {
     const fn = raw[name];
     if (typeof fn !== 'function') continue; // a kernel of a build without it
     const ci = SPLIT_KERNELS[name];
     const argc = fn.length;
-    if (argc > RESULT || ci >= argc) throw new Error(`wasm-optim threads: the split table does not fit kernel '${name}' (${argc} parameters)`);
+    if (argc >= MAX_ARGS || ci >= argc) throw new Error(`wasm-optim threads: the split table does not fit kernel '${name}' (${argc} parameters)`);
+    const and = AND_KERNELS.has(name);
     out[name] = function (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22) {
       s[0] = a0; s[1] = a1; s[2] = a2; s[3] = a3; s[4] = a4; s[5] = a5; s[6] = a6; s[7] = a7;
       s[8] = a8; s[9] = a9; s[10] = a10; s[11] = a11; s[12] = a12; s[13] = a13; s[14] = a14; s[15] = a15;
       s[16] = a16; s[17] = a17; s[18] = a18; s[19] = a19; s[20] = a20; s[21] = a21; s[22] = a22;
       if (p.threadsFor(s[ci]) === 1) return fn(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22);
-      return p.split(name, fn, ci, argc, s);
+      const r = p.split(name, ci);
+      return (and ? r : undefined) as number;
     } as KernelFn;
   }
   const sumSquares = raw.sumSquares;
   out.sumSquares = (x: number, n: number) => (p.threadsFor(n) === 1 ? sumSquares(x, n) : p.sumSquares(x, n));
   const setSimd = raw.setSimd;
   out.setSimd = (on: number) => {
-    const r = setSimd(on);
-    if (p.threadsFor(Infinity) > 1) p.setSimd(on ? 1 : 0);
-    return r;
+    p.setSimd(on ? 1 : 0);
+    return setSimd(on);
   };
   return out;
 }

@@ -29,8 +29,9 @@ if (scenario === 'exit') {
   opt.applyGradients([[g.value, w]]);
   console.log(JSON.stringify({ before, after: W.threadCount(), finite: Number.isFinite(w.value[n - 1]) }));
 } else if (scenario === 'terminated') {
-  // A worker dies (terminated) and the next split call comes before its exit event: the timeout.
-  await W.ready({ threads: 2, timeoutMs: 500 });
+  // A worker dies while idle and the next steps come before its exit event can be delivered:
+  // nobody waits for it (chunks are claimed, and a dead worker claims none), the results are right.
+  await W.ready({ threads: 2, minElements: 4 });
   const w = new Variable(fill(1));
   const g = new Variable(fill(2));
   const opt = new Adam();
@@ -38,17 +39,46 @@ if (scenario === 'exit') {
   void threadWorkersForTesting()[0].terminate();
   // Stay busy: the worker stops meanwhile, but its exit event cannot be delivered to this thread.
   for (const until = Date.now() + 300; Date.now() < until; );
-  let error = null;
   const t0 = Date.now();
+  for (let s = 0; s < 3; s++) opt.applyGradients([[g.value, w]]);
+  const ms = Date.now() - t0;
+  const hash = Array.from(w.value.subarray(0, 64)).join();
+  // Then the event arrives: the next step says what happened, and kernels run on one thread.
+  await new Promise((r) => setTimeout(r, 50));
+  let error = null;
   try {
     opt.applyGradients([[g.value, w]]);
   } catch (e) {
     error = msg(e);
   }
-  const ms = Date.now() - t0;
   const after = W.threadCount();
-  opt.applyGradients([[g.value, w]]); // one thread from now on
-  console.log(JSON.stringify({ error, ms, after, finite: Number.isFinite(w.value[0]) }));
+  opt.applyGradients([[g.value, w]]);
+  console.log(JSON.stringify({ ms, hash, error, after, finite: Number.isFinite(w.value[0]) }));
+} else if (scenario === 'reference') {
+  // The same steps as 'terminated' on one thread.
+  await W.ready();
+  const w = new Variable(fill(1));
+  const g = new Variable(fill(2));
+  const opt = new Adam();
+  for (let s = 0; s < 4; s++) opt.applyGradients([[g.value, w]]);
+  console.log(JSON.stringify({ hash: Array.from(w.value.subarray(0, 64)).join() }));
+} else if (scenario === 'timeout') {
+  // A worker that does not finish a chunk it claimed within timeoutMs: a clear error, no hang.
+  await W.ready({ threads: 2, timeoutMs: 0.001 });
+  const big = 10_000_000;
+  const w = new Variable(new Float32Array(big).fill(1));
+  const g = new Variable(new Float32Array(big).fill(0.5));
+  const opt = new Adam();
+  let error = null;
+  let steps = 0;
+  for (; steps < 50 && error === null; steps++) {
+    try {
+      opt.applyGradients([[g.value, w]]);
+    } catch (e) {
+      error = msg(e);
+    }
+  }
+  console.log(JSON.stringify({ error, steps, after: W.threadCount() }));
 } else if (scenario === 'exited') {
   // A worker dies and its exit event has been delivered before the next step: reported at once.
   await W.ready({ threads: 2 });
