@@ -39,6 +39,10 @@ for (const b of bundles) {
   await writeFile(at(`${out}/${b.file.replace(/\.js$/, '.d.ts')}`), `export * from '${dts}';\n`);
 }
 await copyFile(at('build/optim.wasm'), at(`${out}/optim.wasm`));
+// ready({ threads }) from the browser bundle: the worker script and the shared-memory kernels it
+// loads beside itself (docs/threads.md).
+await build({ ...common, entryPoints: ['build/thread-worker.js'], outfile: `${out}/thread-worker.js`, platform: 'browser' });
+await copyFile(at('build/optim-threads.wasm'), at(`${out}/optim-threads.wasm`));
 // Types for `import wasm from 'wasm-optim/optim.wasm'` (the module binding of workerd / Vercel Edge).
 await writeFile(
   at('build/optim.wasm.d.ts'),

@@ -164,6 +164,8 @@ export function threadSupport(): string | null {
   } catch (e) {
     return `shared WebAssembly memory is not available (${String((e as { message?: unknown } | null)?.message ?? e)})`;
   }
+  const g = globalThis as { Worker?: unknown; process?: { versions?: { node?: string } } };
+  if (typeof g.Worker !== 'function' && !g.process?.versions?.node) return 'this runtime has no Worker';
   return null;
 }
 
@@ -173,6 +175,8 @@ async function spawnWorker(url: URL, onFail: (why: string) => void): Promise<{ w
   const Web = (globalThis as { Worker?: new (url: URL, options: { type: 'module' }) => WorkerHandle & EventTarget }).Worker;
   if (typeof Web === 'function') {
     const worker = new Web(url, { type: 'module' });
+    // Bun's (and Deno's, where it has one) unref: the workers do not keep the process alive.
+    (worker as { unref?: () => void }).unref?.();
     const started = new Promise<void>((resolve, reject) => {
       worker.addEventListener('message', () => resolve(), { once: true });
       worker.addEventListener('error', (e) => {

@@ -22,4 +22,17 @@ if (deno) {
   });
 }
 
+if (deno) {
+  test('deno: ready({ threads: 2 }) runs two threads (web Workers, shared memory); AdamW + globalClipnorm equals Node on one thread bit for bit', async () => {
+    const ours = await run(deno, ['run', '--allow-read', '--no-prompt', 'test/runtimes/threads.mjs', '2'], { timeoutMs: 30000 });
+    assert.is(ours.code, 0, ours.err);
+    const r = lastJson(ours);
+    const node = await run(process.execPath, ['test/runtimes/threads.mjs', '0'], { timeoutMs: 30000 });
+    assert.is(node.code, 0, node.err);
+    assert.is(r.threads, 2, JSON.stringify(r));
+    assert.is(r.reason, null);
+    assert.is(r.hash, lastJson(node).hash);
+  });
+}
+
 test.run();

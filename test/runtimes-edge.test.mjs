@@ -29,6 +29,9 @@ if (hidden('edge-runtime') || !existsSync(`${ROOT}node_modules/edge-runtime/pack
     assert.match(checks.rawCompile, /disallowed/, 'wasm code generation must be off in the VM');
     assert.match(checks.readyDefault, /import\.meta\.url is not set.*ready\(wasm\)/);
     assert.match(checks.readyBytes, /forbids compiling WebAssembly from bytes.*ready\(wasm\)/);
+    // ready({ threads: 2, source }) falls back to one thread and says why; no error, no hang.
+    assert.is(checks.threadCount, 1);
+    assert.type(checks.threadFallbackReason, 'string', JSON.stringify(checks));
     for (const [name, r] of Object.entries(fineTune(lib, { steps }))) {
       const e = results[name];
       assert.ok(e.finalLoss < e.loss0 / 100, `${name}: loss ${e.loss0} -> ${e.finalLoss} should fall 100x`);

@@ -36,6 +36,9 @@ if (!workerd) {
       const body = await res.json();
       assert.ok(body.moduleIsModule, 'the wasm binding is a WebAssembly.Module');
       assert.is(body.importMetaUrl, 'undefined');
+      // ready({ threads: 2, source }) fell back to one thread and says why; no error, no hang.
+      assert.is(body.refusals.threads.count, 1);
+      assert.type(body.refusals.threads.reason, 'string', JSON.stringify(body.refusals));
       for (const [name, r] of Object.entries(node)) {
         const w = body.results[name];
         assert.ok(w.finalLoss < w.loss0 / 100, `${name}: loss ${w.loss0} -> ${w.finalLoss} should fall 100x`);

@@ -26,7 +26,10 @@ async function handle(request) {
     readyDefault: await attempt(() => lib.ready()),
     readyBytes: await attempt(() => lib.ready(EMPTY_MODULE)),
   };
-  await lib.ready(OPTIM_WASM);
+  // Threads requested: edge functions have no Worker, so this falls back to one thread (docs/threads.md).
+  await lib.ready({ threads: 2, source: OPTIM_WASM });
+  checks.threadCount = lib.threadCount();
+  checks.threadFallbackReason = lib.threadFallbackReason();
   if (url.searchParams.has('kernel')) {
     // kernel(): compiling is refused here, so the fallback runs; KERNEL_MODULES are the precompiled ones.
     return new Response(JSON.stringify({ checks, kernel: kernelSubset(lib, { modules: KERNEL_MODULES }) }), { headers: { 'content-type': 'application/json' } });

@@ -36,7 +36,9 @@ export default {
         // Bytes: compiling at runtime is forbidden. (An empty module: the 8-byte header.)
         bytes: await refusal(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])),
       };
-      await lib.ready(wasm);
+      // Threads requested: workerd has no Worker (nor shared memory), so one thread (docs/threads.md).
+      await lib.ready({ threads: 2, source: wasm });
+      refusals.threads = { count: lib.threadCount(), reason: lib.threadFallbackReason() };
     }
     if (url.searchParams.has('kernel')) return Response.json({ runtime: 'workerd', kernel: kernelSubset(lib, { modules: kernelModules }) });
     const steps = Number(url.searchParams.get('steps') ?? 300);
