@@ -129,12 +129,13 @@ function install(module: WebAssembly.Module): void {
   defaultArena = arena;
 }
 
-/** A plain options object for ready({ threads }), as opposed to a WasmSource. */
-function isThreadOptions(x: unknown): x is ThreadOptions {
-  return typeof x === 'object' && x !== null && tagOf(x) === '[object Object]' && !isResponse(x) && typeof (x as PromiseLike<unknown>).then !== 'function';
-}
-
 const THREAD_OPTIONS = ['threads', 'source', 'threadsSource', 'minElements', 'timeoutMs'];
+
+/** A plain object naming one of ready()'s options: ready({ threads }), as opposed to a WasmSource. */
+function isThreadOptions(x: unknown): x is ThreadOptions {
+  if (typeof x !== 'object' || x === null || tagOf(x) !== '[object Object]' || isResponse(x)) return false;
+  return typeof (x as PromiseLike<unknown>).then !== 'function' && Object.keys(x).some((k) => THREAD_OPTIONS.includes(k));
+}
 
 /** Checks ready()'s options (read once, snapshotted) with errors naming the option. */
 function threadOptions(o: ThreadOptions): Required<Pick<ThreadOptions, 'threads' | 'minElements' | 'timeoutMs'>> & Pick<ThreadOptions, 'source' | 'threadsSource'> {

@@ -1050,6 +1050,10 @@ const CHILD = {
     const compile = WebAssembly.compile;
     WebAssembly.compile = async () => { throw new WebAssembly.CompileError('WebAssembly.compile(): Wasm code generation disallowed by embedder'); };
     try { await m.ready(new Uint8Array(8)); } finally { WebAssembly.compile = compile; }`,
+  'ready.threads': 'await m.ready({ threads: 0 })',
+  'ready.minElements': 'await m.ready({ threads: 2, minElements: 2 })',
+  'ready.timeoutMs': 'await m.ready({ threads: 2, timeoutMs: 0 })',
+  'ready.option': 'await m.ready({ threads: 2, min_elements: 9 })',
   'readySync.source': 'm.readySync(5)',
   'readySync.bytes': 'm.readySync(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 255]))',
   'notready.variable': 'new m.Variable([1])',

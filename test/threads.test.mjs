@@ -101,7 +101,7 @@ test('ready(options) checks its options by name; a late ready({ threads }) falls
     [{ threads: 2.5 }, /threads must be an integer from 1 to 64, got 2.5/],
     [{ threads: 65 }, /threads must be an integer from 1 to 64/],
     [{ threads: '2' }, /threads must be an integer/],
-    [{}, /threads must be an integer/],
+    [{ minElements: 8 }, /threads must be an integer/],
     [{ threads: 2, minElements: 2 }, /minElements must be an integer >= 4, got 2/],
     [{ threads: 2, timeoutMs: 0 }, /timeoutMs must be a finite number > 0, got 0/],
     [{ threads: 2, timeoutMs: Infinity }, /timeoutMs must be a finite number > 0/],
