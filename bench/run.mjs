@@ -5,7 +5,7 @@
 //   --quick            sizes 1e3..1e6, fewer samples, tf cpu capped at 1e5 (1e6 for Adam), allocation
 //                      probes for Adam only, fewer model.fit epochs: under 2 minutes
 //   --only=Adam,SGD    only these optimizers (export names) in the dense section
-//   --sections=dense,sparse,alloc,fit,muon,kernel,int8   run only these sections
+//   --sections=dense,sparse,alloc,fit,muon,kernel,int8   run only these sections (also: threads)
 //   --no-write         print only
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -235,6 +235,21 @@ if (sections.has('fit')) {
   }
   console.log(report.fitTable(results.fit).join('\n'));
   console.log(`\n(fit section done at ${elapsed()})\n`);
+}
+
+// ------------------------------------------------------------------ threads (opt-in section)
+// `--sections=threads`: Adam at 1e6 and 1e7 on a threaded arena, every thread count up to the
+// cores present, plus the split-threshold sweep (bench/lib/threads.mjs; runs in a child process).
+if (sections.has('threads')) {
+  const { runThreads, threadsTable } = await import('./lib/threads.mjs');
+  try {
+    results.threads = await runThreads(quick ? { samples: 7, minMs: 10 } : { samples: 15, minMs: 20 });
+    console.log(threadsTable(results.threads).join('\n'));
+  } catch (err) {
+    results.threads = { status: 'not run', reason: `failed: ${firstLine(err)}` };
+    console.log(`threads section failed: ${results.threads.reason}`);
+  }
+  console.log(`\n(threads section done at ${elapsed()})\n`);
 }
 
 // ------------------------------------------------------------------ summary and files

@@ -84,8 +84,8 @@ export const SPLIT_KERNELS: Readonly<Record<string, number>> = {
 /** Kernels whose i32 result is combined across slices with AND. */
 const AND_KERNELS = new Set(['allFinite']);
 
-/** Calls with fewer elements than this stay on the calling thread (measured: docs/threads.md). */
-export const DEFAULT_MIN_ELEMENTS = 65536;
+/** Calls with fewer elements than this stay on the calling thread (measured by the bench sweep: docs/threads.md). */
+export const DEFAULT_MIN_ELEMENTS = 262144;
 /** A worker that has not finished its slice after this long is treated as crashed. */
 export const DEFAULT_TIMEOUT_MS = 30000;
 

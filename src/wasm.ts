@@ -26,7 +26,7 @@ export interface ThreadOptions {
   source?: WasmSource;
   /** Where the shared-memory kernels come from (default: optim-threads.wasm next to this module). */
   threadsSource?: WasmSource;
-  /** Calls over fewer elements stay on the calling thread (default 65536). */
+  /** Calls over fewer elements stay on the calling thread (default 262144). */
   minElements?: number;
   /** Milliseconds a slice may take before its worker is declared crashed (default 30000). */
   timeoutMs?: number;

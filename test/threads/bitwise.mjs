@@ -1,12 +1,12 @@
 // Child process of test/threads.test.mjs: trains every optimizer whose kernel is split across
 // threads, through the public API, and prints a hash of the weights and the saved state per case.
-// argv: threads (0 = plain ready(), no thread machinery), minElements, simd (1/0).
+// argv: threads (0 = plain ready(), no thread machinery), minElements (0 = the default), simd (1/0).
 import * as W from '../../build/index.js';
 import { threadSplitCounts } from '../../build/threads.js';
 
 const [threadsArg, minArg, simdArg] = process.argv.slice(2).map(Number);
 if (threadsArg === 0) await W.ready();
-else await W.ready({ threads: threadsArg, minElements: minArg });
+else await W.ready(minArg ? { threads: threadsArg, minElements: minArg } : { threads: threadsArg });
 if (simdArg === 0) W.setSimdEnabled(false);
 
 const { Variable, LossScaleOptimizer, kernels } = W;
@@ -30,7 +30,7 @@ function values(n, seed) {
 }
 
 // Sizes: below, at and above the split threshold, odd tails, more than one sumSquares block.
-const SIZES = [1, 3, 1023, 4099, 65537, 200003];
+const SIZES = [1, 3, 1023, 4099, 65537, 300001];
 const cls = (name) => W[name];
 const CASES = [
   ['Adam', {}], ['Adam', { amsgrad: true }], ['AdamW', { weightDecay: 0.01 }],
