@@ -42,8 +42,8 @@ import { type KernelFn, type RawKernels } from './arena.js';
  * The kernels split across threads, each with the index of its element-count argument: every
  * argument before it is a pointer to n float32 elements (0 for an absent optional array, which
  * stays 0), every argument after it a scalar passed unchanged. Any kernel not listed (row
- * scatters, Adafactor, Lamb's moments, matmul and Muon, int8 state, the reductions of
- * kernel()) runs on the calling thread.
+ * scatters, Adafactor, Lamb's moments and Prodigy's sums, matmul and Muon, int8 state, the
+ * reductions of kernel()) runs on the calling thread.
  */
 export const SPLIT_KERNELS: Readonly<Record<string, number>> = {
   // optimizers
@@ -60,6 +60,15 @@ export const SPLIT_KERNELS: Readonly<Record<string, number>> = {
   ftrl: 4,
   yogi: 4,
   radam: 5,
+  adan: 6,
+  ademamix: 5,
+  adopt: 4,
+  scheduleFreeAdamW: 4,
+  scheduleFreeSGD: 3,
+  scheduleFreeEval: 2,
+  // the elementwise halves of optimizers whose other half is a reduction (run on one thread)
+  lambApply: 3,
+  prodigyApply: 3,
   // primitives of the step pipeline and of kernels.*
   scaleCopy: 2,
   divCopy: 2,

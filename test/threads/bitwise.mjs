@@ -39,6 +39,9 @@ const CASES = [
   ['Adagrad', {}], ['Adadelta', { learningRate: 1 }], ['Adamax', {}], ['Nadam', {}], ['Lion', {}],
   ['Ftrl', { l1RegularizationStrength: 0.01, l2ShrinkageRegularizationStrength: 0.01 }],
   ['Yogi', {}], ['RAdam', {}], ['RAdam', { amsgrad: true }],
+  ['Adan', {}], ['Adan', { weightDecay: 0.02 }], ['AdEMAMix', {}], ['AdEMAMix', { weightDecay: 0.02 }],
+  ['Adopt', {}], ['Adopt', { nesterov: true }], ['ScheduleFreeAdamW', { warmupSteps: 2 }],
+  ['ScheduleFreeSGD', { weightDecay: 0.01 }], ['Lamb', {}], ['Prodigy', {}], ['Prodigy', { weightDecay: 0.01 }],
   // The base pipeline's primitives: clipping (scaleCopy, sumSquares), clipvalue, decay, EMA (ema, copy),
   // finiteness (allFinite), accumulation (axpy / fill / copy).
   ['Adam', { globalClipnorm: 1 }], ['Adam', { clipnorm: 0.5 }], ['Adam', { clipvalue: 0.1 }],
@@ -60,6 +63,12 @@ for (const [name, options] of CASES) {
     for (let k = 0; k < grads.length; k++) grads[k].value.set(values(SIZES[k], 1000 + k + 31 * step));
     if (step === 2) grads[5].value[123457] = Infinity;
     opt.applyGradients(grads.map((g, k) => [g.value, vars[k]]));
+  }
+  // Schedule-free: the evaluation point too (scheduleFreeEval), then back.
+  if (typeof opt.evalParams === 'function') {
+    opt.evalParams();
+    for (const v of vars) out[`${name} eval`] = hash(u8(v.value), out[`${name} eval`] ?? 0x811c9dc5);
+    opt.trainParams();
   }
   let h = 0x811c9dc5;
   for (const v of vars) h = hash(u8(v.value), h);
