@@ -94,6 +94,14 @@ test('a dead worker is a clear error, never a deadlock; kernels then run on one 
   assert.match(trap.error, /^(wasm-optim threads: worker \d failed in 'fill': )?memory access out of bounds/);
 });
 
+test('tfjs entry after ready({ threads: 2 }): the wasm backend\'s heap stays single-threaded (kernelModule() is the unshared build), the cpu backend uses the threaded arena; both equal plain ready()', () => {
+  const two = child('./threads/tfjs.mjs', [2]).out;
+  const plain = child('./threads/tfjs.mjs', [0]).out;
+  assert.is(two.threads, 2);
+  assert.is(two.wasm, plain.wasm);
+  assert.is(two.cpu, plain.cpu);
+});
+
 test('ready(options) checks its options by name; a late ready({ threads }) falls back and says why', async () => {
   await ready();
   for (const [opts, re] of [
