@@ -26,7 +26,7 @@ function child(script, args, timeout = 120000) {
 const runs = {};
 const bitwise = (threads, minElements, simd) => (runs[`${threads}/${minElements}/${simd}`] ??= child('./threads/bitwise.mjs', [threads, minElements, simd]).out);
 
-test('every split kernel, through the public optimizers and kernels.*: bit-identical for 1, 2 and 3 threads and for plain ready()', () => {
+test('every split kernel, through the public optimizers, kernels.* and kernel(): bit-identical for 1, 2 and 3 threads and for plain ready()', () => {
   const plain = bitwise(0, 64, 1);
   assert.is(plain.threads, 1);
   for (const t of [1, 2, 3]) {
@@ -35,6 +35,12 @@ test('every split kernel, through the public optimizers and kernels.*: bit-ident
     assert.is(r.reason, null);
     for (const k of Object.keys(plain.hashes)) assert.equal(r.hashes[k], plain.hashes[k], `${k}: ${t} threads vs plain ready()`);
   }
+  // kernel() on a threaded arena: compiled (shared import), fallback and precompiled (runs the
+  // fallback there) give the same bits as each other and as plain ready() (compared above).
+  const k2 = bitwise(2, 64, 1).hashes;
+  assert.is(new Set(k2['kernel() adabelief']).size, 1, JSON.stringify(k2['kernel() adabelief']));
+  assert.is(new Set(k2['kernel() sumOfSquares']).size, 1);
+  assert.equal(k2['kernel() modes'], { compiled: 'compiled', fallback: 'fallback', precompiled: 'precompiled' });
   // Coverage: every split kernel (and the blocked sumSquares) was really split in those runs.
   const splits = bitwise(3, 64, 1).splits;
   for (const name of [...Object.keys(SPLIT_KERNELS), 'sumSquares']) {

@@ -101,4 +101,29 @@ for (const [name, options] of CASES) {
   out['kernels.*'] = [hash(u8(x.value)), hash(u8(t1.value)), hash(u8(t2.value)), hash(u8(wv.value))];
 }
 
+// kernel(): on a threaded arena the generated module is compiled with a shared memory import and
+// runs on the calling thread; a precompiled module (unshared import) runs the fallback there.
+{
+  const { KERNEL_SPECS, reductionSpec } = await import('../runtimes/kernel-subset.mjs');
+  const n = 70001;
+  const modes = {};
+  for (const [label, make] of [
+    ['compiled', () => W.kernel(KERNEL_SPECS.adabelief)],
+    ['fallback', () => W.kernel({ ...KERNEL_SPECS.adabelief, compile: false })],
+    ['precompiled', () => W.kernel(KERNEL_SPECS.adabelief).fromModule(new WebAssembly.Module(W.kernel(KERNEL_SPECS.adabelief).toBytes()))],
+  ]) {
+    const k = make();
+    const [w, g, m, sv] = [1, 2, 3, 4].map((j) => new Variable(values(n, 70 + j)));
+    for (let step = 0; step < 3; step++) k.run({ w, g, m, s: sv }, { omb1: 0.1, omb2: 0.001, eps: 1e-16, stepSize: 0.01, epsHat: 1e-8 });
+    out[`kernel() adabelief`] ??= [];
+    out[`kernel() adabelief`].push(hash(u8(w.value), hash(u8(m.value), hash(u8(sv.value)))));
+    modes[label] = k.mode;
+    const r = W.kernel({ ...reductionSpec('sumOfSquares'), compile: label !== 'fallback' });
+    out[`kernel() sumOfSquares`] ??= [];
+    out[`kernel() sumOfSquares`].push(r.run({ x: g, y: m }));
+    for (const v of [w, g, m, sv]) v.dispose();
+  }
+  out['kernel() modes'] = modes;
+}
+
 console.log(JSON.stringify({ threads: W.threadCount(), reason: W.threadFallbackReason(), hashes: out, splits: Object.fromEntries(threadSplitCounts()) }));
