@@ -22,20 +22,24 @@ export const ERROR = 3;
 export const AND = 4;
 /** What to do: one of the OP_* codes. */
 export const OP = 5;
-/** Index of the kernel in the names list sent at start-up. */
+/** The split kernel's id for runKernel (src/thread-kernels.ts). */
 export const KERNEL = 6;
 /** Chunks in the job. */
 export const CHUNKS = 7;
 /** Elements per chunk (a multiple of 4; the last chunk takes the rest). */
 export const CHUNK = 8;
-/** Index of the element-count argument (OP_CALL). */
-export const COUNT_ARG = 9;
+/** Elements in the whole call. */
+export const N = 9;
 /** 1 when the SIMD loops are on: every worker follows it before its next job. */
 export const SIMD = 10;
 /** Set to 1 (with a SEQ bump) to make the workers leave their loop. */
 export const QUIT = 11;
 /** Workers that take part in jobs (the first ACTIVE of them; the bench compares thread counts). */
 export const ACTIVE = 12;
+/** sumSquares' array (a byte offset; read as unsigned). */
+export const X = 13;
+/** Where the call's arguments are in wasm memory (OP_CALL; see ARGS_PTR in src/threads.ts). */
+export const ARGS = 14;
 /** Int32 slots in the control array. */
 export const CONTROL_SLOTS = 16;
 
@@ -45,7 +49,7 @@ export const OP_SUM_BLOCKS = 2;
 export const OP_PROBE = 3;
 export const PROBE_BASE = 1024;
 
-/** Float64 argument slots of a job (adan, the widest kernel, takes 22). */
+/** Argument slots of a call (adan, the widest kernel, takes 22). */
 export const MAX_ARGS = 24;
 /** Bytes per worker for an error message (UTF-8). */
 export const MESSAGE_BYTES = 512;
@@ -56,8 +60,6 @@ export interface WorkerInit {
   readonly module: WebAssembly.Module;
   readonly memory: WebAssembly.Memory;
   readonly control: SharedArrayBuffer;
-  readonly args: SharedArrayBuffer;
   readonly partials: SharedArrayBuffer;
   readonly messages: SharedArrayBuffer;
-  readonly names: readonly string[];
 }

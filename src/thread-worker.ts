@@ -3,12 +3,12 @@
 // chunks until none is left (src/thread-chunk.ts), then sleeps. Works as a Node worker_threads
 // worker and as a web Worker (Deno, Bun, browsers).
 import { claim, runChunk, type ChunkRunner } from './thread-chunk.js';
-import { ACTIVE, CHUNKS, DONE, ERROR, MAX_ARGS, MESSAGE_BYTES, OP, OP_PROBE, QUIT, SEQ, SIMD, type WorkerInit } from './thread-protocol.js';
+import { ACTIVE, CHUNKS, DONE, ERROR, MESSAGE_BYTES, OP, OP_PROBE, QUIT, SEQ, SIMD, type WorkerInit } from './thread-protocol.js';
 
 // A specifier bundlers do not follow: browser builds must not try to resolve it.
 const NODE_WT = 'node:worker_threads';
 
-type Fn = (...args: number[]) => unknown;
+type Fn = (...args: number[]) => number;
 
 interface Port {
   postMessage(message: unknown): void;
@@ -20,13 +20,11 @@ function run(init: WorkerInit, port: Port): void {
   const ctrl = new Int32Array(init.control);
   const r: ChunkRunner = {
     ctrl,
-    args: new Float64Array(init.args),
     partials: new Float64Array(init.partials),
-    fns: init.names.map((n) => ex[n]),
+    runKernel: ex.runKernel,
     sumSquares: ex.sumSquares,
     scaleCopy: ex.scaleCopy,
-    block: ex.sumSquaresBlock() as number,
-    scratch: new Float64Array(MAX_ARGS),
+    block: ex.sumSquaresBlock(),
   };
   const message = new Uint8Array(init.messages, init.index * MESSAGE_BYTES, MESSAGE_BYTES);
   let simd = 1;

@@ -7,25 +7,28 @@
 //
 // Why results do not depend on the thread count:
 // - the split kernels are elementwise (element i reads and writes only element i of each array),
-//   and every slice starts at a multiple of 4 elements, so each element takes the same SIMD or
-//   scalar path as in one call;
+//   and every chunk starts at a multiple of 4 elements, so each element takes the same SIMD or
+//   scalar path as in one call. Which kernels, and their parameters, come from the kernels' own
+//   signatures (scripts/gen-thread-dispatch.mjs -> src/thread-kernels.ts and runKernel);
 // - sumSquares is summed by its kernel in fixed blocks of sumSquaresBlock() elements added in
 //   order; threads compute whole blocks and the main thread adds the block sums in that order;
 // - allFinite is an AND, which any split preserves.
 import { claim, runChunk, type ChunkRunner } from './thread-chunk.js';
+import { SPLIT_KERNELS } from './thread-kernels.js';
 import {
   ACTIVE,
   AND,
   CHUNK,
   CHUNKS,
   CLAIM,
+  ARGS,
   CONTROL_SLOTS,
-  COUNT_ARG,
   DONE,
   ERROR,
   KERNEL,
   MAX_ARGS,
   MESSAGE_BYTES,
+  N,
   OP,
   OP_CALL,
   OP_PROBE,
@@ -34,64 +37,22 @@ import {
   QUIT,
   SEQ,
   SIMD,
+  X,
   type WorkerInit,
 } from './thread-protocol.js';
 import { type KernelFn, type RawKernels } from './arena.js';
 
-/**
- * The kernels split across threads, each with the index of its element-count argument: every
- * argument before it is a pointer to n float32 elements (0 for an absent optional array, which
- * stays 0), every argument after it a scalar passed unchanged. Any kernel not listed (row
- * scatters, Adafactor, Lamb's moments and Prodigy's sums, matmul and Muon, int8 state, the
- * reductions of kernel()) runs on the calling thread.
- */
-export const SPLIT_KERNELS: Readonly<Record<string, number>> = {
-  // optimizers
-  adam: 4,
-  adamAmsgrad: 5,
-  sgd: 2,
-  sgdMomentum: 3,
-  rmsprop: 5,
-  adagrad: 3,
-  adadelta: 4,
-  adamax: 4,
-  nadam: 4,
-  lion: 3,
-  ftrl: 4,
-  yogi: 4,
-  radam: 5,
-  adan: 6,
-  ademamix: 5,
-  adopt: 4,
-  scheduleFreeAdamW: 4,
-  scheduleFreeSGD: 3,
-  scheduleFreeEval: 2,
-  // the elementwise halves of optimizers whose other half is a reduction (run on one thread)
-  lambApply: 3,
-  prodigyApply: 3,
-  // primitives of the step pipeline and of kernels.*
-  scaleCopy: 2,
-  divCopy: 2,
-  axpy: 2,
-  fill: 1,
-  copy: 2,
-  clipByValue: 1,
-  decay: 1,
-  ema: 2,
-  allFinite: 1,
-  foreachAddcmul: 3,
-  foreachAddcdiv: 3,
-  foreachLerp: 2,
-  foreachLerpTensor: 3,
-  ewMul: 3,
-  ewDiv: 3,
-  ewMax: 3,
-  ewSqrt: 2,
-  ewSign: 2,
-};
+export { SPLIT_KERNELS };
 
-/** Kernels whose i32 result is combined across slices with AND. */
+/** Kernels whose i32 result is combined across chunks with AND (the others return 1). */
 const AND_KERNELS = new Set(['allFinite']);
+
+/**
+ * Bytes 64..255 of a threaded arena's memory hold the current call's arguments (8 bytes a slot,
+ * an int32 or a float32 at its start), where runKernel reads them; the arena starts at 256.
+ */
+export const ARGS_PTR = 64;
+export const ARENA_BASE = 256;
 
 /** Calls with fewer elements than this stay on the calling thread (measured by the bench sweep: docs/threads.md). */
 export const DEFAULT_MIN_ELEMENTS = 262144;
@@ -232,8 +193,7 @@ export async function startPool(
   raw: RawKernels,
   options: { minElements: number; timeoutMs: number },
 ): Promise<Pool | string> {
-  const names = Object.keys(raw).filter((k) => typeof raw[k] === 'function').sort();
-  const p = new Pool(names, memory, raw, n - 1, options);
+  const p = new Pool(memory, raw, n - 1, options);
   let url: URL;
   try {
     url = new URL('./thread-worker.js', import.meta.url);
@@ -245,7 +205,7 @@ export async function startPool(
       const { worker, started } = await spawnWorker(url, (why) => p.lost(i, why));
       p.workers.push(worker);
       started.catch(() => {}); // reported through p.lost / the race below
-      const init: WorkerInit = { index: i, module, memory, control: p.control.buffer as SharedArrayBuffer, args: p.args.buffer as SharedArrayBuffer, partials: p.partials.buffer as SharedArrayBuffer, messages: p.messages.buffer as SharedArrayBuffer, names };
+      const init: WorkerInit = { index: i, module, memory, control: p.control.buffer as SharedArrayBuffer, partials: p.partials.buffer as SharedArrayBuffer, messages: p.messages.buffer as SharedArrayBuffer };
       worker.postMessage(init);
       await withTimeout(started, 20000, `worker ${i} did not start`);
     }
@@ -274,12 +234,10 @@ function withTimeout<T>(x: Promise<T>, ms: number, what: string): Promise<T> {
 export class Pool {
   readonly workers: WorkerHandle[] = [];
   readonly control: Int32Array;
-  readonly args: Float64Array;
   readonly partials: Float64Array;
   readonly messages: Uint8Array;
   /** Workers in use (all of them unless limitThreads() said otherwise). */
   active = 0;
-  private readonly ids = new Map<string, number>();
   private readonly blocking = canBlock();
   private readonly block: number;
   private readonly runner: ChunkRunner;
@@ -289,30 +247,19 @@ export class Pool {
   private stopping = false;
 
   constructor(
-    readonly names: readonly string[],
     readonly memory: WebAssembly.Memory,
     readonly raw: RawKernels,
     nWorkers: number,
     readonly options: { minElements: number; timeoutMs: number },
   ) {
-    names.forEach((name, i) => this.ids.set(name, i));
     this.control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4));
     this.control[SIMD] = 1;
-    this.args = new Float64Array(new SharedArrayBuffer(MAX_ARGS * 8));
+    this.control[ARGS] = ARGS_PTR;
     this.block = raw.sumSquaresBlock();
     // One partial per block of the largest possible array (4 GiB of float32).
     this.partials = new Float64Array(new SharedArrayBuffer(Math.ceil(2 ** 30 / this.block) * 8));
     this.messages = new Uint8Array(new SharedArrayBuffer(Math.max(1, nWorkers) * MESSAGE_BYTES));
-    this.runner = {
-      ctrl: this.control,
-      args: this.args,
-      partials: this.partials,
-      fns: names.map((n) => raw[n]),
-      sumSquares: raw.sumSquares,
-      scaleCopy: raw.scaleCopy,
-      block: this.block,
-      scratch: new Float64Array(MAX_ARGS),
-    };
+    this.runner = { ctrl: this.control, partials: this.partials, runKernel: raw.runKernel, sumSquares: raw.sumSquares, scaleCopy: raw.scaleCopy, block: this.block };
   }
 
   /** Threads a call over n elements uses (1: the calling thread alone). */
@@ -347,14 +294,14 @@ export class Pool {
     if (pool === this) pool = null;
   }
 
-  /** Posts a job of `chunks` chunks of `chunk` elements; the arguments are already in this.args. */
-  private post(op: number, kernel: number, chunks: number, chunk: number, countArg: number): number {
+  /** Posts a job of `chunks` chunks of `chunk` elements over n elements. */
+  private post(op: number, kernel: number, chunks: number, chunk: number, n: number): number {
     const c = this.control;
     c[OP] = op;
     c[KERNEL] = kernel;
     c[CHUNKS] = chunks;
     c[CHUNK] = chunk;
-    c[COUNT_ARG] = countArg;
+    c[N] = n;
     c[ERROR] = 0;
     c[AND] = 1;
     Atomics.store(c, DONE, 0);
@@ -411,9 +358,9 @@ export class Pool {
   }
 
   /** Runs a job to its end on this thread and the workers; throws what went wrong. */
-  private run(what: string, op: number, kernel: number, chunks: number, chunk: number, countArg: number): void {
+  private run(what: string, op: number, kernel: number, chunks: number, chunk: number, n: number): void {
     if (this.lostReason !== null) this.fail(this.lostReason);
-    const seq = this.post(op, kernel, chunks, chunk, countArg);
+    const seq = this.post(op, kernel, chunks, chunk, n);
     const thrown = this.work(seq);
     const err = this.wait(what, chunks, this.options.timeoutMs);
     if (err !== null) this.fail(err);
@@ -428,7 +375,7 @@ export class Pool {
     const n = this.workers.length;
     const f = new Float32Array(this.memory.buffer, PROBE_BASE, 8 * n);
     for (let k = 0; k < n; k++) for (let j = 0; j < 4; j++) (f[8 * k + j] = k + 1.5 + j), (f[8 * k + 4 + j] = 0);
-    this.post(OP_PROBE, 0, n, 1, 0);
+    this.post(OP_PROBE, 0, n, 1, n);
     const err = this.wait('probe', n, 5000);
     if (err !== null) return `the thread probe failed: ${err}`;
     const g = new Float32Array(this.memory.buffer, PROBE_BASE, 8 * n);
@@ -444,14 +391,14 @@ export class Pool {
   }
 
   /**
-   * A split kernel call; its arguments are in this.args. Chunks of a multiple of 4 elements
-   * (about four per thread), the last one with the tail.
+   * A split kernel call over n elements (its arguments are at ARGS_PTR): chunks of a multiple of
+   * 4 elements, about four per thread, the last one with the tail. Returns the AND of the chunks'
+   * results (allFinite).
    */
-  split(name: string, ci: number): number {
+  split(name: string, id: number, n: number): number {
     splitCounts.set(name, (splitCounts.get(name) ?? 0) + 1);
-    const n = this.args[ci];
     const chunk = Math.max(256, Math.ceil(n / (4 * (this.active + 1)) / 4) * 4, Math.ceil(n / 0xffff / 4) * 4);
-    this.run(name, OP_CALL, this.ids.get(name) as number, Math.ceil(n / chunk), chunk, ci);
+    this.run(name, OP_CALL, id, Math.ceil(n / chunk), chunk, n);
     return this.control[AND];
   }
 
@@ -460,9 +407,8 @@ export class Pool {
     splitCounts.set('sumSquares', (splitCounts.get('sumSquares') ?? 0) + 1);
     const B = this.block;
     const nb = Math.ceil(n / B);
-    this.args[0] = x;
-    this.args[1] = n;
-    this.run('sumSquares', OP_SUM_BLOCKS, 0, nb, B, 1);
+    this.control[X] = x;
+    this.run('sumSquares', OP_SUM_BLOCKS, 0, nb, B, n);
     let total = 0;
     for (let b = 0; b < nb; b++) total += this.partials[b];
     return total;
@@ -476,28 +422,55 @@ export class Pool {
 
 /**
  * The kernels object of a threaded arena: the raw exports, with the SPLIT_KERNELS, sumSquares
- * and setSimd going through `p` while it runs. Allocation-free per call: the arguments go to the
- * shared argument row (no rest parameters).
+ * and setSimd going through `p`. A split kernel's arguments are written to ARGS_PTR (int32 or
+ * float32, as the wasm call would convert them) and it runs through runKernel, on this thread
+ * alone below minElements: one monomorphic call with small integers, which allocates nothing.
  */
 export function threadedKernels(raw: RawKernels, p: Pool): RawKernels {
   const out: Record<string, KernelFn> = {};
   for (const name of Object.keys(raw)) out[name] = raw[name];
-  const s = p.args;
+  const memory = p.memory;
+  const runKernel = raw.runKernel;
+  const s = new Float64Array(MAX_ARGS);
+  let i32 = new Int32Array(memory.buffer, ARGS_PTR, 2 * MAX_ARGS);
+  let f32 = new Float32Array(memory.buffer, ARGS_PTR, 2 * MAX_ARGS);
   for (const name of Object.keys(SPLIT_KERNELS)) {
     const fn = raw[name];
-    if (typeof fn !== 'function') continue; // a kernel of a build without it
-    const ci = SPLIT_KERNELS[name];
-    const argc = fn.length;
-    if (argc >= MAX_ARGS || ci >= argc) throw new Error(`wasm-optim threads: the split table does not fit kernel '${name}' (${argc} parameters)`);
+    if (typeof fn !== 'function') throw new Error(`wasm-optim threads: kernel '${name}' is missing from the threaded build`);
+    const { id, count, f32: isF32 } = SPLIT_KERNELS[name];
+    const argc = isF32.length;
+    if (argc > MAX_ARGS || fn.length !== argc) throw new Error(`wasm-optim threads: kernel '${name}' does not have the ${argc} parameters of src/thread-kernels.ts`);
+    const types = Uint8Array.from(isF32);
     const and = AND_KERNELS.has(name);
-    out[name] = function (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22) {
-      s[0] = a0; s[1] = a1; s[2] = a2; s[3] = a3; s[4] = a4; s[5] = a5; s[6] = a6; s[7] = a7;
-      s[8] = a8; s[9] = a9; s[10] = a10; s[11] = a11; s[12] = a12; s[13] = a13; s[14] = a14; s[15] = a15;
-      s[16] = a16; s[17] = a17; s[18] = a18; s[19] = a19; s[20] = a20; s[21] = a21; s[22] = a22;
-      if (p.threadsFor(s[ci]) === 1) return fn(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22);
-      const r = p.split(name, ci);
+    const call = (): number => {
+      // Views of grown memory are re-derived (a shared memory's buffer is a new object after growth).
+      if (i32.buffer !== memory.buffer) {
+        i32 = new Int32Array(memory.buffer, ARGS_PTR, 2 * MAX_ARGS);
+        f32 = new Float32Array(memory.buffer, ARGS_PTR, 2 * MAX_ARGS);
+      }
+      for (let j = 0; j < argc; j++) {
+        if (types[j] === 1) f32[2 * j] = s[j];
+        else i32[2 * j] = s[j];
+      }
+      const n = i32[2 * count];
+      const r = p.threadsFor(n) === 1 ? runKernel(id, ARGS_PTR, 0, n) : p.split(name, id, n);
       return (and ? r : undefined) as number;
-    } as KernelFn;
+    };
+    // Small wrappers for the common arities, so that callers can inline them (a call that is not
+    // inlined boxes its float arguments).
+    out[name] =
+      argc <= 4
+        ? (((a0, a1, a2, a3) => ((s[0] = a0), (s[1] = a1), (s[2] = a2), (s[3] = a3), call())) as KernelFn)
+        : argc <= 9
+          ? (((a0, a1, a2, a3, a4, a5, a6, a7, a8) => ((s[0] = a0), (s[1] = a1), (s[2] = a2), (s[3] = a3), (s[4] = a4), (s[5] = a5), (s[6] = a6), (s[7] = a7), (s[8] = a8), call())) as KernelFn)
+          : argc <= 13
+            ? (((a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12) => ((s[0] = a0), (s[1] = a1), (s[2] = a2), (s[3] = a3), (s[4] = a4), (s[5] = a5), (s[6] = a6), (s[7] = a7), (s[8] = a8), (s[9] = a9), (s[10] = a10), (s[11] = a11), (s[12] = a12), call())) as KernelFn)
+            : (function (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22) {
+                s[0] = a0; s[1] = a1; s[2] = a2; s[3] = a3; s[4] = a4; s[5] = a5; s[6] = a6; s[7] = a7;
+                s[8] = a8; s[9] = a9; s[10] = a10; s[11] = a11; s[12] = a12; s[13] = a13; s[14] = a14; s[15] = a15;
+                s[16] = a16; s[17] = a17; s[18] = a18; s[19] = a19; s[20] = a20; s[21] = a21; s[22] = a22;
+                return call();
+              } as KernelFn);
   }
   const sumSquares = raw.sumSquares;
   out.sumSquares = (x: number, n: number) => (p.threadsFor(n) === 1 ? sumSquares(x, n) : p.sumSquares(x, n));

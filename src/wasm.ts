@@ -7,7 +7,7 @@
 //   not a URL, so the app imports optim.wasm as a module binding and calls `ready(module)`.
 // - Bundlers that cannot copy assets: the `wasm-optim/inline` entry passes embedded bytes.
 import { Arena, type Heap, type RawKernels } from './arena.js';
-import { DEFAULT_MIN_ELEMENTS, DEFAULT_TIMEOUT_MS, setFallbackReason, startPool, threadCount, threadedKernels, threadFallbackReason, threadSupport } from './threads.js';
+import { ARENA_BASE, DEFAULT_MIN_ELEMENTS, DEFAULT_TIMEOUT_MS, setFallbackReason, startPool, threadCount, threadedKernels, threadFallbackReason, threadSupport } from './threads.js';
 
 /** Anything `ready()` can load the kernels from. */
 export type WasmSource =
@@ -223,7 +223,7 @@ async function readyThreads(o: ReturnType<typeof threadOptions>): Promise<void> 
   }
   setFallbackReason(null);
   compiledModule = plain;
-  defaultArena = new Arena(memory, threadedKernels(raw, pool));
+  defaultArena = new Arena(memory, threadedKernels(raw, pool), ARENA_BASE);
 }
 
 /** Synchronous `ready()` for a Module or bytes already at hand. Idempotent. */

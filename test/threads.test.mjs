@@ -59,6 +59,21 @@ test('bit-identical with SIMD off (scalar loops in every thread), and with the d
   assert.ok(dflt.splits.adam > 0, 'the 300001-element variables are split at the default threshold');
 });
 
+test('a steady-state step split across threads allocates nothing (60,000 steps of AdamW + globalClipnorm + EMA + skipNonFinite, 1 MiB young generation, zero collections)', () => {
+  // Best of up to five processes, as the core allocation probe does: V8's tier-up timing under
+  // load can put one collection into a window now and then.
+  let out;
+  for (let attempt = 0; attempt < 5 && !(out?.collections === 0); attempt++) {
+    const r = spawnSync(process.execPath, ['--expose-gc', '--max-semi-space-size=1', here('./threads/alloc.mjs')], { encoding: 'utf8', timeout: 120000 });
+    assert.is(r.status, 0, r.stderr);
+    out = JSON.parse(r.stdout.trim().split('\n').pop());
+  }
+  assert.is(out.threads, 2);
+  assert.is(out.splits, out.steps, 'every step split its adam call');
+  assert.is(out.collections, 0, 'a 1 MiB young generation filled up, so split steps allocate');
+  assert.is(out.wasmGrowth, 0);
+});
+
 test('shared memory growth: workers see the grown memory; results equal for 1, 2 and 3 threads', () => {
   const r = [1, 2, 3].map((t) => child('./threads/lifetime.mjs', ['grow', t]).out);
   for (const x of r) assert.ok(x.grew, 'memory grew after the first step');
