@@ -28,10 +28,10 @@ export function threadsTable(r) {
   const lines = [];
   lines.push(`### threads (ready({ threads: ${r.maxThreads} }), ${r.cores} cores, load average at start ${r.load.join(' ')})`);
   lines.push('');
-  lines.push(`| Adam, n | ${r.counts.map((t) => `${t} thread${t > 1 ? 's' : ''}`).join(' | ')} | speed-up ${r.counts.at(-1)} vs 1 |`);
-  lines.push(`|---|${r.counts.map(() => '---|').join('')}---|`);
+  lines.push(`| Adam, n | ${r.counts.map((t) => `${t} thread${t > 1 ? 's' : ''}`).join(' | ')} | speed-up ${r.counts.at(-1)} vs 1 | cores the process got (${r.counts.join(' / ')} threads) |`);
+  lines.push(`|---|${r.counts.map(() => '---|').join('')}---|---|`);
   for (const row of r.rows) {
-    lines.push(`| ${row.n.toExponential(0)} | ${row.ms.map((m) => `${m.toFixed(3)} ms`).join(' | ')} | ${(row.ms[0] / row.ms.at(-1)).toFixed(2)}x |`);
+    lines.push(`| ${row.n.toExponential(0)} | ${row.ms.map((m) => `${m.toFixed(3)} ms`).join(' | ')} | ${(row.ms[0] / row.ms.at(-1)).toFixed(2)}x | ${row.cores.join(' / ')} |`);
   }
   lines.push('');
   lines.push('| split threshold sweep: Adam, n | 1 thread | all threads (split) | ratio |');
@@ -67,8 +67,22 @@ async function child({ samples, minMs, sizes, sweep }) {
     s.dispose();
     return ks.map((k) => res.get(String(k)).ms);
   };
+  // How many cores the process actually got while stepping with k threads (CPU time of all its
+  // threads over wall time): on a machine shared with other jobs, a second thread may get little.
+  const coresUsed = (n, k) => {
+    const s = setup(n);
+    limitThreads(k);
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    let steps = 0;
+    while (performance.now() - t0 < 300) (s.opt.applyGradients(s.pairs), steps++);
+    const wall = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    s.dispose();
+    return Number(((c.user + c.system) / 1000 / wall).toFixed(2));
+  };
   const rows = [];
-  for (const n of sizes) rows.push({ n, ms: await measure(n, counts, { samples, minMs }) });
+  for (const n of sizes) rows.push({ n, ms: await measure(n, counts, { samples, minMs }), cores: counts.map((k) => coresUsed(n, k)) });
   const sw = [];
   for (const n of sweep) sw.push({ n, ms: await measure(n, [1, maxThreads], { samples, minMs: Math.min(minMs, 5) }) });
   limitThreads(maxThreads);
