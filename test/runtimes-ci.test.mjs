@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { run } from './runtimes/harness.mjs';
 
-const SUITES = 'runtimes-(deno|bun|workerd|workerd-int8|edge|chromium)\\.test\\.mjs$';
+const SUITES = 'runtimes-(deno|bun|workerd|workerd-int8|edge|chromium|chromium-threads)\\.test\\.mjs$';
 const HIDE = 'deno,bun,workerd,edge-runtime,chromium';
 const plain = (s) => s.replace(/\x1b\[[0-9;]*m/g, '');
 /** The environment without CI (the machine running the suite may set it), plus `extra`. */
@@ -27,7 +27,7 @@ test('CI=true: every runtime suite whose runtime is missing fails with the reaso
   assert.is.not(res.code, 0, out);
   assert.is(count(out, 'Skipped'), 0, out);
   assert.is(count(out, 'Passed'), 0, out);
-  assert.is(count(out, 'Total'), 9, out); // deno 2, bun 2, workerd 1, workerd-int8 1, edge 1, chromium 2
+  assert.is(count(out, 'Total'), 10, out); // deno 2, bun 2, workerd 1, workerd-int8 1, edge 1, chromium 2, chromium-threads 1
   for (const reason of [
     'deno is not installed',
     'bun is not installed',
@@ -47,7 +47,7 @@ test('outside CI: the same suites skip, print why, and pass', async () => {
   });
   const out = plain(res.out + res.err);
   assert.is(res.code, 0, out);
-  assert.is(count(out, 'Skipped'), 9, out);
+  assert.is(count(out, 'Skipped'), 10, out);
   assert.match(out, 'skip: deno is not installed');
 });
 
