@@ -1,9 +1,9 @@
 // Multi-core kernels (docs/threads.md). ready({ threads: n }) puts the default arena on a shared
 // WebAssembly.Memory and starts n - 1 workers (src/thread-worker.ts), each with its own instance
 // of the shared-memory build of the same kernels (build/optim-threads.wasm). The main thread owns
-// the arena; workers only run slices of kernel calls. The arena's kernels object is the raw
-// exports with the kernels below replaced by functions that split a large call into contiguous
-// slices, one per thread, and wait for all of them.
+// the arena; workers only run chunks of kernel calls. The arena's kernels object is the raw
+// exports with the split kernels replaced by functions that cut a large call into contiguous
+// chunks which every thread claims (src/thread-protocol.ts), and return when all are done.
 //
 // Why results do not depend on the thread count:
 // - the split kernels are elementwise (element i reads and writes only element i of each array),
@@ -56,7 +56,7 @@ export const ARENA_BASE = 256;
 
 /** Calls with fewer elements than this stay on the calling thread (measured by the bench sweep: docs/threads.md). */
 export const DEFAULT_MIN_ELEMENTS = 262144;
-/** A worker that has not finished its slice after this long is treated as crashed. */
+/** A worker that has not finished a chunk it claimed after this long is treated as crashed. */
 export const DEFAULT_TIMEOUT_MS = 30000;
 
 interface WorkerHandle {
