@@ -432,8 +432,10 @@ export function threadedKernels(raw: RawKernels, p: Pool): RawKernels {
   const memory = p.memory;
   const runKernel = raw.runKernel;
   const s = new Float64Array(MAX_ARGS);
-  let i32 = new Int32Array(memory.buffer, ARGS_PTR, 2 * MAX_ARGS);
-  let f32 = new Float32Array(memory.buffer, ARGS_PTR, 2 * MAX_ARGS);
+  // A shared memory grows in place and its old buffer objects stay valid views of the same bytes,
+  // so these views of the argument slots never need re-deriving (unlike views of an unshared one).
+  const i32 = new Int32Array(memory.buffer, ARGS_PTR, 2 * MAX_ARGS);
+  const f32 = new Float32Array(memory.buffer, ARGS_PTR, 2 * MAX_ARGS);
   for (const name of Object.keys(SPLIT_KERNELS)) {
     const fn = raw[name];
     if (typeof fn !== 'function') throw new Error(`wasm-optim threads: kernel '${name}' is missing from the threaded build`);
@@ -443,11 +445,6 @@ export function threadedKernels(raw: RawKernels, p: Pool): RawKernels {
     const types = Uint8Array.from(isF32);
     const and = AND_KERNELS.has(name);
     const call = (): number => {
-      // Views of grown memory are re-derived (a shared memory's buffer is a new object after growth).
-      if (i32.buffer !== memory.buffer) {
-        i32 = new Int32Array(memory.buffer, ARGS_PTR, 2 * MAX_ARGS);
-        f32 = new Float32Array(memory.buffer, ARGS_PTR, 2 * MAX_ARGS);
-      }
       for (let j = 0; j < argc; j++) {
         if (types[j] === 1) f32[2 * j] = s[j];
         else i32[2 * j] = s[j];
