@@ -41,6 +41,9 @@ import {
   type WorkerInit,
 } from './thread-protocol.js';
 import { type KernelFn, type RawKernels } from './arena.js';
+import { canBlock, now, spawnWorker, withTimeout, type WorkerHandle } from './thread-spawn.js';
+
+export { threadSupport } from './thread-spawn.js';
 
 export { SPLIT_KERNELS };
 
@@ -59,10 +62,6 @@ export const DEFAULT_MIN_ELEMENTS = 262144;
 /** A worker that has not finished a chunk it claimed after this long is treated as crashed. */
 export const DEFAULT_TIMEOUT_MS = 30000;
 
-interface WorkerHandle {
-  postMessage(m: unknown): void;
-  terminate(): unknown;
-}
 
 /** Why the last ready({ threads }) runs on one thread, or null when it did not fall back. */
 let fallbackReason: string | null = null;
@@ -111,76 +110,6 @@ export function threadWorkersForTesting(): readonly WorkerHandle[] {
   return pool === null ? [] : pool.workers;
 }
 
-// performance.now where there is one (every runtime we support), Date.now otherwise.
-const now: () => number = typeof performance !== 'undefined' && typeof performance.now === 'function' ? () => performance.now() : () => Date.now();
-
-/** True where this thread may block in Atomics.wait (not a browser page's main thread). */
-function canBlock(): boolean {
-  try {
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Null when this runtime can run kernel workers on a shared memory, else why not. */
-export function threadSupport(): string | null {
-  if (typeof SharedArrayBuffer !== 'function' || typeof Atomics !== 'object') {
-    return 'SharedArrayBuffer is not available (a browser page needs cross-origin isolation: COOP same-origin + COEP require-corp)';
-  }
-  try {
-    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
-  } catch (e) {
-    return `shared WebAssembly memory is not available (${String((e as { message?: unknown } | null)?.message ?? e)})`;
-  }
-  const g = globalThis as { Worker?: unknown; process?: { versions?: { node?: string } } };
-  if (typeof g.Worker !== 'function' && !g.process?.versions?.node) return 'this runtime has no Worker';
-  return null;
-}
-
-const NODE_WT = 'node:worker_threads';
-
-async function spawnWorker(url: URL, onFail: (why: string) => void): Promise<{ worker: WorkerHandle; started: Promise<void> }> {
-  const Web = (globalThis as { Worker?: new (url: URL, options: { type: 'module' }) => WorkerHandle & EventTarget }).Worker;
-  if (typeof Web === 'function') {
-    const worker = new Web(url, { type: 'module' });
-    // Bun's (and Deno's, where it has one) unref: the workers do not keep the process alive.
-    (worker as { unref?: () => void }).unref?.();
-    const started = new Promise<void>((resolve, reject) => {
-      worker.addEventListener('message', () => resolve(), { once: true });
-      worker.addEventListener('error', (e) => {
-        const why = String((e as ErrorEvent).message ?? 'error event');
-        reject(new Error(why));
-        onFail(why);
-      });
-    });
-    return { worker, started };
-  }
-  let wt: { Worker: new (url: URL) => WorkerHandle & { once(t: string, f: (x: unknown) => void): void; on(t: string, f: (x: unknown) => void): void; unref(): void } };
-  try {
-    wt = (await import(/* webpackIgnore: true */ /* @vite-ignore */ NODE_WT)) as typeof wt;
-  } catch {
-    throw new Error('no Worker constructor and no node:worker_threads in this runtime');
-  }
-  const worker = new wt.Worker(url);
-  // Workers must not keep Node alive after training: the process exits by itself.
-  worker.unref();
-  const started = new Promise<void>((resolve, reject) => {
-    worker.once('message', () => resolve());
-    worker.on('error', (e) => {
-      const why = String((e as { message?: unknown } | null)?.message ?? e);
-      reject(new Error(why));
-      onFail(why);
-    });
-    worker.on('exit', (code) => {
-      reject(new Error(`exited with code ${String(code)}`));
-      onFail(`exited with code ${String(code)}`);
-    });
-  });
-  return { worker, started };
-}
-
 /**
  * Starts n - 1 workers on `memory` and checks, by a real round trip, that each sees the main
  * thread's writes and the main thread sees its writes (Bun #25677 breaks this). Returns the pool,
@@ -221,14 +150,6 @@ export async function startPool(
   }
   pool = p;
   return p;
-}
-
-function withTimeout<T>(x: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
-  });
-  return Promise.race([x, t]).finally(() => clearTimeout(timer));
 }
 
 export class Pool {
