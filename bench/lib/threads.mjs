@@ -82,6 +82,9 @@ async function child({ samples, minMs, sizes, sweep }) {
     s.dispose();
     return Number(((c.user + c.system) / 1000 / wall).toFixed(2));
   };
+  // Warm-up, discarded: the first measurement of a fresh process ran 1.3-1.4x slower on both
+  // counts (JIT of both threads' code, first touches of fresh memory), which hid the speed-up.
+  await measure(1e6, counts, { samples: 5, minMs });
   const rows = [];
   for (const n of sizes) rows.push({ label: 'Adam', n, ms: await measure(n, counts, { samples, minMs }), cores: counts.map((k) => coresUsed(n, k)) });
   // A compute-bound control (Ftrl with learningRatePower -0.6: a pow per element): how the
