@@ -5,6 +5,10 @@
 //   w -= step * u,  step = alpha_t / max(1, RMS(u) / clipThreshold)  (TS: it needs sum(u^2) first).
 // Factored variables store only r and c (rows + cols floats, not rows * cols), so u is recomputed
 // from them (u4/u1 below) in the sum-of-squares pass and again in the apply pass.
+// `pl`: the step pipeline (assembly/pipeline.ts): every pass reads g through pipeG (the same bits
+// each time), the apply pass decays w on its one load and stores it with the EMA; RMS(w) of the
+// decayed weights is common.ts's sumSquares given the record (read only).
+import { pipeFlags, pipeG, pipeG1, pipeStoreW, pipeStoreW1, pipeW, pipeW1 } from './pipeline';
 import { simdEnd } from './simd';
 
 // @ts-ignore: decorator
@@ -48,7 +52,8 @@ function u1(g: f32, v: f32): f32 {
 }
 
 /** Rank < 2: updates v and returns sum(u^2). */
-export function adafactorVector(g: usize, v: usize, n: i32, b: f32, omb: f32, eps1: f32): f64 {
+export function adafactorVector(g: usize, v: usize, n: i32, b: f32, omb: f32, eps1: f32, pl: usize): f64 {
+  const f = pipeFlags(pl);
   const vb = f32x4.splat(b);
   const vo = f32x4.splat(omb);
   const ve = f32x4.splat(eps1);
@@ -57,7 +62,7 @@ export function adafactorVector(g: usize, v: usize, n: i32, b: f32, omb: f32, ep
   let i = 0;
   for (; i < e; i += 4) {
     const o = <usize>i << 2;
-    const gi = v128.load(g + o);
+    const gi = pipeG(v128.load(g + o), f, pl);
     const vi = f32x4.add(f32x4.mul(vb, v128.load(v + o)), f32x4.mul(vo, f32x4.add(f32x4.mul(gi, gi), ve)));
     v128.store(v + o, vi);
     acc2 = f64x2.add(acc2, squares2(u4(gi, vi)));
@@ -65,7 +70,7 @@ export function adafactorVector(g: usize, v: usize, n: i32, b: f32, omb: f32, ep
   let acc = lanes(acc2);
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    const gi = load<f32>(g + o);
+    const gi = pipeG1(load<f32>(g + o), f, pl);
     const vi = b * load<f32>(v + o) + omb * (gi * gi + eps1);
     store<f32>(v + o, vi);
     const u = <f64>u1(gi, vi);
@@ -75,18 +80,19 @@ export function adafactorVector(g: usize, v: usize, n: i32, b: f32, omb: f32, ep
 }
 
 /** Rank < 2: w -= step * g / sqrt(v). */
-export function adafactorVectorApply(p: usize, g: usize, v: usize, n: i32, step: f32): void {
+export function adafactorVectorApply(p: usize, g: usize, v: usize, n: i32, step: f32, pl: usize): void {
+  const f = pipeFlags(pl);
   const vs = f32x4.splat(step);
   const e = simdEnd(n);
   let i = 0;
   for (; i < e; i += 4) {
     const o = <usize>i << 2;
-    const u = u4(v128.load(g + o), v128.load(v + o));
-    v128.store(p + o, f32x4.sub(v128.load(p + o), f32x4.mul(u, vs)));
+    const u = u4(pipeG(v128.load(g + o), f, pl), v128.load(v + o));
+    pipeStoreW(p + o, f32x4.sub(pipeW(v128.load(p + o), f, pl), f32x4.mul(u, vs)), f, pl);
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    store<f32>(p + o, load<f32>(p + o) - u1(load<f32>(g + o), load<f32>(v + o)) * step);
+    pipeStoreW1(p + o, pipeW1(load<f32>(p + o), f, pl) - u1(pipeG1(load<f32>(g + o), f, pl), load<f32>(v + o)) * step, f, pl);
   }
 }
 
@@ -94,7 +100,8 @@ export function adafactorVectorApply(p: usize, g: usize, v: usize, n: i32, step:
  * Rank >= 2: updates r ([nb, rows]) and c ([nb, cols]) from g ([nb, rows, cols]). The column
  * mean is accumulated row by row into the decayed c, (1-b)/rows at a time, so no buffer is needed.
  */
-export function adafactorFactored(g: usize, r: usize, c: usize, nb: i32, rows: i32, cols: i32, b: f32, omb: f32, eps1: f32): void {
+export function adafactorFactored(g: usize, r: usize, c: usize, nb: i32, rows: i32, cols: i32, b: f32, omb: f32, eps1: f32, pl: usize): void {
+  const f = pipeFlags(pl);
   const rowBytes = <usize>cols << 2;
   const k: f32 = omb / <f32>rows;
   const vb = f32x4.splat(b);
@@ -113,7 +120,7 @@ export function adafactorFactored(g: usize, r: usize, c: usize, nb: i32, rows: i
       j = 0;
       for (; j < e; j += 4) {
         const o = <usize>j << 2;
-        const gi = v128.load(gr + o);
+        const gi = pipeG(v128.load(gr + o), f, pl);
         const G = f32x4.add(f32x4.mul(gi, gi), ve);
         v128.store(cb + o, f32x4.add(v128.load(cb + o), f32x4.mul(vk, G)));
         s2 = f64x2.add(s2, sum2(G));
@@ -121,7 +128,7 @@ export function adafactorFactored(g: usize, r: usize, c: usize, nb: i32, rows: i
       let s = lanes(s2);
       for (; j < cols; j++) {
         const o = <usize>j << 2;
-        const gi = load<f32>(gr + o);
+        const gi = pipeG1(load<f32>(gr + o), f, pl);
         const G = gi * gi + eps1;
         store<f32>(cb + o, load<f32>(cb + o) + k * G);
         s += <f64>G;
@@ -142,7 +149,8 @@ function rowMean(rb: usize, rows: i32): f32 {
 }
 
 /** Rank >= 2: sum(u^2) with u = g / sqrt((r_i / mean(r)) * c_j). */
-export function adafactorFactoredRms(g: usize, r: usize, c: usize, nb: i32, rows: i32, cols: i32): f64 {
+export function adafactorFactoredRms(g: usize, r: usize, c: usize, nb: i32, rows: i32, cols: i32, pl: usize): f64 {
+  const f = pipeFlags(pl);
   const rowBytes = <usize>cols << 2;
   const e = simdEnd(cols);
   let acc2 = f64x2.splat(0);
@@ -158,11 +166,11 @@ export function adafactorFactoredRms(g: usize, r: usize, c: usize, nb: i32, rows
       let j = 0;
       for (; j < e; j += 4) {
         const o = <usize>j << 2;
-        acc2 = f64x2.add(acc2, squares2(u4(v128.load(gr + o), f32x4.mul(va, v128.load(cb + o)))));
+        acc2 = f64x2.add(acc2, squares2(u4(pipeG(v128.load(gr + o), f, pl), f32x4.mul(va, v128.load(cb + o)))));
       }
       for (; j < cols; j++) {
         const o = <usize>j << 2;
-        const u = <f64>u1(load<f32>(gr + o), a * load<f32>(cb + o));
+        const u = <f64>u1(pipeG1(load<f32>(gr + o), f, pl), a * load<f32>(cb + o));
         acc += u * u;
       }
     }
@@ -171,7 +179,8 @@ export function adafactorFactoredRms(g: usize, r: usize, c: usize, nb: i32, rows
 }
 
 /** Rank >= 2: w -= step * u, u recomputed as in adafactorFactoredRms. */
-export function adafactorFactoredApply(p: usize, g: usize, r: usize, c: usize, nb: i32, rows: i32, cols: i32, step: f32): void {
+export function adafactorFactoredApply(p: usize, g: usize, r: usize, c: usize, nb: i32, rows: i32, cols: i32, step: f32, pl: usize): void {
+  const f = pipeFlags(pl);
   const rowBytes = <usize>cols << 2;
   const e = simdEnd(cols);
   const vs = f32x4.splat(step);
@@ -188,12 +197,12 @@ export function adafactorFactoredApply(p: usize, g: usize, r: usize, c: usize, n
       let j = 0;
       for (; j < e; j += 4) {
         const o = <usize>j << 2;
-        const u = u4(v128.load(gr + o), f32x4.mul(va, v128.load(cb + o)));
-        v128.store(pr + o, f32x4.sub(v128.load(pr + o), f32x4.mul(u, vs)));
+        const u = u4(pipeG(v128.load(gr + o), f, pl), f32x4.mul(va, v128.load(cb + o)));
+        pipeStoreW(pr + o, f32x4.sub(pipeW(v128.load(pr + o), f, pl), f32x4.mul(u, vs)), f, pl);
       }
       for (; j < cols; j++) {
         const o = <usize>j << 2;
-        store<f32>(pr + o, load<f32>(pr + o) - u1(load<f32>(gr + o), a * load<f32>(cb + o)) * step);
+        pipeStoreW1(pr + o, pipeW1(load<f32>(pr + o), f, pl) - u1(pipeG1(load<f32>(gr + o), f, pl), a * load<f32>(cb + o)) * step, f, pl);
       }
     }
   }

@@ -5,7 +5,9 @@
 // slot's scratch while its absmax is reduced; then the block is encoded. The partial 16-element
 // tail (and the whole block on the scalar path) is decoded into the scratch and stepped by
 // Adagrad's float32 kernel itself. Blocks never straddle rows, so the sparse form requantizes only
-// the touched rows' blocks.
+// the touched rows' blocks. The step pipeline folds into the dense step through `pl`
+// (assembly/pipeline.ts); the row form passes 0.
+import { pipeFlags, pipeG, pipeStoreW, pipeW } from './pipeline';
 import { adagrad, adagradAX4, adagradWX4 } from './adagrad';
 import { QBLOCK, qAbsBits, qAbsmax, qCodes, qDecodeQ, qDequantBlock, qEncodeBlock, qScratch } from './quantize';
 import { useSimd } from './simd';
@@ -13,17 +15,18 @@ import { useSimd } from './simd';
 /** One vector (q = 0..3 of 16 elements at offset o): weights stored, new accumulator stored to the scratch and returned. */
 // @ts-ignore: decorator
 @inline
-function adagradQuarter(p: usize, g: usize, sa: usize, o: usize, raw: v128, q: i32, aA: v128, vlr: v128, ve: v128): v128 {
+function adagradQuarter(p: usize, g: usize, sa: usize, o: usize, raw: v128, q: i32, aA: v128, vlr: v128, ve: v128, f: i32, pl: usize): v128 {
   const oq = o + (<usize>q << 4);
-  const gi = v128.load(g + oq);
+  const gi = pipeG(v128.load(g + oq), f, pl);
   const ai = adagradAX4(qDecodeQ(raw, q, aA, false), gi);
   v128.store(sa + oq, ai);
-  v128.store(p + oq, adagradWX4(v128.load(p + oq), gi, ai, vlr, ve));
+  pipeStoreW(p + oq, adagradWX4(pipeW(v128.load(p + oq), f, pl), gi, ai, vlr, ve), f, pl);
   return ai;
 }
 
 // Not inlined: one copy serves the dense and the sparse (row) steps.
-function adagradBlocks(p: usize, g: usize, acc: usize, codes: usize, off: i32, seg: i32, bi: usize, lr: f32, eps: f32, seed: u32): void {
+function adagradBlocks(p: usize, g: usize, acc: usize, codes: usize, off: i32, seg: i32, bi: usize, lr: f32, eps: f32, seed: u32, pl: usize): void {
+  const f = pipeFlags(pl);
   const sa = qScratch(acc);
   const vlr = f32x4.splat(lr);
   const ve = f32x4.splat(eps);
@@ -42,27 +45,27 @@ function adagradBlocks(p: usize, g: usize, acc: usize, codes: usize, off: i32, s
     for (let i = 0; i < e; i += 16) {
       const raw = v128.load(cb + <usize>i);
       const oi = <usize>i << 2;
-      aMax = i32x4.max_s(aMax, v128.and(adagradQuarter(pb, gb, sa, oi, raw, 0, aA, vlr, ve), absMask));
-      aMax = i32x4.max_s(aMax, v128.and(adagradQuarter(pb, gb, sa, oi, raw, 1, aA, vlr, ve), absMask));
-      aMax = i32x4.max_s(aMax, v128.and(adagradQuarter(pb, gb, sa, oi, raw, 2, aA, vlr, ve), absMask));
-      aMax = i32x4.max_s(aMax, v128.and(adagradQuarter(pb, gb, sa, oi, raw, 3, aA, vlr, ve), absMask));
+      aMax = i32x4.max_s(aMax, v128.and(adagradQuarter(pb, gb, sa, oi, raw, 0, aA, vlr, ve, f, pl), absMask));
+      aMax = i32x4.max_s(aMax, v128.and(adagradQuarter(pb, gb, sa, oi, raw, 1, aA, vlr, ve, f, pl), absMask));
+      aMax = i32x4.max_s(aMax, v128.and(adagradQuarter(pb, gb, sa, oi, raw, 2, aA, vlr, ve, f, pl), absMask));
+      aMax = i32x4.max_s(aMax, v128.and(adagradQuarter(pb, gb, sa, oi, raw, 3, aA, vlr, ve, f, pl), absMask));
     }
     if (e < len) {
       const oe = <usize>e << 2;
       qDequantBlock(cb + <usize>e, a, sa + oe, len - e, false);
-      adagrad(pb + oe, gb + oe, sa + oe, len - e, lr, eps);
+      adagrad(pb + oe, gb + oe, sa + oe, len - e, lr, eps, pl);
     }
     qEncodeBlock(sa, cb, aa, qAbsBits(aMax, sa, e, len), len, false, true, seed, <u32>o);
     bi++;
   }
 }
 
-export function adagradInt8(p: usize, g: usize, acc: usize, n: i32, seg: i32, lr: f32, eps: f32, seed: u32): void {
+export function adagradInt8(p: usize, g: usize, acc: usize, n: i32, seg: i32, lr: f32, eps: f32, seed: u32, pl: usize): void {
   const codes = qCodes(acc, n, seg);
   const per = <usize>((seg + QBLOCK - 1) / QBLOCK);
   let bi: usize = 0;
   for (let s = 0; s < n; s += seg) {
-    adagradBlocks(p, g + (<usize>s << 2), acc, codes, s, seg, bi, lr, eps, seed);
+    adagradBlocks(p, g + (<usize>s << 2), acc, codes, s, seg, bi, lr, eps, seed, pl);
     bi += per;
   }
 }
@@ -73,6 +76,6 @@ export function adagradRowsInt8(p: usize, acc: usize, rows: usize, vals: usize, 
   const per = <usize>((rowSize + QBLOCK - 1) / QBLOCK);
   for (let k = 0; k < nRows; k++) {
     const row = load<i32>(rows + (<usize>k << 2));
-    adagradBlocks(p, vals + <usize>k * (<usize>rowSize << 2), acc, codes, row * rowSize, rowSize, <usize>row * per, lr, eps, seed);
+    adagradBlocks(p, vals + <usize>k * (<usize>rowSize << 2), acc, codes, row * rowSize, rowSize, <usize>row * per, lr, eps, seed, 0);
   }
 }

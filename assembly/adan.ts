@@ -2,6 +2,8 @@
 //   d = first ? 0 : g - gPrev;  m = omb1*g + b1*m;  v = omb2*d + b2*v;  q = g + omb2*d;  n = omb3*(q*q) + b3*n
 //   u = (m/bc1 + omb2*(v/bc2)) / (sqrt(n/bc3 + epsRoot) + eps);  [u = u + wd*w];  w = w - lr*u;  gPrev = g
 // omb* = 1 - b* and bc* = 1 - b*^t come from TS. One pass; `decay` and `first` select a specialised loop.
+// `pl`: the step pipeline (assembly/pipeline.ts); the stored previous gradient is the one the update saw.
+import { pipeFlags, pipeG, pipeG1, pipeStoreW, pipeStoreW1, pipeW, pipeW1 } from './pipeline';
 import { simdEnd } from './simd';
 
 // @ts-ignore: decorator
@@ -9,8 +11,9 @@ import { simdEnd } from './simd';
 function body(
   p: usize, g: usize, m: usize, v: usize, nn: usize, gp: usize, n: i32,
   b1: f32, omb1: f32, b2: f32, omb2: f32, b3: f32, omb3: f32, bc1: f32, bc2: f32, bc3: f32,
-  eps: f32, epsRoot: f32, wd: f32, lr: f32, first: bool, decay: bool,
+  eps: f32, epsRoot: f32, wd: f32, lr: f32, first: bool, decay: bool, pl: usize,
 ): void {
+  const f = pipeFlags(pl);
   const vb1 = f32x4.splat(b1);
   const vomb1 = f32x4.splat(omb1);
   const vb2 = f32x4.splat(b2);
@@ -29,7 +32,7 @@ function body(
   let i = 0;
   for (; i < e; i += 4) {
     const o = <usize>i << 2;
-    const gi = v128.load(g + o);
+    const gi = pipeG(v128.load(g + o), f, pl);
     const d = first ? zero : f32x4.sub(gi, v128.load(gp + o));
     const mi = f32x4.add(f32x4.mul(vomb1, gi), f32x4.mul(vb1, v128.load(m + o)));
     const vi = f32x4.add(f32x4.mul(vomb2, d), f32x4.mul(vb2, v128.load(v + o)));
@@ -41,13 +44,13 @@ function body(
     v128.store(gp + o, gi);
     let u = f32x4.add(f32x4.div(mi, vbc1), f32x4.mul(vomb2, f32x4.div(vi, vbc2)));
     u = f32x4.div(u, f32x4.add(f32x4.sqrt(f32x4.add(f32x4.div(ni, vbc3), ver)), ve));
-    const w = v128.load(p + o);
+    const w = pipeW(v128.load(p + o), f, pl);
     if (decay) u = f32x4.add(u, f32x4.mul(vwd, w));
-    v128.store(p + o, f32x4.sub(w, f32x4.mul(vlr, u)));
+    pipeStoreW(p + o, f32x4.sub(w, f32x4.mul(vlr, u)), f, pl);
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    const gi = load<f32>(g + o);
+    const gi = pipeG1(load<f32>(g + o), f, pl);
     const d: f32 = first ? 0 : gi - load<f32>(gp + o);
     const mi = omb1 * gi + b1 * load<f32>(m + o);
     const vi = omb2 * d + b2 * load<f32>(v + o);
@@ -59,20 +62,20 @@ function body(
     store<f32>(gp + o, gi);
     let u = mi / bc1 + omb2 * (vi / bc2);
     u = u / (sqrt<f32>(ni / bc3 + epsRoot) + eps);
-    const w = load<f32>(p + o);
+    const w = pipeW1(load<f32>(p + o), f, pl);
     if (decay) u = u + wd * w;
-    store<f32>(p + o, w - lr * u);
+    pipeStoreW1(p + o, w - lr * u, f, pl);
   }
 }
 
 export function adan(
   p: usize, g: usize, m: usize, v: usize, nn: usize, gp: usize, n: i32,
   b1: f32, omb1: f32, b2: f32, omb2: f32, b3: f32, omb3: f32, bc1: f32, bc2: f32, bc3: f32,
-  eps: f32, epsRoot: f32, wd: f32, lr: f32, first: bool, decay: bool,
+  eps: f32, epsRoot: f32, wd: f32, lr: f32, first: bool, decay: bool, pl: usize,
 ): void {
   if (first) {
-    if (decay) body(p, g, m, v, nn, gp, n, b1, omb1, b2, omb2, b3, omb3, bc1, bc2, bc3, eps, epsRoot, wd, lr, true, true);
-    else body(p, g, m, v, nn, gp, n, b1, omb1, b2, omb2, b3, omb3, bc1, bc2, bc3, eps, epsRoot, wd, lr, true, false);
-  } else if (decay) body(p, g, m, v, nn, gp, n, b1, omb1, b2, omb2, b3, omb3, bc1, bc2, bc3, eps, epsRoot, wd, lr, false, true);
-  else body(p, g, m, v, nn, gp, n, b1, omb1, b2, omb2, b3, omb3, bc1, bc2, bc3, eps, epsRoot, wd, lr, false, false);
+    if (decay) body(p, g, m, v, nn, gp, n, b1, omb1, b2, omb2, b3, omb3, bc1, bc2, bc3, eps, epsRoot, wd, lr, true, true, pl);
+    else body(p, g, m, v, nn, gp, n, b1, omb1, b2, omb2, b3, omb3, bc1, bc2, bc3, eps, epsRoot, wd, lr, true, false, pl);
+  } else if (decay) body(p, g, m, v, nn, gp, n, b1, omb1, b2, omb2, b3, omb3, bc1, bc2, bc3, eps, epsRoot, wd, lr, false, true, pl);
+  else body(p, g, m, v, nn, gp, n, b1, omb1, b2, omb2, b3, omb3, bc1, bc2, bc3, eps, epsRoot, wd, lr, false, false, pl);
 }

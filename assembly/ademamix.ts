@@ -3,6 +3,8 @@
 //   m1 = omb1*g + b1*m1;  m2 = omb3*g + b3*m2;  nu = omb2*(g*g) + b2*nu
 //   u = (m1/bc1 + alpha*m2) / (sqrt(nu/bc2 + epsRoot) + eps);  [u = u + wd*w];  w = w - lr*u
 // omb* = 1 - b*, bc* = 1 - b*^t and this update's b3 and alpha (optax's schedules) come from TS.
+// `pl`: the step pipeline (assembly/pipeline.ts), folded into the one pass.
+import { pipeFlags, pipeG, pipeG1, pipeStoreW, pipeStoreW1, pipeW, pipeW1 } from './pipeline';
 import { simdEnd } from './simd';
 
 // @ts-ignore: decorator
@@ -10,8 +12,9 @@ import { simdEnd } from './simd';
 function body(
   p: usize, g: usize, m1: usize, m2: usize, nu: usize, n: i32,
   b1: f32, omb1: f32, b2: f32, omb2: f32, b3: f32, omb3: f32, alpha: f32, bc1: f32, bc2: f32,
-  eps: f32, epsRoot: f32, wd: f32, lr: f32, decay: bool,
+  eps: f32, epsRoot: f32, wd: f32, lr: f32, decay: bool, pl: usize,
 ): void {
+  const f = pipeFlags(pl);
   const vb1 = f32x4.splat(b1);
   const vomb1 = f32x4.splat(omb1);
   const vb2 = f32x4.splat(b2);
@@ -29,7 +32,7 @@ function body(
   let i = 0;
   for (; i < e; i += 4) {
     const o = <usize>i << 2;
-    const gi = v128.load(g + o);
+    const gi = pipeG(v128.load(g + o), f, pl);
     const a = f32x4.add(f32x4.mul(vomb1, gi), f32x4.mul(vb1, v128.load(m1 + o)));
     const b = f32x4.add(f32x4.mul(vomb3, gi), f32x4.mul(vb3, v128.load(m2 + o)));
     const v = f32x4.add(f32x4.mul(vomb2, f32x4.mul(gi, gi)), f32x4.mul(vb2, v128.load(nu + o)));
@@ -38,13 +41,13 @@ function body(
     v128.store(nu + o, v);
     let u = f32x4.add(f32x4.div(a, vbc1), f32x4.mul(valpha, b));
     u = f32x4.div(u, f32x4.add(f32x4.sqrt(f32x4.add(f32x4.div(v, vbc2), ver)), ve));
-    const w = v128.load(p + o);
+    const w = pipeW(v128.load(p + o), f, pl);
     if (decay) u = f32x4.add(u, f32x4.mul(vwd, w));
-    v128.store(p + o, f32x4.sub(w, f32x4.mul(vlr, u)));
+    pipeStoreW(p + o, f32x4.sub(w, f32x4.mul(vlr, u)), f, pl);
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    const gi = load<f32>(g + o);
+    const gi = pipeG1(load<f32>(g + o), f, pl);
     const a = omb1 * gi + b1 * load<f32>(m1 + o);
     const b = omb3 * gi + b3 * load<f32>(m2 + o);
     const v = omb2 * (gi * gi) + b2 * load<f32>(nu + o);
@@ -53,17 +56,17 @@ function body(
     store<f32>(nu + o, v);
     let u = a / bc1 + alpha * b;
     u = u / (sqrt<f32>(v / bc2 + epsRoot) + eps);
-    const w = load<f32>(p + o);
+    const w = pipeW1(load<f32>(p + o), f, pl);
     if (decay) u = u + wd * w;
-    store<f32>(p + o, w - lr * u);
+    pipeStoreW1(p + o, w - lr * u, f, pl);
   }
 }
 
 export function ademamix(
   p: usize, g: usize, m1: usize, m2: usize, nu: usize, n: i32,
   b1: f32, omb1: f32, b2: f32, omb2: f32, b3: f32, omb3: f32, alpha: f32, bc1: f32, bc2: f32,
-  eps: f32, epsRoot: f32, wd: f32, lr: f32, decay: bool,
+  eps: f32, epsRoot: f32, wd: f32, lr: f32, decay: bool, pl: usize,
 ): void {
-  if (decay) body(p, g, m1, m2, nu, n, b1, omb1, b2, omb2, b3, omb3, alpha, bc1, bc2, eps, epsRoot, wd, lr, true);
-  else body(p, g, m1, m2, nu, n, b1, omb1, b2, omb2, b3, omb3, alpha, bc1, bc2, eps, epsRoot, wd, lr, false);
+  if (decay) body(p, g, m1, m2, nu, n, b1, omb1, b2, omb2, b3, omb3, alpha, bc1, bc2, eps, epsRoot, wd, lr, true, pl);
+  else body(p, g, m1, m2, nu, n, b1, omb1, b2, omb2, b3, omb3, alpha, bc1, bc2, eps, epsRoot, wd, lr, false, pl);
 }

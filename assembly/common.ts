@@ -1,6 +1,7 @@
 // Elementwise primitives shared by the optimizer base class (clipping, decay, EMA, accumulation,
 // sparse densification) and exported to users as `kernels.*`. Pointers are byte offsets into the
 // imported linear memory; n counts float32 elements. Nothing here allocates.
+import { pipeFlags, pipeW, pipeW1 } from './pipeline';
 import { simdEnd } from './simd';
 
 /** dst[i] = a * src[i] (dst may equal src). */
@@ -75,23 +76,26 @@ export function sumSquaresBlock(): i32 {
 
 /**
  * Sum of squares accumulated in f64 so the norm used for clipping does not depend on the path
- * (SIMD or scalar) or on the tensor size; blocks of SUM_BLOCK elements are added in order.
+ * (SIMD or scalar) or on the tensor size; blocks of SUM_BLOCK elements are added in order. With a
+ * pipeline record `pl` (assembly/pipeline.ts) x are weights seen through its decay, read only:
+ * Lamb's and Adafactor's ||w|| after the decay their fused apply pass will write.
  */
-export function sumSquares(x: usize, n: i32): f64 {
+export function sumSquares(x: usize, n: i32, pl: usize): f64 {
+  const f = pipeFlags(pl);
   let total: f64 = 0;
-  for (let b = 0; b < n; b += SUM_BLOCK) total += sumSquaresOne(x + (<usize>b << 2), min(SUM_BLOCK, n - b));
+  for (let b = 0; b < n; b += SUM_BLOCK) total += sumSquaresOne(x + (<usize>b << 2), min(SUM_BLOCK, n - b), f, pl);
   return total;
 }
 
 // @ts-ignore: decorator
 @inline
-function sumSquaresOne(x: usize, n: i32): f64 {
+function sumSquaresOne(x: usize, n: i32, f: i32, pl: usize): f64 {
   let acc0 = f64x2.splat(0);
   let acc1 = f64x2.splat(0);
   const e = simdEnd(n);
   let i = 0;
   for (; i < e; i += 4) {
-    const v = v128.load(x + (<usize>i << 2));
+    const v = pipeW(v128.load(x + (<usize>i << 2)), f, pl);
     const lo = f64x2.promote_low_f32x4(v);
     const hi = f64x2.promote_low_f32x4(v128.swizzle(v, i8x16(8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7)));
     acc0 = f64x2.add(acc0, f64x2.mul(lo, lo));
@@ -100,7 +104,7 @@ function sumSquaresOne(x: usize, n: i32): f64 {
   const s = f64x2.add(acc0, acc1);
   let acc = f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
   for (; i < n; i++) {
-    const v = <f64>load<f32>(x + (<usize>i << 2));
+    const v = <f64>pipeW1(load<f32>(x + (<usize>i << 2)), f, pl);
     acc += v * v;
   }
   return acc;
@@ -124,15 +128,41 @@ export function allFinite(x: usize, n: i32): i32 {
   return 1;
 }
 
-/** x[i] = clamp(x[i], -c, c) (clipvalue). */
+/**
+ * 1 when every x[i] / d is finite, 0 otherwise: LossScaleOptimizer's check of the unscaled
+ * gradient, read-only (the division is folded into the update kernel, assembly/pipeline.ts).
+ */
+export function allFiniteDiv(x: usize, n: i32, d: f32): i32 {
+  const zero = f32x4.splat(0);
+  const vd = f32x4.splat(d);
+  let bad = i32x4.splat(0);
+  const e = simdEnd(n);
+  let i = 0;
+  for (; i < e; i += 4) {
+    const v = f32x4.div(v128.load(x + (<usize>i << 2)), vd);
+    bad = v128.or(bad, f32x4.ne(f32x4.sub(v, v), zero));
+  }
+  if (v128.any_true(bad)) return 0;
+  for (; i < n; i++) {
+    const v = load<f32>(x + (<usize>i << 2)) / d;
+    if (v - v != 0) return 0;
+  }
+  return 1;
+}
+
+/**
+ * x[i] = clamp(x[i], -c, c) (clipvalue, c > 0). pmax/pmin (`x < lo ? lo : x`, `hi < y ? hi : y`)
+ * are one instruction each where min/max take several to order NaN and zeros; with lo < 0 < hi
+ * they give min/max's results (a NaN stays a NaN, a zero keeps its sign), as the scalar tail does.
+ */
 export function clipByValue(x: usize, n: i32, c: f32): void {
   const hi = f32x4.splat(c);
-  const lo = f32x4.splat(-c);
+  const lo = f32x4.neg(hi);
   const e = simdEnd(n);
   let i = 0;
   for (; i < e; i += 4) {
     const o = <usize>i << 2;
-    v128.store(x + o, f32x4.min(f32x4.max(v128.load(x + o), lo), hi));
+    v128.store(x + o, f32x4.pmin(f32x4.pmax(v128.load(x + o), lo), hi));
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;

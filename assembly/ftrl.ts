@@ -6,21 +6,24 @@
 // (as Keras does) keeps few correct digits (~1e-4 relative with a loss scale of 64 in our tests).
 // e = 0.5 (Keras' default) uses g^2 / (sqrt(n') + sqrt(n)); e = 0 (a fixed rate) makes it 0; other
 // powers subtract f64 powers of the exact f64 sum n + g^2.
+// `pl`: the step pipeline (assembly/pipeline.ts), folded into the one pass.
+import { pipeFlags, pipeG, pipeG1, pipeStoreW, pipeStoreW1, pipeW, pipeW1 } from './pipeline';
 import { simdEnd } from './simd';
 
 const SQRT: i32 = 0;
 const ONE: i32 = 1;
 const POW: i32 = 2;
 
-export function ftrl(p: usize, g: usize, acc: usize, z: usize, n: i32, e: f32, invLr: f32, l1: f32, q: f32, s2: f32): void {
-  if (e == 0.5) ftrlLoop(p, g, acc, z, n, e, invLr, l1, q, s2, SQRT);
-  else if (e == 0) ftrlLoop(p, g, acc, z, n, e, invLr, l1, q, s2, ONE);
-  else ftrlLoop(p, g, acc, z, n, e, invLr, l1, q, s2, POW);
+export function ftrl(p: usize, g: usize, acc: usize, z: usize, n: i32, e: f32, invLr: f32, l1: f32, q: f32, s2: f32, pl: usize): void {
+  if (e == 0.5) ftrlLoop(p, g, acc, z, n, e, invLr, l1, q, s2, SQRT, pl);
+  else if (e == 0) ftrlLoop(p, g, acc, z, n, e, invLr, l1, q, s2, ONE, pl);
+  else ftrlLoop(p, g, acc, z, n, e, invLr, l1, q, s2, POW, pl);
 }
 
 // @ts-ignore: decorator
 @inline
-function ftrlLoop(p: usize, g: usize, acc: usize, z: usize, n: i32, e: f32, invLr: f32, l1: f32, q: f32, s2: f32, mode: i32): void {
+function ftrlLoop(p: usize, g: usize, acc: usize, z: usize, n: i32, e: f32, invLr: f32, l1: f32, q: f32, s2: f32, mode: i32, pl: usize): void {
+  const f = pipeFlags(pl);
   const zero = f32x4.splat(0);
   const vinv = f32x4.splat(invLr);
   const vl1 = f32x4.splat(l1);
@@ -32,8 +35,8 @@ function ftrlLoop(p: usize, g: usize, acc: usize, z: usize, n: i32, e: f32, invL
   let i = 0;
   for (; i < end; i += 4) {
     const o = <usize>i << 2;
-    const gi = v128.load(g + o);
-    const wi = v128.load(p + o);
+    const gi = pipeG(v128.load(g + o), f, pl);
+    const wi = pipeW(v128.load(p + o), f, pl);
     const ni = v128.load(acc + o);
     const g2 = f32x4.mul(gi, gi);
     const nn = f32x4.add(ni, g2);
@@ -48,12 +51,12 @@ function ftrlLoop(p: usize, g: usize, acc: usize, z: usize, n: i32, e: f32, invL
     const quad = f32x4.add(f32x4.mul(pn, vinv), vq);
     v128.store(acc + o, nn);
     v128.store(z + o, zi);
-    v128.store(p + o, f32x4.div(f32x4.sub(f32x4.min(f32x4.max(zi, vnl1), vl1), zi), quad));
+    pipeStoreW(p + o, f32x4.div(f32x4.sub(f32x4.min(f32x4.max(zi, vnl1), vl1), zi), quad), f, pl);
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    const gi = load<f32>(g + o);
-    const wi = load<f32>(p + o);
+    const gi = pipeG1(load<f32>(g + o), f, pl);
+    const wi = pipeW1(load<f32>(p + o), f, pl);
     const ni = load<f32>(acc + o);
     const g2 = gi * gi;
     const nn = ni + g2;
@@ -72,7 +75,7 @@ function ftrlLoop(p: usize, g: usize, acc: usize, z: usize, n: i32, e: f32, invL
     const quad = pn * invLr + q;
     store<f32>(acc + o, nn);
     store<f32>(z + o, zi);
-    store<f32>(p + o, (min<f32>(max<f32>(zi, -l1), l1) - zi) / quad);
+    pipeStoreW1(p + o, (min<f32>(max<f32>(zi, -l1), l1) - zi) / quad, f, pl);
   }
 }
 

@@ -5,6 +5,10 @@
 // q needs ||r|| before any weight moves, hence two passes: lambMoments updates the moments and
 // returns sum(r^2); lambApply recomputes r from the stored moments with the same arithmetic (so
 // the same bits) instead of keeping an n-sized buffer of r.
+// `pl`: the step pipeline (assembly/pipeline.ts): lambMoments reads the gradient through pipeG,
+// lambApply decays w on its one load and stores it with the EMA; ||w|| of the decayed weights is
+// common.ts's sumSquares given the record (read only).
+import { pipeFlags, pipeG, pipeG1, pipeStoreW, pipeStoreW1, pipeW, pipeW1 } from './pipeline';
 import { simdEnd } from './simd';
 
 // @ts-ignore: decorator
@@ -20,7 +24,8 @@ function ratio(m: f32, v: f32, c1: f32, c2: f32, eps: f32): f32 {
 }
 
 /** Updates m and v in place; returns sum(r^2), accumulated in f64. */
-export function lambMoments(g: usize, m: usize, v: usize, n: i32, omb1: f32, omb2: f32, c1: f32, c2: f32, eps: f32): f64 {
+export function lambMoments(g: usize, m: usize, v: usize, n: i32, omb1: f32, omb2: f32, c1: f32, c2: f32, eps: f32, pl: usize): f64 {
+  const f = pipeFlags(pl);
   const vb1 = f32x4.splat(omb1);
   const vb2 = f32x4.splat(omb2);
   const vc1 = f32x4.splat(c1);
@@ -32,7 +37,7 @@ export function lambMoments(g: usize, m: usize, v: usize, n: i32, omb1: f32, omb
   let i = 0;
   for (; i < e; i += 4) {
     const o = <usize>i << 2;
-    const gi = v128.load(g + o);
+    const gi = pipeG(v128.load(g + o), f, pl);
     let mi = v128.load(m + o);
     let vi = v128.load(v + o);
     mi = f32x4.add(mi, f32x4.mul(f32x4.sub(gi, mi), vb1));
@@ -49,7 +54,7 @@ export function lambMoments(g: usize, m: usize, v: usize, n: i32, omb1: f32, omb
   let acc = f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    const gi = load<f32>(g + o);
+    const gi = pipeG1(load<f32>(g + o), f, pl);
     let mi = load<f32>(m + o);
     let vi = load<f32>(v + o);
     mi += (gi - mi) * omb1;
@@ -63,7 +68,8 @@ export function lambMoments(g: usize, m: usize, v: usize, n: i32, omb1: f32, omb
 }
 
 /** w -= step * r, with r recomputed from the moments lambMoments stored. */
-export function lambApply(p: usize, m: usize, v: usize, n: i32, c1: f32, c2: f32, eps: f32, step: f32): void {
+export function lambApply(p: usize, m: usize, v: usize, n: i32, c1: f32, c2: f32, eps: f32, step: f32, pl: usize): void {
+  const f = pipeFlags(pl);
   const vc1 = f32x4.splat(c1);
   const vc2 = f32x4.splat(c2);
   const ve = f32x4.splat(eps);
@@ -73,10 +79,10 @@ export function lambApply(p: usize, m: usize, v: usize, n: i32, c1: f32, c2: f32
   for (; i < e; i += 4) {
     const o = <usize>i << 2;
     const r = ratio4(v128.load(m + o), v128.load(v + o), vc1, vc2, ve);
-    v128.store(p + o, f32x4.sub(v128.load(p + o), f32x4.mul(r, vs)));
+    pipeStoreW(p + o, f32x4.sub(pipeW(v128.load(p + o), f, pl), f32x4.mul(r, vs)), f, pl);
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    store<f32>(p + o, load<f32>(p + o) - ratio(load<f32>(m + o), load<f32>(v + o), c1, c2, eps) * step);
+    pipeStoreW1(p + o, pipeW1(load<f32>(p + o), f, pl) - ratio(load<f32>(m + o), load<f32>(v + o), c1, c2, eps) * step, f, pl);
   }
 }

@@ -11,6 +11,6 @@ export function lazyAdamRows(p: usize, g: usize, m: usize, v: usize, rows: usize
   const rowBytes = <usize>rowSize << 2;
   for (let k = 0; k < nRows; k++) {
     const off = <usize>load<i32>(rows + (<usize>k << 2)) * rowBytes;
-    adam(p + off, g + <usize>k * rowBytes, m + off, v + off, rowSize, omb1, omb2, alpha, eps);
+    adam(p + off, g + <usize>k * rowBytes, m + off, v + off, rowSize, omb1, omb2, alpha, eps, 0);
   }
 }

@@ -6,6 +6,9 @@
 // Keras writes B as `b * A + c * A @ A`, which Python groups as (c*A)·A; c*(A·A) is the same in
 // exact arithmetic, and A·A is symmetric bit for bit, so matmulSym computes half of it.
 // The Frobenius norm is summed in float64 in index order (the same in both paths), then rounded.
+// `pl`: the step pipeline (assembly/pipeline.ts): the momentum pass reads g through pipeG, the apply
+// pass loads w through pipeW and stores it with the EMA (Muon's own decay stays its decay() call).
+import { pipeFlags, pipeG, pipeG1, pipeStoreW, pipeStoreW1, pipeW, pipeW1 } from './pipeline';
 import { simdEnd } from './simd';
 import { matmulAdd, matmulPackFloats, matmulSym, transpose } from './matmul';
 
@@ -24,14 +27,15 @@ export function muonScratchFloats(rows: i32, cols: i32): i32 {
 }
 
 /** m += g + m*mum1 (mum1 = mu - 1); out = nesterov ? g + mu*m : m. */
-export function muonMomentum(m: usize, g: usize, out: usize, len: i32, mu: f32, mum1: f32, nesterov: bool): void {
+export function muonMomentum(m: usize, g: usize, out: usize, len: i32, mu: f32, mum1: f32, nesterov: bool, pl: usize): void {
+  const f = pipeFlags(pl);
   const vmu = f32x4.splat(mu);
   const vmum1 = f32x4.splat(mum1);
   const e = simdEnd(len);
   let i = 0;
   for (; i < e; i += 4) {
     const o = <usize>i << 2;
-    const gi = v128.load(g + o);
+    const gi = pipeG(v128.load(g + o), f, pl);
     let mi = v128.load(m + o);
     mi = f32x4.add(mi, f32x4.add(gi, f32x4.mul(mi, vmum1)));
     v128.store(m + o, mi);
@@ -39,7 +43,7 @@ export function muonMomentum(m: usize, g: usize, out: usize, len: i32, mu: f32, 
   }
   for (; i < len; i++) {
     const o = <usize>i << 2;
-    const gi = load<f32>(g + o);
+    const gi = pipeG1(load<f32>(g + o), f, pl);
     let mi = load<f32>(m + o);
     mi = mi + (gi + mi * mum1);
     store<f32>(m + o, mi);
@@ -103,7 +107,8 @@ export function newtonSchulz(x: usize, y: usize, aa: usize, pp: usize, pack: usi
 }
 
 /** w -= scaled ? ((lr * x) * scale) * rr : lr * x. */
-export function muonApply(w: usize, x: usize, len: i32, lr: f32, scale: f32, rr: f32, scaled: bool): void {
+export function muonApply(w: usize, x: usize, len: i32, lr: f32, scale: f32, rr: f32, scaled: bool, pl: usize): void {
+  const f = pipeFlags(pl);
   const vlr = f32x4.splat(lr);
   const vs = f32x4.splat(scale);
   const vr = f32x4.splat(rr);
@@ -113,13 +118,13 @@ export function muonApply(w: usize, x: usize, len: i32, lr: f32, scale: f32, rr:
     const o = <usize>i << 2;
     let u = f32x4.mul(vlr, v128.load(x + o));
     if (scaled) u = f32x4.mul(f32x4.mul(u, vs), vr);
-    v128.store(w + o, f32x4.sub(v128.load(w + o), u));
+    pipeStoreW(w + o, f32x4.sub(pipeW(v128.load(w + o), f, pl), u), f, pl);
   }
   for (; i < len; i++) {
     const o = <usize>i << 2;
     let u = lr * load<f32>(x + o);
     if (scaled) u = u * scale * rr;
-    store<f32>(w + o, load<f32>(w + o) - u);
+    pipeStoreW1(w + o, pipeW1(load<f32>(w + o), f, pl) - u, f, pl);
   }
 }
 
@@ -130,7 +135,7 @@ export function muonApply(w: usize, x: usize, len: i32, lr: f32, scale: f32, rr:
 export function muonUpdate(
   w: usize, g: usize, mom: usize, scratch: usize, rows: i32, cols: i32,
   mu: f32, mum1: f32, nesterov: bool, steps: i32, a: f32, b: f32, c: f32,
-  lr: f32, scale: f32, rr: f32, scaled: bool,
+  lr: f32, scale: f32, rr: f32, scaled: bool, pl: usize,
 ): void {
   const n = min(rows, cols);
   const mm = max(rows, cols);
@@ -141,7 +146,7 @@ export function muonUpdate(
   const pp = aa + (<usize>round4(n * n) << 2);
   const pack = pp + (<usize>round4(n * n) << 2);
   const tall = rows > cols;
-  muonMomentum(mom, g, tall ? x1 : x0, len, mu, mum1, nesterov);
+  muonMomentum(mom, g, tall ? x1 : x0, len, mu, mum1, nesterov, pl);
   if (tall) transpose(x0, x1, rows, cols);
   muonNormalize(x0, len);
   let r = newtonSchulz(x0, x1, aa, pp, pack, n, mm, steps, a, b, c);
@@ -150,5 +155,5 @@ export function muonUpdate(
     transpose(other, r, n, mm);
     r = other;
   }
-  muonApply(w, r, len, lr, scale, rr, scaled);
+  muonApply(w, r, len, lr, scale, rr, scaled, pl);
 }

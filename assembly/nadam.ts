@@ -1,9 +1,12 @@
 // Nadam (Keras 3). TS computes the per-step scalars from the shared momentum product:
 //   cm = mu_{t+1} / (1 - prod_t * mu_{t+1}), cg = (1 - mu_t) / (1 - prod_t), ibc2 = 1 / (1 - b2^t).
 //   m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2); mh = cm*m + cg*g; w -= mh*lr / (sqrt(v*ibc2) + eps).
+// The step pipeline (unscale, clip, decay, EMA) folds in through `pl` (assembly/pipeline.ts).
+import { pipeFlags, pipeG, pipeG1, pipeStoreW, pipeStoreW1, pipeW, pipeW1 } from './pipeline';
 import { simdEnd } from './simd';
 
-export function nadam(p: usize, g: usize, m: usize, v: usize, n: i32, omb1: f32, omb2: f32, cm: f32, cg: f32, ibc2: f32, lr: f32, eps: f32): void {
+export function nadam(p: usize, g: usize, m: usize, v: usize, n: i32, omb1: f32, omb2: f32, cm: f32, cg: f32, ibc2: f32, lr: f32, eps: f32, pl: usize): void {
+  const f = pipeFlags(pl);
   const c1 = f32x4.splat(omb1);
   const c2 = f32x4.splat(omb2);
   const vcm = f32x4.splat(cm);
@@ -15,7 +18,7 @@ export function nadam(p: usize, g: usize, m: usize, v: usize, n: i32, omb1: f32,
   let i = 0;
   for (; i < e; i += 4) {
     const o = <usize>i << 2;
-    const gi = v128.load(g + o);
+    const gi = pipeG(v128.load(g + o), f, pl);
     let mi = v128.load(m + o);
     let vi = v128.load(v + o);
     mi = f32x4.add(mi, f32x4.mul(f32x4.sub(gi, mi), c1));
@@ -23,11 +26,11 @@ export function nadam(p: usize, g: usize, m: usize, v: usize, n: i32, omb1: f32,
     v128.store(m + o, mi);
     v128.store(v + o, vi);
     const mh = f32x4.add(f32x4.mul(vcm, mi), f32x4.mul(vcg, gi));
-    v128.store(p + o, f32x4.sub(v128.load(p + o), f32x4.div(f32x4.mul(mh, vlr), f32x4.add(f32x4.sqrt(f32x4.mul(vi, vib)), ve))));
+    pipeStoreW(p + o, f32x4.sub(pipeW(v128.load(p + o), f, pl), f32x4.div(f32x4.mul(mh, vlr), f32x4.add(f32x4.sqrt(f32x4.mul(vi, vib)), ve))), f, pl);
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    const gi = load<f32>(g + o);
+    const gi = pipeG1(load<f32>(g + o), f, pl);
     let mi = load<f32>(m + o);
     let vi = load<f32>(v + o);
     mi += (gi - mi) * omb1;
@@ -35,6 +38,6 @@ export function nadam(p: usize, g: usize, m: usize, v: usize, n: i32, omb1: f32,
     store<f32>(m + o, mi);
     store<f32>(v + o, vi);
     const mh = cm * mi + cg * gi;
-    store<f32>(p + o, load<f32>(p + o) - (mh * lr) / (sqrt<f32>(vi * ibc2) + eps));
+    pipeStoreW1(p + o, pipeW1(load<f32>(p + o), f, pl) - (mh * lr) / (sqrt<f32>(vi * ibc2) + eps), f, pl);
   }
 }

@@ -3,10 +3,13 @@
 //   rectified step (SMA >= threshold): w -= step * m / (sqrt(v * c2) + eps),  step = lr * r_t / (1 - b1^t)
 //   otherwise (early steps):           w -= step * m,                          step = lr / (1 - b1^t)
 // c2 = 1 / (1 - b2^t). The SMA test, r_t and any warmup of lr are per-step scalars computed in TS.
+// `pl`: the step pipeline (assembly/pipeline.ts), folded into the one pass.
+import { pipeFlags, pipeG, pipeG1, pipeStoreW, pipeStoreW1, pipeW, pipeW1 } from './pipeline';
 import { simdEnd } from './simd';
 
 /** vh = 0 means no amsgrad; adaptive = 0 takes the un-rectified (momentum only) step. */
-export function radam(p: usize, g: usize, m: usize, v: usize, vh: usize, n: i32, omb1: f32, omb2: f32, c2: f32, step: f32, eps: f32, adaptive: i32): void {
+export function radam(p: usize, g: usize, m: usize, v: usize, vh: usize, n: i32, omb1: f32, omb2: f32, c2: f32, step: f32, eps: f32, adaptive: i32, pl: usize): void {
+  const f = pipeFlags(pl);
   const ams = vh != 0;
   const vb1 = f32x4.splat(omb1);
   const vb2 = f32x4.splat(omb2);
@@ -17,7 +20,7 @@ export function radam(p: usize, g: usize, m: usize, v: usize, vh: usize, n: i32,
   let i = 0;
   for (; i < e; i += 4) {
     const o = <usize>i << 2;
-    const gi = v128.load(g + o);
+    const gi = pipeG(v128.load(g + o), f, pl);
     let mi = v128.load(m + o);
     let vi = v128.load(v + o);
     mi = f32x4.add(mi, f32x4.mul(f32x4.sub(gi, mi), vb1));
@@ -30,11 +33,11 @@ export function radam(p: usize, g: usize, m: usize, v: usize, vh: usize, n: i32,
     }
     let u = f32x4.mul(mi, vs);
     if (adaptive) u = f32x4.div(u, f32x4.add(f32x4.sqrt(f32x4.mul(vi, vc2)), ve));
-    v128.store(p + o, f32x4.sub(v128.load(p + o), u));
+    pipeStoreW(p + o, f32x4.sub(pipeW(v128.load(p + o), f, pl), u), f, pl);
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    const gi = load<f32>(g + o);
+    const gi = pipeG1(load<f32>(g + o), f, pl);
     let mi = load<f32>(m + o);
     let vi = load<f32>(v + o);
     mi += (gi - mi) * omb1;
@@ -47,6 +50,6 @@ export function radam(p: usize, g: usize, m: usize, v: usize, vh: usize, n: i32,
     }
     let u = mi * step;
     if (adaptive) u = u / (sqrt<f32>(vi * c2) + eps);
-    store<f32>(p + o, load<f32>(p + o) - u);
+    pipeStoreW1(p + o, pipeW1(load<f32>(p + o), f, pl) - u, f, pl);
   }
 }

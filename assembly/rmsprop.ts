@@ -4,6 +4,8 @@
 //   inc = lr*g / sqrt(den);   momentum: mom = mu*mom + inc, w -= mom;   otherwise w -= inc.
 // One export; `a` (average_gradient) and `mom` (momentum) are 0 when their option is off. Each of the
 // four variants gets its own loop (the flags are constants once inlined), so the loop never branches.
+// The step pipeline (unscale, clip, decay, EMA) folds in through `pl` (assembly/pipeline.ts).
+import { pipeFlags, pipeG, pipeG1, pipeStoreW, pipeStoreW1, pipeW, pipeW1 } from './pipeline';
 import { simdEnd } from './simd';
 
 // The per-vector update, shared with the 8-bit kernel (rmsprop_int8.ts): one definition of the math.
@@ -35,19 +37,20 @@ export function rmspropMomX4(momi: v128, inc: v128, vmu: v128): v128 {
   return f32x4.add(f32x4.mul(vmu, momi), inc);
 }
 
-export function rmsprop(p: usize, g: usize, v: usize, a: usize, mom: usize, n: i32, rho: f32, omr: f32, lr: f32, eps: f32, mu: f32): void {
+export function rmsprop(p: usize, g: usize, v: usize, a: usize, mom: usize, n: i32, rho: f32, omr: f32, lr: f32, eps: f32, mu: f32, pl: usize): void {
+  const f = pipeFlags(pl);
   if (a == 0) {
-    if (mom == 0) rmspropLoop(p, g, v, a, mom, n, rho, omr, lr, eps, mu, false, false);
-    else rmspropLoop(p, g, v, a, mom, n, rho, omr, lr, eps, mu, false, true);
-  } else if (mom == 0) rmspropLoop(p, g, v, a, mom, n, rho, omr, lr, eps, mu, true, false);
-  else rmspropLoop(p, g, v, a, mom, n, rho, omr, lr, eps, mu, true, true);
+    if (mom == 0) rmspropLoop(p, g, v, a, mom, n, rho, omr, lr, eps, mu, false, false, f, pl);
+    else rmspropLoop(p, g, v, a, mom, n, rho, omr, lr, eps, mu, false, true, f, pl);
+  } else if (mom == 0) rmspropLoop(p, g, v, a, mom, n, rho, omr, lr, eps, mu, true, false, f, pl);
+  else rmspropLoop(p, g, v, a, mom, n, rho, omr, lr, eps, mu, true, true, f, pl);
 }
 
 // @ts-ignore: decorator
 @inline
 function rmspropLoop(
   p: usize, g: usize, v: usize, a: usize, mom: usize, n: i32,
-  rho: f32, omr: f32, lr: f32, eps: f32, mu: f32, centered: bool, momentum: bool,
+  rho: f32, omr: f32, lr: f32, eps: f32, mu: f32, centered: bool, momentum: bool, f: i32, pl: usize,
 ): void {
   const vrho = f32x4.splat(rho);
   const vomr = f32x4.splat(omr);
@@ -58,7 +61,7 @@ function rmspropLoop(
   let i = 0;
   for (; i < e; i += 4) {
     const o = <usize>i << 2;
-    const gi = v128.load(g + o);
+    const gi = pipeG(v128.load(g + o), f, pl);
     const vi = rmspropVX4(v128.load(v + o), gi, vrho, vomr);
     v128.store(v + o, vi);
     let den = rmspropDenX4(vi, ve);
@@ -72,11 +75,11 @@ function rmspropLoop(
       inc = rmspropMomX4(v128.load(mom + o), inc, vmu);
       v128.store(mom + o, inc);
     }
-    v128.store(p + o, f32x4.sub(v128.load(p + o), inc));
+    pipeStoreW(p + o, f32x4.sub(pipeW(v128.load(p + o), f, pl), inc), f, pl);
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    const gi = load<f32>(g + o);
+    const gi = pipeG1(load<f32>(g + o), f, pl);
     const vi = rho * load<f32>(v + o) + omr * (gi * gi);
     store<f32>(v + o, vi);
     let den = vi + eps;
@@ -90,6 +93,6 @@ function rmspropLoop(
       inc = mu * load<f32>(mom + o) + inc;
       store<f32>(mom + o, inc);
     }
-    store<f32>(p + o, load<f32>(p + o) - inc);
+    pipeStoreW1(p + o, pipeW1(load<f32>(p + o), f, pl) - inc, f, pl);
   }
 }

@@ -5,14 +5,15 @@
 // absmax is reduced; then the block is encoded. The partial 16-element tail (and the whole block on
 // the scalar path) is decoded into the scratch and stepped by RMSprop's float32 kernel itself.
 // `mom` is 0 without momentum. Centered RMSprop is refused in TypeScript: v - a^2 of two 8-bit
-// moments can go negative.
+// moments can go negative. The step pipeline folds in through `pl` (assembly/pipeline.ts).
+import { pipeFlags, pipeG, pipeStoreW, pipeW } from './pipeline';
 import { rmsprop, rmspropDenX4, rmspropIncX4, rmspropMomX4, rmspropVX4 } from './rmsprop';
 import { QBLOCK, qAbsBits, qAbsmax, qCodes, qDecodeQ, qDequantBlock, qEncodeBlock, qScratch } from './quantize';
 import { useSimd } from './simd';
 
 // @ts-ignore: decorator
 @inline
-function rmspropBlock(p: usize, g: usize, vc: usize, mc: usize, sv: usize, sm: usize, va: usize, ma: usize, len: i32, rho: f32, omr: f32, lr: f32, eps: f32, mu: f32, seed: u32, base: u32, momentum: bool): void {
+function rmspropBlock(p: usize, g: usize, vc: usize, mc: usize, sv: usize, sm: usize, va: usize, ma: usize, len: i32, rho: f32, omr: f32, lr: f32, eps: f32, mu: f32, seed: u32, base: u32, momentum: bool, f: i32, pl: usize): void {
   const vrho = f32x4.splat(rho);
   const vomr = f32x4.splat(omr);
   const vlr = f32x4.splat(lr);
@@ -32,7 +33,7 @@ function rmspropBlock(p: usize, g: usize, vc: usize, mc: usize, sv: usize, sm: u
     // The four vectors of the 16 codes, written out (q must be a constant for qDecodeQ).
     {
       const o = <usize>i << 2;
-      const gi = v128.load(g + o);
+      const gi = pipeG(v128.load(g + o), f, pl);
       const vi = rmspropVX4(qDecodeQ(rv, 0, vA, false), gi, vrho, vomr);
       v128.store(sv + o, vi);
       vMax = i32x4.max_s(vMax, v128.and(vi, absMask));
@@ -42,11 +43,11 @@ function rmspropBlock(p: usize, g: usize, vc: usize, mc: usize, sv: usize, sm: u
         v128.store(sm + o, inc);
         mMax = i32x4.max_s(mMax, v128.and(inc, absMask));
       }
-      v128.store(p + o, f32x4.sub(v128.load(p + o), inc));
+      pipeStoreW(p + o, f32x4.sub(pipeW(v128.load(p + o), f, pl), inc), f, pl);
     }
     {
       const o = (<usize>i << 2) + 16;
-      const gi = v128.load(g + o);
+      const gi = pipeG(v128.load(g + o), f, pl);
       const vi = rmspropVX4(qDecodeQ(rv, 1, vA, false), gi, vrho, vomr);
       v128.store(sv + o, vi);
       vMax = i32x4.max_s(vMax, v128.and(vi, absMask));
@@ -56,11 +57,11 @@ function rmspropBlock(p: usize, g: usize, vc: usize, mc: usize, sv: usize, sm: u
         v128.store(sm + o, inc);
         mMax = i32x4.max_s(mMax, v128.and(inc, absMask));
       }
-      v128.store(p + o, f32x4.sub(v128.load(p + o), inc));
+      pipeStoreW(p + o, f32x4.sub(pipeW(v128.load(p + o), f, pl), inc), f, pl);
     }
     {
       const o = (<usize>i << 2) + 32;
-      const gi = v128.load(g + o);
+      const gi = pipeG(v128.load(g + o), f, pl);
       const vi = rmspropVX4(qDecodeQ(rv, 2, vA, false), gi, vrho, vomr);
       v128.store(sv + o, vi);
       vMax = i32x4.max_s(vMax, v128.and(vi, absMask));
@@ -70,11 +71,11 @@ function rmspropBlock(p: usize, g: usize, vc: usize, mc: usize, sv: usize, sm: u
         v128.store(sm + o, inc);
         mMax = i32x4.max_s(mMax, v128.and(inc, absMask));
       }
-      v128.store(p + o, f32x4.sub(v128.load(p + o), inc));
+      pipeStoreW(p + o, f32x4.sub(pipeW(v128.load(p + o), f, pl), inc), f, pl);
     }
     {
       const o = (<usize>i << 2) + 48;
-      const gi = v128.load(g + o);
+      const gi = pipeG(v128.load(g + o), f, pl);
       const vi = rmspropVX4(qDecodeQ(rv, 3, vA, false), gi, vrho, vomr);
       v128.store(sv + o, vi);
       vMax = i32x4.max_s(vMax, v128.and(vi, absMask));
@@ -84,20 +85,21 @@ function rmspropBlock(p: usize, g: usize, vc: usize, mc: usize, sv: usize, sm: u
         v128.store(sm + o, inc);
         mMax = i32x4.max_s(mMax, v128.and(inc, absMask));
       }
-      v128.store(p + o, f32x4.sub(v128.load(p + o), inc));
+      pipeStoreW(p + o, f32x4.sub(pipeW(v128.load(p + o), f, pl), inc), f, pl);
     }
   }
   if (e < len) {
     const o = <usize>e << 2;
     qDequantBlock(vc + <usize>e, av, sv + o, len - e, false);
     if (momentum) qDequantBlock(mc + <usize>e, am, sm + o, len - e, true);
-    rmsprop(p + o, g + o, sv + o, 0, momentum ? sm + o : 0, len - e, rho, omr, lr, eps, mu);
+    rmsprop(p + o, g + o, sv + o, 0, momentum ? sm + o : 0, len - e, rho, omr, lr, eps, mu, pl);
   }
   qEncodeBlock(sv, vc, va, qAbsBits(vMax, sv, e, len), len, false, true, seed, base);
   if (momentum) qEncodeBlock(sm, mc, ma, qAbsBits(mMax, sm, e, len), len, true, false, 0, 0);
 }
 
-export function rmspropInt8(p: usize, g: usize, v: usize, mom: usize, n: i32, seg: i32, rho: f32, omr: f32, lr: f32, eps: f32, mu: f32, seed: u32): void {
+export function rmspropInt8(p: usize, g: usize, v: usize, mom: usize, n: i32, seg: i32, rho: f32, omr: f32, lr: f32, eps: f32, mu: f32, seed: u32, pl: usize): void {
+  const f = pipeFlags(pl);
   const vc = qCodes(v, n, seg);
   const mc: usize = mom == 0 ? 0 : qCodes(mom, n, seg);
   const sv = qScratch(v);
@@ -110,8 +112,8 @@ export function rmspropInt8(p: usize, g: usize, v: usize, mom: usize, n: i32, se
       const pb = p + (<usize>o << 2);
       const gb = g + (<usize>o << 2);
       const va = qAbsmax(v) + (bi << 2);
-      if (mom != 0) rmspropBlock(pb, gb, vc + <usize>o, mc + <usize>o, sv, sm, va, qAbsmax(mom) + (bi << 2), len, rho, omr, lr, eps, mu, seed, <u32>o, true);
-      else rmspropBlock(pb, gb, vc + <usize>o, 0, sv, 0, va, 0, len, rho, omr, lr, eps, mu, seed, <u32>o, false);
+      if (mom != 0) rmspropBlock(pb, gb, vc + <usize>o, mc + <usize>o, sv, sm, va, qAbsmax(mom) + (bi << 2), len, rho, omr, lr, eps, mu, seed, <u32>o, true, f, pl);
+      else rmspropBlock(pb, gb, vc + <usize>o, 0, sv, 0, va, 0, len, rho, omr, lr, eps, mu, seed, <u32>o, false, f, pl);
       bi++;
     }
   }

@@ -1,5 +1,7 @@
 // SGD (Keras 3): without momentum w -= g*lr; with momentum m = m*mu - g*lr, then w += m, or with
-// nesterov w += m*mu - g*lr (using the new m).
+// nesterov w += m*mu - g*lr (using the new m). The step pipeline (unscale, clip, decay, EMA) folds
+// in through `pl` (assembly/pipeline.ts).
+import { pipeFlags, pipeG, pipeG1, pipeStoreW, pipeStoreW1, pipeW, pipeW1 } from './pipeline';
 import { simdEnd } from './simd';
 
 // The per-vector momentum update, shared with the 8-bit kernel (sgd_int8.ts): one definition of the math.
@@ -17,21 +19,23 @@ export function sgdMomentumWX4(wi: v128, mn: v128, glr: v128, vmu: v128, nestero
   return nesterov ? f32x4.add(wi, f32x4.sub(f32x4.mul(mn, vmu), glr)) : f32x4.add(wi, mn);
 }
 
-export function sgd(p: usize, g: usize, n: i32, lr: f32): void {
+export function sgd(p: usize, g: usize, n: i32, lr: f32, pl: usize): void {
+  const f = pipeFlags(pl);
   const vlr = f32x4.splat(lr);
   const e = simdEnd(n);
   let i = 0;
   for (; i < e; i += 4) {
     const o = <usize>i << 2;
-    v128.store(p + o, f32x4.sub(v128.load(p + o), f32x4.mul(v128.load(g + o), vlr)));
+    pipeStoreW(p + o, f32x4.sub(pipeW(v128.load(p + o), f, pl), f32x4.mul(pipeG(v128.load(g + o), f, pl), vlr)), f, pl);
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    store<f32>(p + o, load<f32>(p + o) - load<f32>(g + o) * lr);
+    pipeStoreW1(p + o, pipeW1(load<f32>(p + o), f, pl) - pipeG1(load<f32>(g + o), f, pl) * lr, f, pl);
   }
 }
 
-export function sgdMomentum(p: usize, g: usize, m: usize, n: i32, lr: f32, mu: f32, nesterov: bool): void {
+export function sgdMomentum(p: usize, g: usize, m: usize, n: i32, lr: f32, mu: f32, nesterov: bool, pl: usize): void {
+  const f = pipeFlags(pl);
   const vlr = f32x4.splat(lr);
   const vmu = f32x4.splat(mu);
   const e = simdEnd(n);
@@ -39,31 +43,31 @@ export function sgdMomentum(p: usize, g: usize, m: usize, n: i32, lr: f32, mu: f
   if (nesterov) {
     for (; i < e; i += 4) {
       const o = <usize>i << 2;
-      const glr = f32x4.mul(v128.load(g + o), vlr);
+      const glr = f32x4.mul(pipeG(v128.load(g + o), f, pl), vlr);
       const mn = sgdMomentumX4(v128.load(m + o), glr, vmu);
       v128.store(m + o, mn);
-      v128.store(p + o, sgdMomentumWX4(v128.load(p + o), mn, glr, vmu, true));
+      pipeStoreW(p + o, sgdMomentumWX4(pipeW(v128.load(p + o), f, pl), mn, glr, vmu, true), f, pl);
     }
     for (; i < n; i++) {
       const o = <usize>i << 2;
-      const glr = load<f32>(g + o) * lr;
+      const glr = pipeG1(load<f32>(g + o), f, pl) * lr;
       const mn = load<f32>(m + o) * mu - glr;
       store<f32>(m + o, mn);
-      store<f32>(p + o, load<f32>(p + o) + (mn * mu - glr));
+      pipeStoreW1(p + o, pipeW1(load<f32>(p + o), f, pl) + (mn * mu - glr), f, pl);
     }
   } else {
     for (; i < e; i += 4) {
       const o = <usize>i << 2;
-      const glr = f32x4.mul(v128.load(g + o), vlr);
+      const glr = f32x4.mul(pipeG(v128.load(g + o), f, pl), vlr);
       const mn = sgdMomentumX4(v128.load(m + o), glr, vmu);
       v128.store(m + o, mn);
-      v128.store(p + o, sgdMomentumWX4(v128.load(p + o), mn, glr, vmu, false));
+      pipeStoreW(p + o, sgdMomentumWX4(pipeW(v128.load(p + o), f, pl), mn, glr, vmu, false), f, pl);
     }
     for (; i < n; i++) {
       const o = <usize>i << 2;
-      const mn = load<f32>(m + o) * mu - load<f32>(g + o) * lr;
+      const mn = load<f32>(m + o) * mu - pipeG1(load<f32>(g + o), f, pl) * lr;
       store<f32>(m + o, mn);
-      store<f32>(p + o, load<f32>(p + o) + mn);
+      pipeStoreW1(p + o, pipeW1(load<f32>(p + o), f, pl) + mn, f, pl);
     }
   }
 }

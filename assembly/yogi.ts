@@ -4,7 +4,8 @@
 //   p = alpha / (sqrt(v) + eps),  alpha = lr * sqrt(1 - b2^t) / (1 - b1^t)   (computed in TS)
 //   x = w - p d;  with l1/l2:  w = (x - clamp(x, -l1 p, l1 p)) / (1 + l2 p)   (the proximal step)
 // The clamp form is TFA's closed-form l1 solution (0 inside the band, shrink by l1 p outside) and
-// reduces exactly to x / (1 + l2 p) when l1 = 0.
+// reduces exactly to x / (1 + l2 p) when l1 = 0. `pl`: the step pipeline (assembly/pipeline.ts).
+import { pipeFlags, pipeG, pipeG1, pipeStoreW, pipeStoreW1, pipeW, pipeW1 } from './pipeline';
 import { simdEnd } from './simd';
 
 // @ts-ignore: decorator
@@ -28,7 +29,8 @@ function tanh4(x: v128): v128 {
 }
 
 /** m = 0 means no first moment (beta1 = 0). act: 0 sign, 1 tanh. l1 = l2 = 0 skips the proximal step. */
-export function yogi(p: usize, g: usize, m: usize, v: usize, n: i32, omb1: f32, omb2: f32, alpha: f32, eps: f32, l1: f32, l2: f32, act: i32): void {
+export function yogi(p: usize, g: usize, m: usize, v: usize, n: i32, omb1: f32, omb2: f32, alpha: f32, eps: f32, l1: f32, l2: f32, act: i32, pl: usize): void {
+  const f = pipeFlags(pl);
   const hasM = m != 0;
   const prox = l1 > 0 || l2 > 0;
   const c1 = f32x4.splat(omb1);
@@ -42,7 +44,7 @@ export function yogi(p: usize, g: usize, m: usize, v: usize, n: i32, omb1: f32, 
   let i = 0;
   for (; i < e; i += 4) {
     const o = <usize>i << 2;
-    const gi = v128.load(g + o);
+    const gi = pipeG(v128.load(g + o), f, pl);
     let d = gi;
     if (hasM) {
       const mi = v128.load(m + o);
@@ -56,17 +58,17 @@ export function yogi(p: usize, g: usize, m: usize, v: usize, n: i32, omb1: f32, 
     vi = f32x4.add(vi, f32x4.mul(f32x4.mul(c2, s), g2));
     v128.store(v + o, vi);
     const pc = f32x4.div(va, f32x4.add(f32x4.sqrt(vi), ve));
-    let x = f32x4.sub(v128.load(p + o), f32x4.mul(pc, d));
+    let x = f32x4.sub(pipeW(v128.load(p + o), f, pl), f32x4.mul(pc, d));
     if (prox) {
       const band = f32x4.mul(vl1, pc);
       const shrunk = f32x4.sub(x, f32x4.min(f32x4.max(x, f32x4.neg(band)), band));
       x = f32x4.div(shrunk, f32x4.add(one, f32x4.mul(vl2, pc)));
     }
-    v128.store(p + o, x);
+    pipeStoreW(p + o, x, f, pl);
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    const gi = load<f32>(g + o);
+    const gi = pipeG1(load<f32>(g + o), f, pl);
     let d = gi;
     if (hasM) {
       const mi = load<f32>(m + o);
@@ -80,11 +82,11 @@ export function yogi(p: usize, g: usize, m: usize, v: usize, n: i32, omb1: f32, 
     vi += omb2 * s * g2;
     store<f32>(v + o, vi);
     const pc = alpha / (sqrt<f32>(vi) + eps);
-    let x = load<f32>(p + o) - pc * d;
+    let x = pipeW1(load<f32>(p + o), f, pl) - pc * d;
     if (prox) {
       const band = l1 * pc;
       x = (x - min<f32>(max<f32>(x, -band), band)) / (1 + l2 * pc);
     }
-    store<f32>(p + o, x);
+    pipeStoreW1(p + o, x, f, pl);
   }
 }

@@ -7,7 +7,9 @@
 //   which boxes nothing;
 // - src/thread-kernels.ts: per split kernel, its id, the index of its count and its slot types.
 // A split kernel is elementwise: element i reads and writes only element i of each array; its
-// parameters are pointers (usize), then the count `n: i32`, then scalars (f32, i32, u32, bool).
+// parameters are pointers (usize), then the count `n: i32`, then scalars (f32, i32, u32, bool),
+// then optionally `pl: usize`, the step pipeline's record (assembly/pipeline.ts): passed as is, since
+// the record addresses the EMA average by its distance from p, which a slice keeps.
 // Run by scripts/build-wasm.mjs before compiling.
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 
@@ -33,7 +35,7 @@ export const SPLIT = [
   ['lamb', ['lambApply']],
   ['prodigy', ['prodigyApply']],
   // primitives of the step pipeline and of kernels.*
-  ['common', ['scaleCopy', 'divCopy', 'axpy', 'fill', 'copy', 'clipByValue', 'decay', 'ema', 'allFinite']],
+  ['common', ['scaleCopy', 'divCopy', 'axpy', 'fill', 'copy', 'clipByValue', 'decay', 'ema', 'allFinite', 'allFiniteDiv']],
   ['foreach', ['foreachAddcmul', 'foreachAddcdiv', 'foreachLerp', 'foreachLerpTensor']],
   ['elementwise', ['ewMul', 'ewDiv', 'ewMax', 'ewSqrt', 'ewSign']],
 ];
@@ -51,7 +53,8 @@ function signature(file, name) {
   const count = params.findIndex((p) => p.name === 'n' && p.type === 'i32');
   if (count < 0) throw new Error(`gen-thread-dispatch: ${name} has no count parameter 'n: i32'`);
   params.forEach((p, j) => {
-    const ok = j < count ? p.type === 'usize' : j === count || ['f32', 'i32', 'u32', 'bool'].includes(p.type);
+    const pipeline = p.name === 'pl' && p.type === 'usize' && j === params.length - 1;
+    const ok = j < count ? p.type === 'usize' : j === count || pipeline || ['f32', 'i32', 'u32', 'bool'].includes(p.type);
     if (!ok) throw new Error(`gen-thread-dispatch: ${name}: parameter ${p.name}: ${p.type} does not fit (pointers, then n: i32, then scalars)`);
   });
   return { name, file, params, count, ret: m[2] };
@@ -61,6 +64,7 @@ export function generate() {
   const kernels = SPLIT.flatMap(([file, names]) => names.map((n) => signature(file, n)));
   const load = (p, j) => {
     const slot = `a + ${j * 8}`;
+    if (p.name === 'pl') return `<usize>load<u32>(${slot})`;
     if (p.type === 'usize') return `ptr(${slot}, off)`;
     if (p.type === 'f32') return `load<f32>(${slot})`;
     if (p.type === 'bool') return `load<i32>(${slot}) != 0`;

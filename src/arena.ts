@@ -13,7 +13,15 @@ export interface Heap {
   readonly kernels: RawKernels;
   alloc(bytes: number): number;
   free(ptr: number): void;
+  /**
+   * Where the step pipeline's record lies (PIPELINE_BYTES bytes, assembly/pipeline.ts), if this
+   * heap has one: without it, optimizers run clipping, decay and EMA as separate passes.
+   */
+  readonly pipeline?: number;
 }
+
+/** Size of the step pipeline's record (assembly/pipeline.ts), a multiple of 16. */
+export const PIPELINE_BYTES = 48;
 
 /** A kernel export: arguments are pointers (byte offsets), element counts and f32 scalars. */
 export type KernelFn = (...args: number[]) => number;
@@ -36,9 +44,19 @@ export class Arena implements Heap {
   private guardBytes = 0;
   private readonly guards = new Map<number, number>();
 
+  /**
+   * The step pipeline's record: PIPELINE_BYTES at `base` (at 16 for a base of 0: a kernel reads
+   * address 0 as "no record"), outside liveBytes.
+   */
+  readonly pipeline: number;
+
   constructor(readonly memory: WebAssembly.Memory, readonly kernels: RawKernels, base = 64) {
+    if (!Number.isInteger(base) || base < 0 || base % ALIGN !== 0) throw new RangeError(`Arena: base must be a non-negative multiple of ${ALIGN}, got ${base}`);
+    this.pipeline = Math.max(base, ALIGN);
+    const start = this.pipeline + PIPELINE_BYTES;
     const end = memory.buffer.byteLength;
-    if (end > base) this.insertFree(base, end - base);
+    if (end < start) throw new RangeError(`Arena: the memory ends at ${end}, before the pipeline record at ${this.pipeline}..${start}`);
+    if (end > start) this.insertFree(start, end - start);
   }
 
   /**

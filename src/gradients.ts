@@ -27,6 +27,8 @@ export interface VarRecord {
   densePtr: number;
   denseView: Float32Array;
   sparseStep: boolean;
+  /** This step's update applies the pipeline in its kernel (EMA included: finishStep skips it). */
+  fused: boolean;
 }
 
 const EMPTY = new Float32Array(0);
@@ -34,7 +36,7 @@ const EMPTY = new Float32Array(0);
 export function newRecord(variable: Variable, decays: boolean): VarRecord {
   return {
     variable, slots: new Map(), state: [], grad: null, acc: null, avg: null, sparse: null, decays,
-    srcPtr: -1, densePtr: -1, denseView: EMPTY, sparseStep: false,
+    srcPtr: -1, densePtr: -1, denseView: EMPTY, sparseStep: false, fused: false,
   };
 }
 
@@ -232,11 +234,12 @@ export function stagedFinite(rec: VarRecord): boolean {
 }
 
 /**
- * The gradient the update sees, divided by the loss scale (times `inv`): at rec.densePtr, or
- * de-duplicated in rec.sparse. With `transform` (a loss scale or clipping will write it) a dense
+ * The gradient the update sees, unscaled (divided by `div`, a LossScaleOptimizer's scale, which is
+ * only ever set for dense gradients, or times `inv` = 1 / lossScaleFactor): at rec.densePtr, or
+ * de-duplicated in rec.sparse. With `transform` (unscaling or clipping will write it) a dense
  * gradient read in place is first copied to the private buffer.
  */
-export function prepareGradient(rec: VarRecord, inv: number, transform: boolean): void {
+export function prepareGradient(rec: VarRecord, inv: number, div: number, transform: boolean): void {
   const v = rec.variable;
   const K = v.heap.kernels;
   if (rec.sparseStep) {
@@ -250,7 +253,8 @@ export function prepareGradient(rec: VarRecord, inv: number, transform: boolean)
     return;
   }
   const buf = rec.grad as Variable;
-  if (inv !== 1 || rec.srcPtr !== buf.ptr) K.scaleCopy(buf.ptr, rec.srcPtr, v.size, inv);
+  if (div !== 1) K.divCopy(buf.ptr, rec.srcPtr, v.size, div);
+  else if (inv !== 1 || rec.srcPtr !== buf.ptr) K.scaleCopy(buf.ptr, rec.srcPtr, v.size, inv);
   rec.densePtr = buf.ptr;
 }
 
@@ -286,30 +290,42 @@ export function accumulate(rec: VarRecord, inv: number, mean: number): void {
   }
 }
 
-/** Keras' clipping of the prepared gradients of recs[0..n): at most one of the three is set. */
-export function clipGradients(recs: readonly VarRecord[], n: number, clipnorm: number | null, clipvalue: number | null, globalClipnorm: number | null): void {
-  if (clipvalue === null && clipnorm === null && globalClipnorm === null) return;
+/**
+ * Keras' clipping of the prepared gradients of recs[0..n): at most one of the three is set. A
+ * fused record (its kernel applies the factor as it streams, assembly/pipeline.ts) is only
+ * measured: its clipnorm factor goes to factors[i], the global one is returned; the others are
+ * written here. Returns the global factor (1 when not clipping globally).
+ */
+export function clipGradients(recs: readonly VarRecord[], n: number, clipnorm: number | null, clipvalue: number | null, globalClipnorm: number | null, factors: number[]): number {
+  for (let i = 0; i < n; i++) factors[i] = 1;
+  if (clipvalue === null && clipnorm === null && globalClipnorm === null) return 1;
   let total = 0;
   for (let i = 0; i < n; i++) {
     const rec = recs[i];
     const K = rec.variable.heap.kernels;
     const ptr = rec.sparseStep ? (rec.sparse as SparseScratch).valuesPtr : rec.densePtr;
     const len = rec.sparseStep ? (rec.sparse as SparseScratch).valuesLength : rec.variable.size;
-    if (clipvalue !== null) K.clipByValue(ptr, len, clipvalue);
-    else if (clipnorm !== null) {
+    if (clipvalue !== null) {
+      if (!rec.fused) K.clipByValue(ptr, len, clipvalue);
+    } else if (clipnorm !== null) {
       const norm = Math.sqrt(K.sumSquares(ptr, len));
-      if (!(norm <= clipnorm)) K.scaleCopy(ptr, ptr, len, clipnorm / norm);
+      if (!(norm <= clipnorm)) {
+        if (rec.fused) factors[i] = clipnorm / norm;
+        else K.scaleCopy(ptr, ptr, len, clipnorm / norm);
+      }
     } else total += K.sumSquares(ptr, len);
   }
-  if (globalClipnorm === null) return;
+  if (globalClipnorm === null) return 1;
   const norm = Math.sqrt(total);
-  if (norm <= globalClipnorm) return;
+  if (norm <= globalClipnorm) return 1;
   // A NaN/inf norm turns every gradient into NaN, as in Keras.
   const factor = Number.isFinite(norm) ? globalClipnorm / norm : NaN;
   for (let i = 0; i < n; i++) {
     const rec = recs[i];
+    if (rec.fused) continue;
     const ptr = rec.sparseStep ? (rec.sparse as SparseScratch).valuesPtr : rec.densePtr;
     const len = rec.sparseStep ? (rec.sparse as SparseScratch).valuesLength : rec.variable.size;
     rec.variable.heap.kernels.scaleCopy(ptr, ptr, len, factor);
   }
+  return factor;
 }

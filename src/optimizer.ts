@@ -15,6 +15,7 @@ import { type QuantKind, type StateDtype } from './int8-code.js';
 import { Core, currentLearningRate, currentWeightDecay, fixLearningRate, iterationsOf, readBaseOptions } from './base/core.js';
 import * as registration from './base/registration.js';
 import * as saveRestore from './base/save-restore.js';
+import { classFusesPipeline } from './base/pipeline.js';
 import * as step from './base/step.js';
 import { type GradientVariablePair, type LearningRate, type OptimizerOptions, type OptimizerState } from './base/types.js';
 
@@ -27,6 +28,14 @@ export abstract class Optimizer {
 
   /** Option names a subclass adds (Keras' in camelCase; each class lists its own). Any other key is refused. */
   static readonly optionNames: readonly string[] = [];
+
+  /**
+   * true: this class's updateStep passes `this.pipeline` as its kernel's last argument, and the
+   * kernel unscales, clips, decays and averages (EMA) as it streams (docs/pipeline.md); its
+   * `gradient` is then the raw one. A subclass that overrides an update hook without declaring
+   * this again gets the separate passes. Default false.
+   */
+  static readonly fusesPipeline: boolean = false;
 
   readonly name: string;
   readonly clipnorm: number | null;
@@ -62,6 +71,7 @@ export abstract class Optimizer {
     this.lossScaleFactor = o.lossScaleFactor;
     this.gradientAccumulationSteps = o.gradientAccumulationSteps;
     this.skipNonFinite = o.skipNonFinite;
+    this.core.fuses = classFusesPipeline(new.target);
   }
 
   // ---------------------------------------------------------------- the contract for subclasses
@@ -102,6 +112,15 @@ export abstract class Optimizer {
   protected sparseNeedsDenseBuffer(variable: Variable): boolean {
     void variable;
     return true;
+  }
+
+  /**
+   * In updateStep of a class that declares `fusesPipeline`: the address of this variable's
+   * pipeline record, to pass as the kernel's last argument (`pl`); 0 when the base class did the
+   * pipeline already (or there is none).
+   */
+  protected get pipeline(): number {
+    return this.core.pipe;
   }
 
   /** Once per real update, after clipping and weight decay, before the first `updateStep` (Nadam's momentum product). */

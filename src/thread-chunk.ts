@@ -1,7 +1,7 @@
 // Claiming and running one chunk of the current job: the same code on the main thread and in
 // every worker, so a chunk is computed identically whoever runs it. Kernel calls go through the
 // threaded build's runKernel with small integer arguments: nothing is boxed.
-import { AND, ARGS, CHUNK, CHUNKS, CLAIM, KERNEL, N, OP, OP_CALL, OP_PROBE, OP_SUM_BLOCKS, PROBE_BASE, X } from './thread-protocol.js';
+import { AND, ARGS, CHUNK, CHUNKS, CLAIM, KERNEL, N, OP, OP_CALL, OP_PROBE, OP_SUM_BLOCKS, PL, PROBE_BASE, X } from './thread-protocol.js';
 
 type Fn = (...args: number[]) => number;
 
@@ -37,7 +37,7 @@ export function runChunk(r: ChunkRunner, k: number): void {
   } else if (op === OP_SUM_BLOCKS) {
     // Chunk k is sumSquares block k; the main thread adds the block sums in order.
     const start = k * r.block;
-    r.partials[k] = r.sumSquares((ctrl[X] >>> 0) + start * 4, Math.min(r.block, ctrl[N] - start));
+    r.partials[k] = r.sumSquares((ctrl[X] >>> 0) + start * 4, Math.min(r.block, ctrl[N] - start), ctrl[PL] >>> 0);
   } else if (op === OP_PROBE) {
     const p = PROBE_BASE + 32 * k;
     r.scaleCopy(p + 16, p, 4, 2);

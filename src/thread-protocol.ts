@@ -40,6 +40,8 @@ export const ACTIVE = 12;
 export const X = 13;
 /** Where the call's arguments are in wasm memory (OP_CALL; see ARGS_PTR in src/threads.ts). */
 export const ARGS = 14;
+/** sumSquares' pipeline record (0: none; see assembly/pipeline.ts), read as unsigned. */
+export const PL = 15;
 /** Int32 slots in the control array. */
 export const CONTROL_SLOTS = 16;
 

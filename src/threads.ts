@@ -33,6 +33,7 @@ import {
   OP_CALL,
   OP_PROBE,
   OP_SUM_BLOCKS,
+  PL,
   PROBE_BASE,
   QUIT,
   SEQ,
@@ -48,7 +49,7 @@ export { threadSupport } from './thread-spawn.js';
 export { SPLIT_KERNELS };
 
 /** Kernels whose i32 result is combined across chunks with AND (the others return 1). */
-const AND_KERNELS = new Set(['allFinite']);
+const AND_KERNELS = new Set(['allFinite', 'allFiniteDiv']);
 
 /**
  * Bytes 64..255 of a threaded arena's memory hold the current call's arguments (8 bytes a slot,
@@ -324,11 +325,12 @@ export class Pool {
   }
 
   /** sumSquares by blocks (chunks); the block sums added in block order, as the kernel does. */
-  sumSquares(x: number, n: number): number {
+  sumSquares(x: number, n: number, pl: number): number {
     splitCounts.set('sumSquares', (splitCounts.get('sumSquares') ?? 0) + 1);
     const B = this.block;
     const nb = Math.ceil(n / B);
     this.control[X] = x;
+    this.control[PL] = pl;
     this.run('sumSquares', OP_SUM_BLOCKS, 0, nb, B, n);
     let total = 0;
     for (let b = 0; b < nb; b++) total += this.partials[b];
@@ -391,7 +393,8 @@ export function threadedKernels(raw: RawKernels, p: Pool): RawKernels {
               } as KernelFn);
   }
   const sumSquares = raw.sumSquares;
-  out.sumSquares = (x: number, n: number) => (p.threadsFor(n) === 1 ? sumSquares(x, n) : p.sumSquares(x, n));
+  // pl: a pipeline record (Lamb's and Adafactor's ||w||), absent (undefined: 0) for a gradient.
+  out.sumSquares = (x: number, n: number, pl?: number) => (p.threadsFor(n) === 1 ? sumSquares(x, n, pl ?? 0) : p.sumSquares(x, n, pl ?? 0));
   const setSimd = raw.setSimd;
   out.setSimd = (on: number) => {
     p.setSimd(on ? 1 : 0);

@@ -35,6 +35,18 @@ function squeeze(heap, guards = 16) {
   if (rest > 2 * guards) heap.alloc(rest - 2 * guards);
 }
 
+test('the step pipeline record (docs/pipeline.md) lies at base (16 for 0, never the null address), before every block, outside liveBytes', () => {
+  for (const base of [64, 256, 0]) {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
+    const heap = new Arena(memory, instantiateKernels(kernelModule(), memory), base);
+    assert.is(heap.pipeline, Math.max(base, 16));
+    assert.is(heap.liveBytes, 0);
+    const p = heap.alloc(16);
+    assert.ok(p >= heap.pipeline + 48, `the first block (${p}) starts after the record`);
+    heap.free(p);
+  }
+});
+
 function close(label, ours, ref) {
   let scale = 0;
   for (const x of ref) scale = Math.max(scale, Math.abs(x));

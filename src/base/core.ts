@@ -9,6 +9,7 @@ import { type UniqueSparseGradient } from '../sparse.js';
 import { type PlateauState, type StateEntries } from '../state-input.js';
 import { checkBoolean, checkNumber, checkOptions, optionalNumber } from '../validate.js';
 import { type Variable } from '../variable.js';
+import { PipeViews } from './pipeline.js';
 import { type LearningRate, type OptimizerOptions } from './types.js';
 
 /** What the machinery reads and calls on the optimizer: its options and public hooks. */
@@ -88,6 +89,15 @@ export class Core {
   readonly aliases = new AliasIndex();
   /** Changes whenever variables are registered or released (the alias index follows it). */
   generation = 0;
+  /** Whether updateStep takes the fused pipeline (./pipeline.ts), decided once per class. */
+  fuses = false;
+  /** The pipeline record's address while a fused updateStep runs, else 0 (Optimizer.pipeline). */
+  pipe = 0;
+  /** [0]: the next step's gradient divisor (a LossScaleOptimizer's scale), else 1 (a typed array: see ./pipeline.ts). */
+  readonly divisor = new Float64Array([1]);
+  readonly pipeViews = new PipeViews();
+  /** Per active variable: its clipnorm factor (1 when not clipped). */
+  readonly clipFactors: number[] = [];
   /** Made once: a sparse step hands it to SparseInput.read, which a deep call chain may not inline. */
   private whereText: string | null = null;
 

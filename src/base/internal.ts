@@ -26,6 +26,15 @@ export function setSkipCount(opt: Optimizer, n: number): void {
   opt['core'].skips = n;
 }
 
+/**
+ * Makes `opt`'s steps divide every gradient by `d` (1: no longer), as its first operation: a
+ * LossScaleOptimizer's unscaling, folded into the update kernel where `opt` fuses the pipeline.
+ * Only for dense gradients, with no gradient accumulation (see LossScaleOptimizer.step).
+ */
+export function setGradientDivisor(opt: Optimizer, d: number): void {
+  opt['core'].divisor[0] = d;
+}
+
 /** `opt.restoreEntries(entries)` for wrappers and the tfjs entry. */
 export function restoreByName(opt: Optimizer, entries: StateEntries): void {
   opt['restoreEntries'](entries);

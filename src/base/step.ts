@@ -9,12 +9,14 @@
 //   --- first write ---
 //   accumulate or unscale -> clip -> weight decay -> beforeUpdateSteps -> updateStep per variable
 //   -> afterUpdateSteps -> EMA -> counter
+//   (an optimizer that takes the fused pipeline does unscale, clip, decay and EMA in its kernel)
 // Internal.
 import { accumulate, aliasesStep, clipGradients, gradientView, inputFinite, prepareGradient, stage, stagedFinite, StepInput, type VarRecord } from '../gradients.js';
 import { isSparse, type SparseScratch } from '../sparse.js';
 import { isFloat32Array, typedBuffer, typedByteOffset, typedLength } from '../typed.js';
 import { Variable } from '../variable.js';
 import { type Core, resolveHyperparameters } from './core.js';
+import { PIPE_CLAMP, PIPE_DECAY, PIPE_DIV, PIPE_EMA, PIPE_MUL, PIPE_MUL2, REC_C, REC_D, REC_DELTA, REC_FLAGS, REC_K, REC_M, REC_OM, REC_S, REC_S2 } from './pipeline.js';
 import { checkVariable, registerNew, unregister } from './registration.js';
 import { type GradientVariablePair } from './types.js';
 
@@ -133,7 +135,10 @@ function stageAll(c: Core, n: number, fresh: boolean): void {
   }
   const h = c.host;
   const N = h.gradientAccumulationSteps;
-  const transform = !N && (h.lossScaleFactor !== null || h.clipnorm !== null || h.clipvalue !== null || h.globalClipnorm !== null);
+  const unscale = h.lossScaleFactor !== null || c.divisor[0] !== 1;
+  const transform = !N && (unscale || h.clipnorm !== null || h.clipvalue !== null || h.globalClipnorm !== null);
+  // A fused update reads the raw gradient unless a norm must first be taken of the unscaled one.
+  const transformFused = !N && unscale && (h.clipnorm !== null || h.globalClipnorm !== null);
   // A hook (build) may have disposed a variable of this step: nothing is written yet.
   for (let i = 0; i < n; i++) {
     const v = c.activeVars[i];
@@ -150,7 +155,7 @@ function stageAll(c: Core, n: number, fresh: boolean): void {
       stage(rec, g, false);
     } else {
       const copy = g.ptr < 0 || aliasesStep(g.ptr, rec.variable.size, c.aliases, c.active, c.activeVars, n);
-      if (copy || transform) c.journal.gradOf(rec);
+      if (copy || (fusable(c, rec) ? transformFused : transform)) c.journal.gradOf(rec);
       stage(rec, g, copy);
     }
   }
@@ -165,41 +170,99 @@ function allFinite(c: Core, n: number): boolean {
   return true;
 }
 
-/** The writes, in Keras' order: accumulate or unscale, clip, decay, update, EMA, counter. */
+/** Whether `rec`'s dense update may take the fused pipeline (./pipeline.ts). */
+function fusable(c: Core, rec: VarRecord): boolean {
+  return c.fuses && rec.variable.heap.pipeline !== undefined;
+}
+
+/**
+ * The writes, in Keras' order: accumulate or unscale, clip, decay, update, EMA, counter. For a
+ * fused variable (a dense update of an optimizer that takes the pipeline) unscaling, clipping,
+ * decay and EMA are not passes of their own: they are written into its pipeline record and its
+ * kernel applies them as it streams, the same operations in the same order (the same bits).
+ */
 function update(c: Core, n: number): number {
   const h = c.host;
   const lr = c.lrStep as number;
   const N = h.gradientAccumulationSteps;
   const inv = h.lossScaleFactor ? 1 / h.lossScaleFactor : 1;
+  const div = c.divisor[0];
+  const divRecip = exactReciprocal(div);
+  if (h.useEma) for (let i = 0; i < c.all.length; i++) c.all[i].fused = false;
+  // Unscaling folds into the kernel unless a norm must be taken of the unscaled gradient.
+  const fold = !N && !((inv !== 1 || div !== 1) && (h.clipnorm !== null || h.globalClipnorm !== null));
   if (N) {
     const isUpdate = (c.rawIterations + 1) % N === 0;
     for (let i = 0; i < n; i++) accumulate(c.active[i], inv, isUpdate ? 1 / N : 0);
     if (!isUpdate) return finishStep(c);
-  } else {
-    const transform = inv !== 1 || h.clipnorm !== null || h.clipvalue !== null || h.globalClipnorm !== null;
-    for (let i = 0; i < n; i++) prepareGradient(c.active[i], inv, transform);
   }
-  clipGradients(c.active, n, h.clipnorm, h.clipvalue, h.globalClipnorm);
+  for (let i = 0; i < n; i++) {
+    const rec = c.active[i];
+    rec.fused = !rec.sparseStep && fusable(c, rec);
+    if (N) continue;
+    if (rec.fused && fold) rec.densePtr = rec.srcPtr;
+    else prepareGradient(rec, inv, div, rec.fused || inv !== 1 || div !== 1 || h.clipnorm !== null || h.clipvalue !== null || h.globalClipnorm !== null);
+  }
+  const global = clipGradients(c.active, n, h.clipnorm, h.clipvalue, h.globalClipnorm, c.clipFactors);
+  const k = c.wd !== null ? Math.fround(c.wdValue.value * lr) : 0;
   if (c.wd !== null) {
-    const k = Math.fround(c.wdValue.value * lr);
     for (let i = 0; i < n; i++) {
       const rec = c.active[i];
-      if (rec.decays) rec.variable.heap.kernels.decay(rec.variable.ptr, rec.variable.size, k);
+      if (rec.decays && !rec.fused) rec.variable.heap.kernels.decay(rec.variable.ptr, rec.variable.size, k);
     }
   }
   h.beforeUpdateSteps(lr);
+  const P = c.pipeViews;
   for (let i = 0; i < n; i++) {
     const rec = c.active[i];
     if (rec.variable.disposed) throw new Error(`${c.where()}: variable '${rec.variable.name}' was disposed during the step (by an updateStep hook)`);
     if (rec.sparseStep) h.updateStepSparse((rec.sparse as SparseScratch).result(), rec.variable, lr);
-    else h.updateStep(gradientView(rec), rec.variable, lr);
+    else if (!rec.fused) h.updateStep(gradientView(rec), rec.variable, lr);
+    else {
+      const at = P.bind(rec.variable.heap);
+      const f = P.f32;
+      const s2 = h.globalClipnorm !== null ? global : c.clipFactors[i];
+      let flags = fold ? (div !== 1 ? (divRecip !== 0 ? PIPE_MUL : PIPE_DIV) : inv !== 1 ? PIPE_MUL : 0) : 0;
+      if (h.clipvalue !== null) flags |= PIPE_CLAMP;
+      if (s2 !== 1) flags |= PIPE_MUL2;
+      if (c.wd !== null && rec.decays) flags |= PIPE_DECAY;
+      if (h.useEma) {
+        flags |= PIPE_EMA;
+        f[REC_M] = h.iterations !== 0 ? h.emaMomentum : 0;
+        f[REC_OM] = 1 - f[REC_M]; // 1 - m in float32: the ema kernel's own `1 - m`
+        P.i32[REC_DELTA] = (rec.avg as Variable).ptr - rec.variable.ptr;
+      }
+      P.i32[REC_FLAGS] = flags;
+      f[REC_D] = div;
+      f[REC_S] = divRecip !== 0 ? divRecip : inv;
+      f[REC_C] = h.clipvalue ?? 0;
+      f[REC_S2] = s2;
+      f[REC_K] = k;
+      c.pipe = at;
+      try {
+        h.updateStep(gradientView(rec), rec.variable, lr);
+      } finally {
+        c.pipe = 0;
+      }
+    }
   }
   h.afterUpdateSteps(lr);
   if (N) for (const rec of c.all) if (rec.acc && !rec.acc.disposed) rec.acc.heap.kernels.fill(rec.acc.ptr, rec.acc.size, 0);
   return finishStep(c);
 }
 
-/** EMA of the weights (every call, micro-steps included, as in Keras), then the counter. */
+/**
+ * 1 / d when it is a float32 (d is a power of two, as a dynamic loss scale is unless its initial
+ * scale was not): then g * (1 / d) and g / d are the same real number, so they round to the same
+ * float32, and the kernel multiplies instead of dividing (a division per element is the costlier
+ * operation). 0 otherwise.
+ */
+function exactReciprocal(d: number): number {
+  const r = 1 / d;
+  return d !== 1 && Number.isFinite(r) && r !== 0 && Math.fround(r) === r ? r : 0;
+}
+
+/** EMA of the weights (every call, micro-steps included, as in Keras; a fused update did its own), then the counter. */
 function finishStep(c: Core): number {
   const h = c.host;
   if (h.useEma) {
@@ -211,7 +274,8 @@ function finishStep(c: Core): number {
       const v = rec.variable;
       if (v.disposed) continue;
       const avg = rec.avg as Variable;
-      v.heap.kernels.ema(avg.ptr, v.ptr, v.size, m);
+      if (!rec.fused) v.heap.kernels.ema(avg.ptr, v.ptr, v.size, m);
+      rec.fused = false;
       if (overwrite) v.heap.kernels.copy(v.ptr, avg.ptr, v.size);
     }
   }

@@ -16,6 +16,7 @@ export interface AdadeltaOptions extends OptimizerOptions {
 export class Adadelta extends Optimizer {
   static override readonly className: string = 'Adadelta';
   static override readonly optionNames: readonly string[] = ['rho', 'epsilon'];
+  static override readonly fusesPipeline: boolean = true;
   readonly rho: number;
   readonly epsilon: number;
 
@@ -36,7 +37,7 @@ export class Adadelta extends Optimizer {
   override updateStep(gradient: Float32Array, variable: Variable, lr: number): void {
     variable.heap.kernels.adadelta(
       variable.ptr, gradient.byteOffset, this.getSlot(variable, 'accumulated_grad').ptr,
-      this.getSlot(variable, 'accumulated_delta_var').ptr, variable.size, this.rho, 1 - this.rho, lr, this.epsilon,
+      this.getSlot(variable, 'accumulated_delta_var').ptr, variable.size, this.rho, 1 - this.rho, lr, this.epsilon, this.pipeline,
     );
   }
 

@@ -30,6 +30,7 @@ export interface AdafactorOptions extends OptimizerOptions {
 export class Adafactor extends Optimizer {
   static override readonly className: string = 'Adafactor';
   static override readonly optionNames: readonly string[] = ['beta2Decay', 'betaTwoDecay', 'epsilon1', 'epsilon2', 'clipThreshold', 'relativeStep'];
+  static override readonly fusesPipeline: boolean = true;
   readonly beta2Decay: number;
   readonly epsilon1: number;
   readonly epsilon2: number;
@@ -69,9 +70,13 @@ export class Adafactor extends Optimizer {
     const n = variable.size;
     const p = variable.ptr;
     const g = gradient.byteOffset;
+    const pl = this.pipeline;
     // Keras' float32 scalar ops, one fround each (the sums of squares stay f64 until their last rounding).
     const rho = Math.min(lr, Math.fround(1 / Math.fround(Math.sqrt(t))));
-    const rms = Math.fround(Math.sqrt(Math.fround(Math.fround(K.sumSquares(p, n)) / n)));
+    // RMS(w) after the base class's decay (fused: of the weights as the apply pass will decay them;
+    // the unfused sumSquares may be split across threads).
+    const ww = K.sumSquares(p, n, pl);
+    const rms = Math.fround(Math.sqrt(Math.fround(Math.fround(ww) / n)));
     const alpha = Math.fround(Math.max(Math.fround(this.epsilon2), rms) * rho);
     const b = Math.fround(1 - Math.fround(Math.pow(t, Math.fround(this.beta2Decay))));
     const shape = variable.shape;
@@ -82,13 +87,13 @@ export class Adafactor extends Optimizer {
       const nb = n / (rows * cols);
       const r = this.getSlot(variable, 'r').ptr;
       const c = this.getSlot(variable, 'c').ptr;
-      K.adafactorFactored(g, r, c, nb, rows, cols, b, Math.fround(1 - b), this.epsilon1);
-      const uu = K.adafactorFactoredRms(g, r, c, nb, rows, cols);
-      K.adafactorFactoredApply(p, g, r, c, nb, rows, cols, this.stepSize(alpha, uu, n));
+      K.adafactorFactored(g, r, c, nb, rows, cols, b, Math.fround(1 - b), this.epsilon1, pl);
+      const uu = K.adafactorFactoredRms(g, r, c, nb, rows, cols, pl);
+      K.adafactorFactoredApply(p, g, r, c, nb, rows, cols, this.stepSize(alpha, uu, n), pl);
     } else {
       const v = this.getSlot(variable, 'v').ptr;
-      const uu = K.adafactorVector(g, v, n, b, Math.fround(1 - b), this.epsilon1);
-      K.adafactorVectorApply(p, g, v, n, this.stepSize(alpha, uu, n));
+      const uu = K.adafactorVector(g, v, n, b, Math.fround(1 - b), this.epsilon1, pl);
+      K.adafactorVectorApply(p, g, v, n, this.stepSize(alpha, uu, n), pl);
     }
   }
 

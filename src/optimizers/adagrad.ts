@@ -21,6 +21,7 @@ export interface AdagradOptions extends OptimizerOptions {
 export class Adagrad extends Optimizer {
   static override readonly className: string = 'Adagrad';
   static override readonly optionNames: readonly string[] = ['initialAccumulatorValue', 'epsilon', 'stateDtype'];
+  static override readonly fusesPipeline: boolean = true;
   readonly initialAccumulatorValue: number;
   readonly epsilon: number;
   /** How the accumulator is stored: 'float32' or 'int8' (docs/int8-state.md). */
@@ -45,10 +46,10 @@ export class Adagrad extends Optimizer {
   override updateStep(gradient: Float32Array, variable: Variable, lr: number): void {
     const acc = this.getSlot(variable, 'accumulator');
     if (acc instanceof QuantizedSlot) {
-      variable.heap.kernels.adagradInt8(variable.ptr, gradient.byteOffset, acc.ptr, variable.size, acc.rowSize, lr, this.epsilon, roundingSeed(this.iterations + 1));
+      variable.heap.kernels.adagradInt8(variable.ptr, gradient.byteOffset, acc.ptr, variable.size, acc.rowSize, lr, this.epsilon, roundingSeed(this.iterations + 1), this.pipeline);
       return;
     }
-    variable.heap.kernels.adagrad(variable.ptr, gradient.byteOffset, this.getSlot(variable, 'accumulator').ptr, variable.size, lr, this.epsilon);
+    variable.heap.kernels.adagrad(variable.ptr, gradient.byteOffset, this.getSlot(variable, 'accumulator').ptr, variable.size, lr, this.epsilon, this.pipeline);
   }
 
   /**

@@ -27,6 +27,7 @@ export interface AdamOptions extends OptimizerOptions {
 export class Adam extends Optimizer {
   static override readonly className: string = 'Adam';
   static override readonly optionNames: readonly string[] = ['beta1', 'beta2', 'epsilon', 'amsgrad', 'stateDtype'];
+  static override readonly fusesPipeline: boolean = true;
   protected readonly b1: ScheduledOption;
 
   /** Default 0.9, in [0, 1). A schedule's value is the one the next update uses. */
@@ -78,12 +79,12 @@ export class Adam extends Optimizer {
     const omb2 = 1 - this.beta2;
     if (ms instanceof QuantizedSlot) {
       const n = variable.size;
-      if (this.amsgrad) K.adamAmsgradInt8(variable.ptr, gradient.byteOffset, m, v, this.getSlot(variable, 'vhat').ptr, n, ms.rowSize, omb1, omb2, alpha, this.epsilon, roundingSeed(t));
-      else K.adamInt8(variable.ptr, gradient.byteOffset, m, v, n, ms.rowSize, omb1, omb2, alpha, this.epsilon, roundingSeed(t));
+      if (this.amsgrad) K.adamAmsgradInt8(variable.ptr, gradient.byteOffset, m, v, this.getSlot(variable, 'vhat').ptr, n, ms.rowSize, omb1, omb2, alpha, this.epsilon, roundingSeed(t), this.pipeline);
+      else K.adamInt8(variable.ptr, gradient.byteOffset, m, v, n, ms.rowSize, omb1, omb2, alpha, this.epsilon, roundingSeed(t), this.pipeline);
     } else if (this.amsgrad) {
-      K.adamAmsgrad(variable.ptr, gradient.byteOffset, m, v, this.getSlot(variable, 'vhat').ptr, variable.size, omb1, omb2, alpha, this.epsilon);
+      K.adamAmsgrad(variable.ptr, gradient.byteOffset, m, v, this.getSlot(variable, 'vhat').ptr, variable.size, omb1, omb2, alpha, this.epsilon, this.pipeline);
     } else {
-      K.adam(variable.ptr, gradient.byteOffset, m, v, variable.size, omb1, omb2, alpha, this.epsilon);
+      K.adam(variable.ptr, gradient.byteOffset, m, v, variable.size, omb1, omb2, alpha, this.epsilon, this.pipeline);
     }
   }
 

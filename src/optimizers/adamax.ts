@@ -16,6 +16,7 @@ export interface AdamaxOptions extends OptimizerOptions {
 export class Adamax extends Optimizer {
   static override readonly className: string = 'Adamax';
   static override readonly optionNames: readonly string[] = ['beta1', 'beta2', 'epsilon'];
+  static override readonly fusesPipeline: boolean = true;
   private readonly b1: ScheduledOption;
 
   /** Default 0.9, in [0, 1). A schedule's value is the one the next update uses. */
@@ -48,7 +49,7 @@ export class Adamax extends Optimizer {
     const bc1 = Math.fround(1 - powerF32(this.b1.value, this.iterations + 1));
     variable.heap.kernels.adamax(
       variable.ptr, gradient.byteOffset, this.getSlot(variable, 'm').ptr, this.getSlot(variable, 'u').ptr,
-      variable.size, 1 - this.b1.value, this.beta2, lr, bc1, this.epsilon,
+      variable.size, 1 - this.b1.value, this.beta2, lr, bc1, this.epsilon, this.pipeline,
     );
   }
 

@@ -35,6 +35,7 @@ export interface AdanOptions extends Omit<OptimizerOptions, 'weightDecay'> {
 export class Adan extends OptaxDecayOptimizer {
   static override readonly className: string = 'Adan';
   static override readonly optionNames: readonly string[] = ['beta1', 'beta2', 'beta3', 'epsilon', 'epsRoot'];
+  static override readonly fusesPipeline: boolean = true;
   readonly beta1: number;
   readonly beta2: number;
   readonly beta3: number;
@@ -72,7 +73,7 @@ export class Adan extends OptaxDecayOptimizer {
       variable.ptr, gradient.byteOffset, this.getSlot(variable, 'm').ptr, this.getSlot(variable, 'v').ptr,
       this.getSlot(variable, 'n').ptr, this.getSlot(variable, 'previous_gradient').ptr, variable.size,
       this.beta1, 1 - this.beta1, this.beta2, 1 - this.beta2, this.beta3, 1 - this.beta3, bc1, bc2, bc3,
-      this.epsilon, this.epsRoot, this.stepWeightDecay(), lr, t === 1 ? 1 : 0, this.appliesDecay(variable) ? 1 : 0,
+      this.epsilon, this.epsRoot, this.stepWeightDecay(), lr, t === 1 ? 1 : 0, this.appliesDecay(variable) ? 1 : 0, this.pipeline,
     );
   }
 

@@ -41,6 +41,7 @@ export interface AdEMAMixOptions extends Omit<OptimizerOptions, 'weightDecay'> {
 export class AdEMAMix extends OptaxDecayOptimizer {
   static override readonly className: string = 'AdEMAMix';
   static override readonly optionNames: readonly string[] = ['beta1', 'beta2', 'beta3', 'alpha', 'epsilon', 'epsRoot'];
+  static override readonly fusesPipeline: boolean = true;
   readonly beta1: number;
   readonly beta2: number;
   readonly epsilon: number;
@@ -106,7 +107,7 @@ export class AdEMAMix extends OptaxDecayOptimizer {
       this.getSlot(variable, 'nu').ptr, variable.size,
       this.beta1, 1 - this.beta1, this.beta2, 1 - this.beta2, b3, 1 - b3, this.mix.value,
       f(1 - powerF32(this.beta1, t)), f(1 - powerF32(this.beta2, t)),
-      this.epsilon, this.epsRoot, this.stepWeightDecay(), lr, this.appliesDecay(variable) ? 1 : 0,
+      this.epsilon, this.epsRoot, this.stepWeightDecay(), lr, this.appliesDecay(variable) ? 1 : 0, this.pipeline,
     );
   }
 

@@ -35,6 +35,7 @@ export interface AdoptOptions extends OptimizerOptions {
 export class Adopt extends Optimizer {
   static override readonly className: string = 'Adopt';
   static override readonly optionNames: readonly string[] = ['beta1', 'beta2', 'epsilon', 'nesterov', 'useClipping', 'clipValueFn'];
+  static override readonly fusesPipeline: boolean = true;
   readonly beta1: number;
   readonly beta2: number;
   readonly epsilon: number;
@@ -96,7 +97,7 @@ export class Adopt extends Optimizer {
     const b2 = this.stepB2;
     variable.heap.kernels.adopt(
       variable.ptr, gradient.byteOffset, this.getSlot(variable, 'mu').ptr, this.getSlot(variable, 'nu').ptr, variable.size,
-      b1, Math.fround(1 - b1), b2, Math.fround(1 - b2), this.epsilon, this.stepClip, lr, this.nesterov ? 1 : 0,
+      b1, Math.fround(1 - b1), b2, Math.fround(1 - b2), this.epsilon, this.stepClip, lr, this.nesterov ? 1 : 0, this.pipeline,
     );
   }
 

@@ -22,6 +22,7 @@ export interface FtrlOptions extends OptimizerOptions {
 export class Ftrl extends Optimizer {
   static override readonly className: string = 'Ftrl';
   static override readonly optionNames: readonly string[] = ['learningRatePower', 'initialAccumulatorValue', 'l1RegularizationStrength', 'l2RegularizationStrength', 'l2ShrinkageRegularizationStrength', 'beta'];
+  static override readonly fusesPipeline: boolean = true;
   readonly learningRatePower: number;
   readonly initialAccumulatorValue: number;
   readonly l1RegularizationStrength: number;
@@ -56,6 +57,7 @@ export class Ftrl extends Optimizer {
     variable.heap.kernels.ftrl(
       variable.ptr, gradient.byteOffset, this.getSlot(variable, 'accumulator').ptr, this.getSlot(variable, 'linear').ptr,
       variable.size, -this.learningRatePower, 1 / lr, this.l1RegularizationStrength, q, 2 * this.l2ShrinkageRegularizationStrength,
+      this.pipeline,
     );
   }
 

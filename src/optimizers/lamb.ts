@@ -23,6 +23,7 @@ export interface LambOptions extends OptimizerOptions {
 export class Lamb extends Optimizer {
   static override readonly className: string = 'Lamb';
   static override readonly optionNames: readonly string[] = ['beta1', 'beta2', 'epsilon'];
+  static override readonly fusesPipeline: boolean = true;
   private readonly b1: ScheduledOption;
 
   /** Default 0.9, in [0, 1). A schedule's value is the one the next update uses. */
@@ -61,15 +62,18 @@ export class Lamb extends Optimizer {
     const m = this.getSlot(variable, 'm').ptr;
     const v = this.getSlot(variable, 'v').ptr;
     const n = variable.size;
-    // Pass 1 updates the moments and measures ||r||^2; ||w|| is read after the base class's decay.
-    const rr = K.lambMoments(gradient.byteOffset, m, v, n, 1 - this.b1.value, 1 - this.beta2, c1, c2, this.epsilon);
-    const ww = K.sumSquares(variable.ptr, n);
+    const pl = this.pipeline;
+    // Pass 1 updates the moments and measures ||r||^2; ||w|| is read after the base class's decay
+    // (fused: of the weights as the apply pass will decay them; the unfused sumSquares may be split
+    // across threads).
+    const rr = K.lambMoments(gradient.byteOffset, m, v, n, 1 - this.b1.value, 1 - this.beta2, c1, c2, this.epsilon, pl);
+    const ww = K.sumSquares(variable.ptr, n, pl);
     // NaN norms fail both tests and give 1, as Keras' where(norm > 0, ..., 1) does.
     // Keras' norms and ratio are float32 (the sums stay f64 here: exact up to their last rounding).
     const wn = Math.fround(Math.sqrt(Math.fround(ww)));
     const rn = Math.fround(Math.sqrt(Math.fround(rr)));
     const trust = wn > 0 && rn > 0 ? Math.fround(wn / rn) : 1;
-    K.lambApply(variable.ptr, m, v, n, c1, c2, this.epsilon, Math.fround(trust * lr));
+    K.lambApply(variable.ptr, m, v, n, c1, c2, this.epsilon, Math.fround(trust * lr), pl);
   }
 
   override getConfig(): Config {

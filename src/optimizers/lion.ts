@@ -20,6 +20,7 @@ export interface LionOptions extends OptimizerOptions {
 export class Lion extends Optimizer {
   static override readonly className: string = 'Lion';
   static override readonly optionNames: readonly string[] = ['beta1', 'beta2', 'stateDtype'];
+  static override readonly fusesPipeline: boolean = true;
   private readonly b1: ScheduledOption;
 
   /** Default 0.9, in (0, 1]. A schedule's value is the one the next update uses. */
@@ -52,14 +53,14 @@ export class Lion extends Optimizer {
     if (m instanceof QuantizedSlot) {
       variable.heap.kernels.lionInt8(
         variable.ptr, gradient.byteOffset, m.ptr, variable.size, m.rowSize,
-        this.b1.value, Math.fround(1 - Math.fround(this.b1.value)), this.beta2, Math.fround(1 - Math.fround(this.beta2)), lr, roundingSeed(this.iterations + 1),
+        this.b1.value, Math.fround(1 - Math.fround(this.b1.value)), this.beta2, Math.fround(1 - Math.fround(this.beta2)), lr, roundingSeed(this.iterations + 1), this.pipeline,
       );
       return;
     }
     variable.heap.kernels.lion(
       variable.ptr, gradient.byteOffset, this.getSlot(variable, 'momentum').ptr, variable.size,
       // 1 - beta from the float32 beta, as Keras' `1.0 - beta_1` on its float32 cast.
-      this.b1.value, Math.fround(1 - Math.fround(this.b1.value)), this.beta2, Math.fround(1 - Math.fround(this.beta2)), lr,
+      this.b1.value, Math.fround(1 - Math.fround(this.b1.value)), this.beta2, Math.fround(1 - Math.fround(this.beta2)), lr, this.pipeline,
     );
   }
 

@@ -1,4 +1,4 @@
-import { addStepHook, restoreByName, takeStepHooks } from '../base/internal.js';
+import { addStepHook, restoreByName, setGradientDivisor, takeStepHooks } from '../base/internal.js';
 import { type Gradient, type GradientVariablePair, type LearningRate, Optimizer, type OptimizerState } from '../optimizer.js';
 import { type StateEntries } from '../state-input.js';
 import { type LearningRateSchedule } from '../schedules/schedule.js';
@@ -15,6 +15,9 @@ export interface LossScaleOptimizerOptions {
   dynamicGrowthSteps?: number;
   name?: string;
 }
+
+/** The base class's step: an inner optimizer that has it takes the division as its first operation. */
+const BASE_APPLY = Optimizer.prototype.applyGradients;
 
 interface Unscaled {
   buf: Variable;
@@ -197,6 +200,7 @@ export class LossScaleOptimizer extends Optimizer {
   /** One step on the snapshot, which the inner optimizer validates first. */
   private step(pairs: readonly GradientVariablePair[]): number {
     this.inner.validateGradients(pairs);
+    if (this.foldable(pairs)) return this.foldedStep(pairs);
     // Validated: every gradient is null, a genuine Float32Array or { indices, values } with
     // genuine Float32Array values. Their length and place are read from the engine (a subclass
     // getter cannot lie), before our buffers are allocated: an allocation may grow the memory and
@@ -244,14 +248,58 @@ export class LossScaleOptimizer extends Optimizer {
       }
       this.pairs[i] = u.pair;
     }
-    if (!finite) {
-      this.scale = Math.fround(this.scale / 2);
-      this.counter = 0;
-      this.skipped++;
-      return this.iterations;
-    }
+    if (!finite) return this.skip();
     // The inner step may still refuse (its schedule, say): only a step that happened counts.
-    const it = this.inner.applyGradients(this.pairs);
+    return this.grow(this.inner.applyGradients(this.pairs));
+  }
+
+  /**
+   * Whether the unscaling can be the inner optimizer's first operation (src/base/step.ts): every
+   * gradient null or dense in wasm memory (validated: genuine Float32Arrays), an inner optimizer
+   * whose step is the base class's, without gradient accumulation. Then no unscaled copy is made.
+   */
+  private foldable(pairs: readonly GradientVariablePair[]): boolean {
+    const inner = this.inner;
+    if (inner.applyGradients !== BASE_APPLY || inner.gradientAccumulationSteps !== null) return false;
+    for (let i = 0; i < pairs.length; i++) {
+      const g = pairs[i][0];
+      if (g !== null && g !== undefined && (!isFloat32Array(g) || typedBuffer(g) !== pairs[i][1].heap.memory.buffer)) return false;
+    }
+    return true;
+  }
+
+  /** The step with the division by the scale folded into the inner step: checked here, read-only. */
+  private foldedStep(pairs: readonly GradientVariablePair[]): number {
+    const scale = this.scale;
+    for (let i = 0; i < pairs.length; i++) {
+      const g = pairs[i][0] as Float32Array | null | undefined;
+      if (g === null || g === undefined) continue;
+      const K = pairs[i][1].heap.kernels;
+      // Dividing by a scale of at least 1 cannot overflow (|g / s| <= |g|, and rounding is
+      // monotonic), so g / s is finite exactly when g is: the check needs no division.
+      const finite = scale >= 1 ? K.allFinite(typedByteOffset(g), typedLength(g)) : K.allFiniteDiv(typedByteOffset(g), typedLength(g), scale);
+      if (finite === 0) return this.skip();
+    }
+    setGradientDivisor(this.inner, scale);
+    let it: number;
+    try {
+      it = this.inner.applyGradients(pairs);
+    } finally {
+      setGradientDivisor(this.inner, 1);
+    }
+    return this.grow(it);
+  }
+
+  /** A step with a non-finite unscaled gradient: nothing applied, the scale halved. */
+  private skip(): number {
+    this.scale = Math.fround(this.scale / 2);
+    this.counter = 0;
+    this.skipped++;
+    return this.iterations;
+  }
+
+  /** After a step the inner optimizer took: the scale doubles every dynamicGrowthSteps of them. */
+  private grow(it: number): number {
     if (this.counter + 1 >= this.dynamicGrowthSteps) {
       this.counter = 0;
       this.scale = Math.fround(this.scale * 2);

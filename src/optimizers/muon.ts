@@ -68,6 +68,7 @@ export class Muon extends Optimizer {
     'adamBeta1', 'adamBeta2', 'adamWeightDecay', 'epsilon', 'excludeLayers', 'excludeEmbeddings',
     'muonA', 'muonB', 'muonC', 'adamLrRatio', 'momentum', 'nsSteps', 'nesterov', 'rmsRate',
   ];
+  static override readonly fusesPipeline: boolean = true;
   readonly adamBeta1: number;
   readonly adamBeta2: number;
   readonly adamWeightDecay: number | null;
@@ -195,7 +196,7 @@ export class Muon extends Optimizer {
       const t = this.iterations + 1;
       const alr = Math.fround(lr * Math.fround(this.adamLrRatio));
       const alpha = adamStepSize(alr, this.adamBeta1, this.adamBeta2, t);
-      K.adam(variable.ptr, gradient.byteOffset, m, this.getSlot(variable, 'velocity').ptr, variable.size, 1 - this.adamBeta1, 1 - this.adamBeta2, alpha, this.epsilon);
+      K.adam(variable.ptr, gradient.byteOffset, m, this.getSlot(variable, 'velocity').ptr, variable.size, 1 - this.adamBeta1, 1 - this.adamBeta2, alpha, this.epsilon, this.pipeline);
       return;
     }
     if (this.scratchFloats < this.needFloats || this.scratchHeap !== variable.heap) this.allocateScratch(); // built outside a step of this optimizer
@@ -203,7 +204,7 @@ export class Muon extends Optimizer {
     K.muonUpdate(
       variable.ptr, gradient.byteOffset, m, this.scratch, route.rows, route.cols,
       this.momentum, this.momentum - 1, this.nesterov ? 1 : 0, this.nsSteps, this.muonA, this.muonB, this.muonC,
-      lr, route.scale, rr ?? 1, rr === null ? 0 : 1,
+      lr, route.scale, rr ?? 1, rr === null ? 0 : 1, this.pipeline,
     );
   }
 

@@ -16,6 +16,8 @@ export interface NadamOptions extends OptimizerOptions {
 export class Nadam extends Optimizer {
   static override readonly className: string = 'Nadam';
   static override readonly optionNames: readonly string[] = ['beta1', 'beta2', 'epsilon'];
+  // beforeUpdateSteps only advances the momentum product (no weight), so the kernel may fuse.
+  static override readonly fusesPipeline: boolean = true;
   private readonly b1: ScheduledOption;
 
   /** Default 0.9, in [0, 1). A schedule's value is the one the next update uses. */
@@ -75,7 +77,7 @@ export class Nadam extends Optimizer {
     // 1 - beta is taken from the float32 beta (Keras' beta_1 here is a float32 tensor).
     variable.heap.kernels.nadam(
       variable.ptr, gradient.byteOffset, this.getSlot(variable, 'm').ptr, this.getSlot(variable, 'v').ptr,
-      variable.size, Math.fround(1 - b1), Math.fround(1 - b2), cm, cg, ibc2, lr, this.epsilon,
+      variable.size, Math.fround(1 - b1), Math.fround(1 - b2), cm, cg, ibc2, lr, this.epsilon, this.pipeline,
     );
   }
 

@@ -43,6 +43,7 @@ export interface RAdamOptions extends OptimizerOptions {
 export class RAdam extends Optimizer {
   static override readonly className: string = 'RAdam';
   static override readonly optionNames: readonly string[] = ['beta1', 'beta2', 'epsilon', 'amsgrad', 'smaThreshold', 'totalSteps', 'warmupProportion', 'minLr'];
+  static override readonly fusesPipeline: boolean = true;
   private readonly b1: ScheduledOption;
 
   /** Default 0.9, in [0, 1). A schedule's value is the one the next update uses. */
@@ -113,7 +114,7 @@ export class RAdam extends Optimizer {
     const vhat = this.amsgrad ? this.getSlot(variable, 'vhat').ptr : 0;
     variable.heap.kernels.radam(
       variable.ptr, gradient.byteOffset, this.getSlot(variable, 'm').ptr, this.getSlot(variable, 'v').ptr, vhat,
-      variable.size, f(1 - b1), omb2, rc2, f(f(lr * rect) * rc1), this.epsilon, adaptive ? 1 : 0,
+      variable.size, f(1 - b1), omb2, rc2, f(f(lr * rect) * rc1), this.epsilon, adaptive ? 1 : 0, this.pipeline,
     );
   }
 

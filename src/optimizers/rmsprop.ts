@@ -27,6 +27,7 @@ export interface RMSpropOptions extends OptimizerOptions {
 export class RMSprop extends Optimizer {
   static override readonly className: string = 'RMSprop';
   static override readonly optionNames: readonly string[] = ['rho', 'momentum', 'epsilon', 'centered', 'stateDtype'];
+  static override readonly fusesPipeline: boolean = true;
   readonly rho: number;
   private readonly mom: ScheduledOption;
 
@@ -78,13 +79,13 @@ export class RMSprop extends Optimizer {
     if (velocity instanceof QuantizedSlot) {
       variable.heap.kernels.rmspropInt8(
         variable.ptr, gradient.byteOffset, velocity.ptr, mom, variable.size, velocity.rowSize,
-        this.rho, 1 - this.rho, lr, this.epsilon, this.mom.value, roundingSeed(this.iterations + 1),
+        this.rho, 1 - this.rho, lr, this.epsilon, this.mom.value, roundingSeed(this.iterations + 1), this.pipeline,
       );
       return;
     }
     variable.heap.kernels.rmsprop(
       variable.ptr, gradient.byteOffset, this.getSlot(variable, 'velocity').ptr, avg, mom, variable.size,
-      this.rho, 1 - this.rho, lr, this.epsilon, this.mom.value,
+      this.rho, 1 - this.rho, lr, this.epsilon, this.mom.value, this.pipeline,
     );
   }
 

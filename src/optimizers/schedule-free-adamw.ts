@@ -29,6 +29,7 @@ export interface ScheduleFreeAdamWOptions extends OptimizerOptions {
 export class ScheduleFreeAdamW extends ScheduleFreeOptimizer {
   static override readonly className: string = 'ScheduleFreeAdamW';
   static override readonly optionNames: readonly string[] = ['beta1', 'beta2', 'epsilon', 'warmupSteps'];
+  static override readonly fusesPipeline: boolean = true;
   readonly beta1: number;
   readonly beta2: number;
   readonly epsilon: number;
@@ -66,7 +67,7 @@ export class ScheduleFreeAdamW extends ScheduleFreeOptimizer {
     const w = Math.fround(1 / t);
     variable.heap.kernels.scheduleFreeAdamW(
       variable.ptr, gradient.byteOffset, this.getSlot(variable, 'momentum').ptr, this.getSlot(variable, 'velocity').ptr, variable.size,
-      rate, Math.fround(1 - b2), Math.fround(1 - powerF32(b2, t)), this.epsilon, b1, Math.fround(1 - b1), w, Math.fround(1 - w),
+      rate, Math.fround(1 - b2), Math.fround(1 - powerF32(b2, t)), this.epsilon, b1, Math.fround(1 - b1), w, Math.fround(1 - w), this.pipeline,
     );
   }
 

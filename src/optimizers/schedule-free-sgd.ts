@@ -32,6 +32,7 @@ export interface ScheduleFreeSGDOptions extends Omit<OptimizerOptions, 'weightDe
 export class ScheduleFreeSGD extends ScheduleFreeOptimizer {
   static override readonly className: string = 'ScheduleFreeSGD';
   static override readonly optionNames: readonly string[] = ['warmupSteps', 'beta1', 'weightLrPower'];
+  static override readonly fusesPipeline: boolean = true;
   readonly warmupSteps: number | null;
   readonly beta1: number;
   readonly weightLrPower: number;
@@ -105,7 +106,7 @@ export class ScheduleFreeSGD extends ScheduleFreeOptimizer {
     // optax's `1.0 - b1` is a Python float, rounded to float32 where it meets the arrays.
     variable.heap.kernels.scheduleFreeSGD(
       variable.ptr, gradient.byteOffset, this.getSlot(variable, 'z').ptr, variable.size,
-      this.scalars[0], decays ? 1 : 0, decays ? (this.decay as number) : 0, this.beta1, Math.fround(1 - this.beta1), ck, Math.fround(1 - ck),
+      this.scalars[0], decays ? 1 : 0, decays ? (this.decay as number) : 0, this.beta1, Math.fround(1 - this.beta1), ck, Math.fround(1 - ck), this.pipeline,
     );
   }
 

@@ -21,6 +21,7 @@ export interface SGDOptions extends OptimizerOptions {
 export class SGD extends Optimizer {
   static override readonly className: string = 'SGD';
   static override readonly optionNames: readonly string[] = ['momentum', 'nesterov', 'stateDtype'];
+  static override readonly fusesPipeline: boolean = true;
   private readonly mom: ScheduledOption;
 
   /** In [0, 1]; 0 (the default) means plain SGD with no slot. A schedule's value is the one the next update uses. */
@@ -55,11 +56,11 @@ export class SGD extends Optimizer {
 
   override updateStep(gradient: Float32Array, variable: Variable, lr: number): void {
     const K = variable.heap.kernels;
-    if (!this.hasMomentum) K.sgd(variable.ptr, gradient.byteOffset, variable.size, lr);
+    if (!this.hasMomentum) K.sgd(variable.ptr, gradient.byteOffset, variable.size, lr, this.pipeline);
     else {
       const m = this.getSlot(variable, 'momentum');
-      if (m instanceof QuantizedSlot) K.sgdMomentumInt8(variable.ptr, gradient.byteOffset, m.ptr, variable.size, m.rowSize, lr, this.mom.value, this.nesterov ? 1 : 0);
-      else K.sgdMomentum(variable.ptr, gradient.byteOffset, m.ptr, variable.size, lr, this.mom.value, this.nesterov ? 1 : 0);
+      if (m instanceof QuantizedSlot) K.sgdMomentumInt8(variable.ptr, gradient.byteOffset, m.ptr, variable.size, m.rowSize, lr, this.mom.value, this.nesterov ? 1 : 0, this.pipeline);
+      else K.sgdMomentum(variable.ptr, gradient.byteOffset, m.ptr, variable.size, lr, this.mom.value, this.nesterov ? 1 : 0, this.pipeline);
     }
   }
 

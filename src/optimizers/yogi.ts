@@ -36,6 +36,7 @@ export interface YogiOptions extends OptimizerOptions {
 export class Yogi extends Optimizer {
   static override readonly className: string = 'Yogi';
   static override readonly optionNames: readonly string[] = ['beta1', 'beta2', 'epsilon', 'l1RegularizationStrength', 'l2RegularizationStrength', 'initialAccumulatorValue', 'activation'];
+  static override readonly fusesPipeline: boolean = true;
   private readonly b1: ScheduledOption;
 
   /** Default 0.9, in [0, 1); 0 keeps no first moment. A schedule's value is the one the next update uses. */
@@ -86,7 +87,7 @@ export class Yogi extends Optimizer {
     variable.heap.kernels.yogi(
       variable.ptr, gradient.byteOffset, m, this.getSlot(variable, 'v').ptr, variable.size,
       Math.fround(1 - b1), Math.fround(1 - b2), alpha, this.epsilon,
-      this.l1RegularizationStrength, this.l2RegularizationStrength, this.activation === 'tanh' ? 1 : 0,
+      this.l1RegularizationStrength, this.l2RegularizationStrength, this.activation === 'tanh' ? 1 : 0, this.pipeline,
     );
   }
 

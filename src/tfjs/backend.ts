@@ -4,6 +4,7 @@
 // it is trusted. Anything missing or failing means the copy path, with a one-time warning.
 import * as tf from '@tensorflow/tfjs-core';
 import { type Heap, type RawKernels, instantiateKernels, kernelModule } from '../index.js';
+import { PIPELINE_BYTES } from '../arena.js';
 
 /** The bookkeeping tfjs-backend-wasm keeps per tensor data (its `dataIdMap` values). */
 export interface WasmTensorData {
@@ -36,6 +37,8 @@ interface CpuBackendInternals {
 /** A Heap over the tfjs wasm backend's own memory: our kernels instantiated against it, malloc/free from emscripten. */
 export class TfjsWasmHeap implements Heap {
   readonly kernels: RawKernels;
+  /** The step pipeline's record (src/arena.ts), in the backend's memory for as long as this heap lives. */
+  readonly pipeline: number;
   private readonly register: (id: number, size: number, memoryOffset: number) => void;
   private readonly unregister: (id: number) => void;
 
@@ -50,6 +53,7 @@ export class TfjsWasmHeap implements Heap {
     // The raw exports take plain numbers; the cwrap'd ones allocate an argument array per call.
     this.register = M._register_tensor ?? (M.tfjs?.registerTensor as (id: number, size: number, off: number) => void);
     this.unregister = M._dispose_data ?? (M.tfjs?.disposeData as (id: number) => void);
+    this.pipeline = this.alloc(PIPELINE_BYTES);
   }
 
   alloc(bytes: number): number {

@@ -49,14 +49,30 @@ const CASES = [
   ['Adam', { skipNonFinite: true }], ['SGD', { momentum: 0.9, gradientAccumulationSteps: 2 }],
   ['Lion', { globalClipnorm: 0.5, weightDecay: 0.1 }],
   ['LossScale(Adam)', {}],
+  // The fused pipeline (docs/pipeline.md): decay, clip factor and EMA in one split kernel; a
+  // LossScaleOptimizer's division by a scale that is not a power of two (below 1: allFiniteDiv).
+  ['AdamW', { weightDecay: 0.05, globalClipnorm: 1, useEma: true }],
+  ['LossScale(Adam)', { initialScale: 3 }], ['LossScale(Adam)', { initialScale: 0.75 }],
+  // The separate passes (a subclass with its own updateStep): clipByValue, scaleCopy, decay, ema;
+  // divCopy (a LossScaleOptimizer's division into the inner optimizer's buffer).
+  ['Plain(AdamW)', { weightDecay: 0.05, useEma: true, clipvalue: 0.1, lossScaleFactor: 4 }], ['LossScale(Plain(Adam))', {}],
 ];
+
+/** The class with its own updateStep: the base class runs the pipeline as separate passes. */
+const plain = (C) => class extends C {
+  updateStep(g, v, lr) {
+    super.updateStep(g, v, lr);
+  }
+};
 
 const out = {};
 for (const [name, options] of CASES) {
   const vars = SIZES.map((n, k) => new Variable(values(n, 7 + k)));
   const grads = SIZES.map((n, k) => new Variable(values(n, 1000 + k)));
   let opt;
-  if (name === 'LossScale(Adam)') opt = new LossScaleOptimizer(new W.Adam(), { initialScale: 8, dynamicGrowthSteps: 2 });
+  if (name === 'LossScale(Adam)') opt = new LossScaleOptimizer(new W.Adam(), { initialScale: 8, dynamicGrowthSteps: 2, ...options });
+  else if (name === 'Plain(AdamW)') opt = new (plain(W.AdamW))(options);
+  else if (name === 'LossScale(Plain(Adam))') opt = new LossScaleOptimizer(new (plain(W.Adam))(), { initialScale: 8, dynamicGrowthSteps: 2 });
   else opt = new (cls(name))(options);
   for (let step = 0; step < 4; step++) {
     // Gradients change per step; one step has a non-finite value for skipNonFinite / LossScale.

@@ -1,0 +1,164 @@
+// The fused step pipeline (docs/pipeline.md): an optimizer that declares `fusesPipeline` unscales,
+// clips, decays and averages (EMA) inside its kernel's one pass. The same optimizer with an
+// overridden updateStep takes the separate passes; both must give the same bits, for every core
+// optimizer, every base-option combination the pipeline touches, SIMD and scalar, weights, slots
+// and averages, dense, null and sparse gradients in one step.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as lib from '../build/index.js';
+import { getRegisteredClass, LossScaleOptimizer, Optimizer, OptimizerWrapper, ready, setSimdEnabled, Variable } from '../build/index.js';
+
+await ready();
+
+const registered = (C) => typeof C === 'function' && Object.prototype.hasOwnProperty.call(C, 'className') && getRegisteredClass(C.className) === C;
+const CORE = Object.values(lib).filter((C) => registered(C) && C.prototype instanceof Optimizer && !(C.prototype instanceof OptimizerWrapper) && C !== LossScaleOptimizer && C !== lib.MultiOptimizer);
+
+/** Each class's own-option variants (every one runs with every base configuration). */
+const OWN = {
+  SGD: [{}, { momentum: 0.9 }, { momentum: 0.9, nesterov: true }, { momentum: 0.9, stateDtype: 'int8' }],
+  Adam: [{}, { amsgrad: true }, { stateDtype: 'int8' }, { amsgrad: true, stateDtype: 'int8' }],
+  AdamW: [{}, { amsgrad: true }, { stateDtype: 'int8' }],
+  LazyAdam: [{}, { stateDtype: 'int8' }],
+  RMSprop: [{}, { momentum: 0.9 }, { centered: true }, { momentum: 0.5, centered: true }, { stateDtype: 'int8' }],
+  Adagrad: [{}, { stateDtype: 'int8' }],
+  Lion: [{}, { stateDtype: 'int8' }],
+  Ftrl: [{}, { l1RegularizationStrength: 0.01, l2RegularizationStrength: 0.02, l2ShrinkageRegularizationStrength: 0.03, beta: 0.1 }, { learningRatePower: 0 }, { learningRatePower: -0.6 }],
+  Yogi: [{}, { l1RegularizationStrength: 0.01, l2RegularizationStrength: 0.02 }, { beta1: 0, activation: 'tanh' }],
+  RAdam: [{}, { amsgrad: true }, { totalSteps: 10, smaThreshold: 4 }],
+  Adopt: [{}, { nesterov: true }, { useClipping: false }],
+  Adan: [{}, { weightDecay: 0.02 }],
+  AdEMAMix: [{}, { weightDecay: 0.02, alpha: 2 }],
+  Adafactor: [{}, { clipThreshold: 0.05 }],
+  ScheduleFreeAdamW: [{}, { warmupSteps: 3 }],
+  ScheduleFreeSGD: [{}, { weightDecay: 0.02, warmupSteps: 2 }],
+  Muon: [{}, { nesterov: false, rmsRate: null }, { weightDecay: null, adamWeightDecay: null }],
+  Prodigy: [{}, { weightDecay: 0.02, safeguardWarmup: true }],
+};
+
+/** The base options the pipeline folds, alone and combined (learning rates make every term count). */
+const BASE = [
+  {},
+  { weightDecay: 0.05 },
+  { weightDecay: 0.05, globalClipnorm: 1 },
+  { weightDecay: 0.05, globalClipnorm: 1, useEma: true },
+  { clipnorm: 0.5, useEma: true, emaOverwriteFrequency: 3 },
+  { clipvalue: 0.3, lossScaleFactor: 8, weightDecay: 0.01 },
+  { globalClipnorm: 1, lossScaleFactor: 4 }, // the norm needs the unscaled gradient: unscaled first
+  { gradientAccumulationSteps: 2, clipnorm: 1, weightDecay: 0.1, useEma: true },
+  { skipNonFinite: true, weightDecay: 0.01, useEma: true },
+];
+
+// [9, 4] and [260, 20] get sparse gradients; [300, 17] and [260, 20] are large enough for 8-bit slots.
+const SHAPES = [[1003], [7, 13], [5], [9, 4], [300, 17], [260, 20]];
+
+function rng(seed) {
+  let s = seed;
+  return () => ((s = (s * 16807) % 2147483647) / 2147483647 - 0.5);
+}
+
+/** The same class with its own updateStep (it calls the class's): the base does every pass. */
+const plainOf = (C) => class extends C {
+  updateStep(g, v, lr) {
+    super.updateStep(g, v, lr);
+  }
+};
+
+/** Runs `steps` steps and returns every number the optimizer and its variables hold. */
+function trajectory(make, nan = false, steps = 5, big = false) {
+  const rnd = rng(7);
+  const vars = SHAPES.map((shape, i) => new Variable(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, rnd), { shape, name: `v${i}` }));
+  const opt = make();
+  for (let s = 0; s < steps; s++) {
+    const pairs = vars.map((v, i) => {
+      if (i === 2 && s === 1) return [null, v]; // a variable without a gradient this step
+      if (i === 3) return [{ indices: [s % 9, 2, s % 9], values: Float32Array.from({ length: 12 }, () => rnd() * 3) }, v];
+      if (i === 5) return [{ indices: [s * 7, 200, s * 7, 3], values: Float32Array.from({ length: 80 }, () => rnd() * 3) }, v];
+      const g = Float32Array.from({ length: v.size }, () => rnd() * 3);
+      if (nan && s === 3 && i === 0) g[5] = NaN; // a step skipped under skipNonFinite
+      if (big && s === 0 && i === 1) g[7] = 3e38; // finite, but not once divided by a scale below 1
+      return [g, v];
+    });
+    opt.applyGradients(pairs);
+  }
+  const state = opt.getState();
+  const out = [...vars.map((v) => v.value.slice())];
+  for (const name of Object.keys(state.variables).sort()) out.push(Float32Array.from(state.variables[name].values));
+  out.push(new Float32Array([state.iterations, opt.nonFiniteSkips]));
+  opt.dispose();
+  for (const v of vars) v.dispose();
+  return out;
+}
+
+function sameBits(a, b, what) {
+  assert.is(a.length, b.length, `${what}: as many arrays`);
+  for (let i = 0; i < a.length; i++) {
+    const x = new Uint32Array(a[i].buffer, a[i].byteOffset, a[i].length);
+    const y = new Uint32Array(b[i].buffer, b[i].byteOffset, b[i].length);
+    assert.is(x.length, y.length, `${what}: array ${i} length`);
+    for (let j = 0; j < x.length; j++) {
+      // A NaN's payload is not specified: any NaN equals any NaN.
+      if (x[j] !== y[j] && !(Number.isNaN(a[i][j]) && Number.isNaN(b[i][j]))) {
+        assert.unreachable(`${what}: array ${i} element ${j}: fused ${a[i][j]} vs separate passes ${b[i][j]}`);
+      }
+    }
+  }
+}
+
+test("the int8 rows really run on 8-bit slots (the shapes are large enough)", () => {
+  const v = new Variable(new Float32Array(5100), { shape: [300, 17], name: 'big' });
+  for (const [C, o] of [[lib.Adam, {}], [lib.SGD, { momentum: 0.9 }], [lib.RMSprop, {}], [lib.Adagrad, {}], [lib.Lion, {}]]) {
+    const opt = new C({ ...o, stateDtype: 'int8' });
+    opt.prepare([v]);
+    const slot = opt.getSlot(v, C === lib.SGD || C === lib.Lion ? 'momentum' : C === lib.RMSprop ? 'velocity' : C === lib.Adagrad ? 'accumulator' : 'm');
+    assert.is(slot.constructor.name, 'QuantizedSlot', C.className);
+    opt.dispose();
+  }
+  v.dispose();
+});
+
+test('the core optimizers that fuse the pipeline', () => {
+  const fusing = CORE.filter((C) => C.fusesPipeline).map((C) => C.className).sort();
+  // Every class with one update kernel per variable; the rest are listed in docs/pipeline.md.
+  assert.ok(fusing.includes('Adam') && fusing.includes('AdamW') && fusing.includes('LazyAdam'), fusing.join());
+  assert.is(plainOf(lib.Adam).fusesPipeline, true, 'the static is inherited...');
+  assert.is(new (plainOf(lib.Adam))()['core'].fuses, false, '...but an overridden updateStep takes the separate passes');
+  assert.is(new lib.Adam()['core'].fuses, true);
+});
+
+for (const simd of [true, false]) {
+  test(`fused pipeline = separate passes, bit for bit, every core optimizer (SIMD ${simd ? 'on' : 'off'})`, () => {
+    setSimdEnabled(simd);
+    try {
+      for (const C of CORE) {
+        for (const own of OWN[C.className] ?? [{}]) {
+          for (const base of BASE) {
+            const options = { learningRate: 0.01, ...own, ...base };
+            const what = `${C.className} ${JSON.stringify(options)}`;
+            const P = plainOf(C);
+            sameBits(trajectory(() => new C(options), !!base.skipNonFinite), trajectory(() => new P(options), !!base.skipNonFinite), what);
+          }
+        }
+      }
+    } finally {
+      setSimdEnabled(true);
+    }
+  });
+}
+
+test('LossScaleOptimizer: the unscaling folds into the inner kernel, bit for bit', () => {
+  for (const inner of [{}, { weightDecay: 0.05, useEma: true }, { globalClipnorm: 1 }, { clipvalue: 0.2 }]) {
+    for (const initialScale of [2 ** 15, 0.5, 1000]) { // 1000: not a power of two, the kernel divides
+      const what = `LossScaleOptimizer(AdamW ${JSON.stringify(inner)}), initialScale ${initialScale}`;
+      const P = plainOf(lib.AdamW);
+      for (const big of [false, true]) {
+        const fused = trajectory(() => new LossScaleOptimizer(new lib.AdamW({ learningRate: 0.01, ...inner }), { initialScale, dynamicGrowthSteps: 2 }), false, 5, big);
+        const plain = trajectory(() => new LossScaleOptimizer(new P({ learningRate: 0.01, ...inner }), { initialScale, dynamicGrowthSteps: 2 }), false, 5, big);
+        sameBits(fused, plain, `${what}${big ? ', a gradient of 3e38' : ''}`);
+        // The last array holds [iterations, nonFiniteSkips]: 3e38 / 0.5 overflows, 3e38 / 2**15 does not.
+        assert.equal(Array.from(fused.at(-1)), big && initialScale < 1 ? [4, 1] : [5, 0], what);
+      }
+    }
+  }
+});
+
+test.run();
