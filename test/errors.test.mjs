@@ -247,6 +247,13 @@ function krun(args) {
   const g = new Variable(new Float32Array(5).fill(1), { name: 'kg' });
   return [{ run: () => k.run(...args(w, g)), watch: [w, g] }];
 }
+/** As krun, with the kernel declared with the step pipeline (weight w, gradient g); `call(k, w, g)` runs it. */
+function kpipe(call) {
+  const k = lib.kernel({ ...K_BASE, pipeline: { weight: 'w', gradient: 'g' } });
+  const w = new Variable(new Float32Array([1, 2, 3, 4, 5]), { name: 'kw' });
+  const g = new Variable(new Float32Array(5).fill(1), { name: 'kg' });
+  return [{ run: () => call(k, w, g), watch: [w, g] }];
+}
 
 const CASES = {
   // Variable
@@ -722,6 +729,26 @@ const CASES = {
   'kernel.run-scalars': () => krun((w, g) => [{ w, g }]),
   'kernel.run-scalar': () => krun((w, g) => [{ w, g }, { lr: NaN }]),
   'kernel.run-scalar-float32': () => krun((w, g) => [{ w, g }, { lr: 1e39 }]),
+  'kernel.pipeline': () => [
+    { run: kdef({ pipeline: 'w' }) },
+    { label: 'another key', message: "kernel 'k': pipeline: unknown key 'ema' (expected weight, gradient)", run: kdef({ pipeline: { weight: 'w', gradient: 'g', ema: true } }) },
+  ],
+  'kernel.pipeline-weight': () => [{ run: kdef({ pipeline: { weight: 'g', gradient: 'g' } }) }],
+  'kernel.pipeline-gradient': () => [{ run: kdef({ pipeline: { weight: 'w', gradient: 'w' } }) }],
+  'kernel.pipeline-reduce': () => [{ run: kdef({ arrays: { g: 'in' }, reduce: 'sum', body: ({ g }) => g, pipeline: { weight: 'g', gradient: 'g' } }) }],
+  'kernel.pipeline-alias': () => [{ run: kdef({ arrays: { w: 'inout', g: 'in', x: 'in' }, aliases: [['x', 'w']], pipeline: { weight: 'w', gradient: 'g' } }) }],
+  'kernel.run-pipeline': () => kpipe((k, w, g) => k.run({ w, g }, { lr: 1 }, 16)),
+  'kernel.run-pipeline-type': () => kpipe((k, w, g) => k.run({ w, g }, { lr: 1 }, '64')),
+  'kernel.run-pipeline-undeclared': () => krun((w, g) => [{ w, g }, { lr: 1 }, defaultHeap().pipeline]),
+  'kernel.run-pipeline-ema': () =>
+    kpipe((k, w, g) => {
+      // A record left by another step, its average far from this weight: the EMA flag and a distance past the end of memory.
+      const heap = defaultHeap();
+      const rec = new Int32Array(heap.memory.buffer, heap.pipeline, 9);
+      rec[0] = 32;
+      rec[8] = heap.memory.buffer.byteLength - w.ptr;
+      return k.run({ w, g }, { lr: 1 }, heap.pipeline);
+    }),
   'kernel.fromModule': () => {
     const other = lib.kernel({ ...K_BASE, body: ({ w, g }, { lr }) => ({ w: w.add(g.mul(lr)) }) });
     const k = lib.kernel(K_BASE);
@@ -909,6 +936,14 @@ const CASES = {
   'variable.assign-values-type': (f) => {
     const w = f.v([1, 2, 3], 'w');
     return [{ run: () => w.assign(['a', 2, 3]), watch: [w] }];
+  },
+  'arena.base': () => {
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    return [{ run: () => new Arena(memory, instantiateKernels(kernelModule(), memory), 8) }];
+  },
+  'arena.base-memory': () => {
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    return [{ run: () => new Arena(memory, instantiateKernels(kernelModule(), memory), 65536) }];
   },
   'arena.alloc-nan': (f) => [{ run: () => f.other.alloc(NaN), watch: [f.other] }],
   'arena.alloc-negative': (f) => [{ run: () => f.other.alloc(-5), watch: [f.other] }],

@@ -48,7 +48,7 @@ test('AdaBelief via kernel() matches its reference under base-class options (eve
 });
 
 test('the AdaBelief kernel through the fallback gives the same bits as compiled', () => {
-  const fallback = kernel({ name: 'adabelief', arrays: { w: 'inout', g: 'in', m: 'inout', s: 'inout' }, scalars: ['omb1', 'omb2', 'eps', 'stepSize', 'epsHat'], compile: false,
+  const fallback = kernel({ name: 'adabelief', arrays: { w: 'inout', g: 'in', m: 'inout', s: 'inout' }, scalars: ['omb1', 'omb2', 'eps', 'stepSize', 'epsHat'], compile: false, pipeline: { weight: 'w', gradient: 'g' },
     body: ({ w, g, m, s }, { omb1, omb2, eps, stepSize, epsHat }) => {
       const m1 = m.add(g.sub(m).mul(omb1));
       const d = g.sub(m1);

@@ -4,12 +4,15 @@
 //   m = b1*m + (1-b1)*g;  s = b2*s + (1-b2)*(g-m)^2 + eps
 //   w -= stepSize*m / (sqrt(s) + epsHat),  stepSize = lr*sqrt(1-b2^t)/(1-b1^t),  epsHat = eps*sqrt(1-b2^t)
 // (the bias corrections folded into two per-step scalars, as examples/custom-kernel does).
+// It takes the step pipeline: the loss-scale unscaling, clipping, weight decay and EMA of the base
+// options run inside this one pass too (`pipeline` below, `fusesPipeline`, `this.pipeline`).
 import { kernel, Optimizer, registerClass, type Config, type OptimizerOptions, type Variable } from 'wasm-optim';
 
 export const adabeliefKernel = kernel({
   name: 'adabelief',
   arrays: { w: 'inout', g: 'in', m: 'inout', s: 'inout' },
   scalars: ['omb1', 'omb2', 'eps', 'stepSize', 'epsHat'],
+  pipeline: { weight: 'w', gradient: 'g' },
   body: ({ w, g, m, s }, { omb1, omb2, eps, stepSize, epsHat }) => {
     const m1 = m.add(g.sub(m).mul(omb1));
     const d = g.sub(m1);
@@ -32,6 +35,8 @@ const NONE = new Float32Array(0);
 export class AdaBelief extends Optimizer {
   static override readonly className = 'AdaBelief';
   static override readonly optionNames = ['beta1', 'beta2', 'epsilon']; // the options it adds: any other key is refused
+  // updateStep gets the raw gradient and passes this.pipeline on: the kernel unscales, clips, decays and averages.
+  static override readonly fusesPipeline: boolean = true;
   readonly beta1: number;
   readonly beta2: number;
   readonly epsilon: number;
@@ -74,7 +79,7 @@ export class AdaBelief extends Optimizer {
     s.eps = this.epsilon;
     s.stepSize = (learningRate * sqrtBc2) / (1 - Math.pow(this.beta1, t));
     s.epsHat = this.epsilon * sqrtBc2;
-    adabeliefKernel.run(a, s);
+    adabeliefKernel.run(a, s, this.pipeline);
     a.w = a.g = a.m = a.s = NONE; // keep no reference to the variables between steps
   }
 

@@ -243,6 +243,8 @@ function update(c: Core, n: number): number {
         h.updateStep(gradientView(rec), rec.variable, lr);
       } finally {
         c.pipe = 0;
+        P.bind(rec.variable.heap); // the step may have grown the memory
+        P.i32[REC_FLAGS] = 0; // an address kept past this update does nothing
       }
     }
   }

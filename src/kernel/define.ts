@@ -26,16 +26,22 @@ export interface Plan {
   readonly result: number;
   /** Pairs (in, inout) of array indices that may be the same memory. */
   readonly aliases: readonly (readonly [number, number])[];
+  /**
+   * The step pipeline's arrays (assembly/pipeline.ts), or null: the run takes the record's address
+   * as its last argument and transforms every load of `gradient`, decays the load of `weight` and
+   * averages (EMA) its store.
+   */
+  readonly pipeline: { readonly weight: number; readonly gradient: number } | null;
   /** The computation, independent of names: keys the module cache and marks precompiled modules. */
   readonly signature: string;
 }
 
-const OPTION_NAMES = ['name', 'arrays', 'scalars', 'body', 'reduce', 'aliases', 'compile'];
+const OPTION_NAMES = ['name', 'arrays', 'scalars', 'body', 'reduce', 'aliases', 'compile', 'pipeline'];
 const NAME = /^[A-Za-z_$][\w$]*$/;
 
 export function define(spec: unknown): Plan & { compile: boolean } {
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
-    throw new TypeError(`kernel: expected an options object { name, arrays, scalars?, body, reduce?, aliases?, compile? }, got ${describeValue(spec)}`);
+    throw new TypeError(`kernel: expected an options object { name, arrays, scalars?, body, reduce?, aliases?, compile?, pipeline? }, got ${describeValue(spec)}`);
   }
   const o = spec as Record<string, unknown>;
   // Each option read once.
@@ -46,6 +52,7 @@ export function define(spec: unknown): Plan & { compile: boolean } {
   const reduceIn = o.reduce;
   const aliasesIn = o.aliases;
   const compileIn = o.compile;
+  const pipelineIn = o.pipeline;
   if (typeof name !== 'string' || !NAME.test(name)) throw new TypeError(`kernel: name must be an identifier-like string (letters, digits, _ or $), got ${describeValue(name)}`);
   const fail = (msg: string): never => {
     throw new TypeError(`kernel '${name}': ${msg}`);
@@ -93,6 +100,7 @@ export function define(spec: unknown): Plan & { compile: boolean } {
       aliases.push([p[0], p[1]]);
     }
   }
+  const pipeline = pipelineIn === undefined ? null : definePipeline(pipelineIn, arrays, modes, aliases, reduce !== null, fail);
 
   const r = new Recorder(name);
   const arrayExprs = new Map(arrays.map((a, i) => [a, new Expr(r, r.add(Op.Array, i))]));
@@ -141,13 +149,45 @@ export function define(spec: unknown): Plan & { compile: boolean } {
       const node = exprNode(v, `output '${k}'`);
       written.add(i);
       const n = r.nodes[node];
-      if (!(n.op === Op.Array && n.a === i)) outputs.push({ array: i, node });
+      // The pipeline's weight is always stored: its store decays and averages it even when unchanged.
+      if (!(n.op === Op.Array && n.a === i) || i === pipeline?.weight) outputs.push({ array: i, node });
     }
     modes.forEach((m, i) => {
       if (m === 'inout' && !written.has(i)) fail(`array '${arrays[i]}' is 'inout' but the body returns no value for it (declare it 'in', or return { ${arrays[i]}: ... })`);
     });
   }
-  return { ...compact(r.nodes, outputs, result, arrays, modes, scalars, reduce, aliases), name, compile: compileIn !== false };
+  return { ...compact(r.nodes, outputs, result, arrays, modes, scalars, reduce, aliases, pipeline), name, compile: compileIn !== false };
+}
+
+/** Checks the `pipeline` option: `{ weight, gradient }`, an 'inout' and an 'in' array, the weight never aliased. */
+function definePipeline(
+  spec: unknown,
+  arrays: readonly string[],
+  modes: readonly ArrayMode[],
+  aliases: readonly (readonly [number, number])[],
+  isReduction: boolean,
+  fail: (msg: string) => never,
+): { weight: number; gradient: number } {
+  if (isReduction) fail('a reduction kernel takes no pipeline (the pipeline folds into an update that writes the weight)');
+  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
+    fail(`pipeline must be an object { weight, gradient } naming the weight ('inout') and the gradient ('in') arrays, got ${describeValue(spec)}`);
+  }
+  for (const k of Object.keys(spec as object)) if (k !== 'weight' && k !== 'gradient') fail(`pipeline: unknown key '${k}' (expected weight, gradient)`);
+  const weightIn = (spec as Record<string, unknown>).weight;
+  const gradientIn = (spec as Record<string, unknown>).gradient;
+  const weight = typeof weightIn === 'string' ? arrays.indexOf(weightIn) : -1;
+  if (weight < 0 || modes[weight] !== 'inout') {
+    fail(`pipeline.weight must name an 'inout' array (the weight, decayed on its load and averaged on its store), got ${describeValue(weightIn)}`);
+  }
+  const gradient = typeof gradientIn === 'string' ? arrays.indexOf(gradientIn) : -1;
+  if (gradient < 0 || modes[gradient] !== 'in') {
+    fail(`pipeline.gradient must name an 'in' array (the gradient, unscaled and clipped on its load), got ${describeValue(gradientIn)}`);
+  }
+  for (const [i, [, b]] of aliases.entries()) {
+    // Another array over the weight's memory would read it undecayed.
+    if (b === weight) fail(`aliases[${i}]: the pipeline's weight '${arrays[weight]}' cannot be aliased (its decay applies to its own load only)`);
+  }
+  return { weight, gradient };
 }
 
 /** Keeps the nodes the outputs need, renumbered in order, and names the computation. */
@@ -160,6 +200,7 @@ function compact(
   scalars: string[],
   reduce: ReduceKind | null,
   aliases: [number, number][],
+  pipeline: { weight: number; gradient: number } | null,
 ): Omit<Plan, 'name'> {
   const live = new Uint8Array(all.length);
   const roots = result >= 0 ? [result] : outs.map((o) => o.node);
@@ -188,6 +229,8 @@ function compact(
     `reduce=${reduce ?? '-'}`,
     `nodes=${nodes.map((n, i) => `${OP_NAMES[n.op]}(${n.op === Op.Const ? bits[i].toString(16) : [n.a, n.b, n.c].filter((x) => x >= 0).join(' ')})`).join(',')}`,
     `out=${result >= 0 ? map[result] : outputs.map((o) => `${o.array}:${o.node}`).join(',')}`,
+    // Only a pipeline kernel names it (its module takes one more parameter): the others keep the signature of before.
+    ...(pipeline ? [`pipeline=${pipeline.weight}:${pipeline.gradient}`] : []),
   ].join(';');
   return {
     arrays: Object.freeze(arrays),
@@ -198,6 +241,7 @@ function compact(
     outputs: Object.freeze(outputs),
     result: result >= 0 ? map[result] : -1,
     aliases: Object.freeze(aliases.map((p) => Object.freeze(p))),
+    pipeline: pipeline ? Object.freeze({ ...pipeline }) : null,
     signature,
   };
 }

@@ -1,12 +1,18 @@
 // The WebAssembly binary of a kernel, written directly (no toolchain at run time). One function,
 // export "run", over an imported memory "env"."memory" (the heap's):
-//   run(ptr_0 .. ptr_{k-1}: i32, n: i32, e: i32, scalar_0 .. scalar_{m-1}: f32) -> () | f64
+//   run(ptr_0 .. ptr_{k-1}: i32, n: i32, e: i32, scalar_0 .. scalar_{m-1}: f32[, pl: i32]) -> () | f64
 // Elements [0, e) go through an f32x4 loop (e is n & ~3, or 0 when SIMD is off), the rest through
 // a scalar loop that gives the same bits per element. Every node is a local; constants and scalars
 // are splatted once before the loop; all loads of an element happen before its stores.
 // A reduction follows the accumulation order of assembly/reduce.ts exactly.
+// A pipeline kernel (plan.pipeline) takes the step pipeline's record address `pl` last (0: none)
+// and, when the record's flags are not 0, runs a second pair of loops that apply them exactly as
+// assembly/pipeline.ts does: each load of the gradient unscaled / clamped / scaled, the load of
+// the weight decayed, its store followed by the EMA update of the average at weight + delta. The
+// record's fields are read and splatted once per call; each flag is tested per element group.
 // Encodings: WebAssembly core spec 1.0 binary format, SIMD opcodes from the fixed-width SIMD
 // proposal (0xFD prefix, LEB128 opcode); checked against binaryen's encoder when written.
+import { PIPE_CLAMP, PIPE_DECAY, PIPE_DIV, PIPE_EMA, PIPE_MUL, PIPE_MUL2, REC_C, REC_D, REC_DELTA, REC_FLAGS, REC_K, REC_M, REC_OM, REC_S, REC_S2 } from '../base/pipeline.js';
 import { Op, type Node } from './graph.js';
 import type { Plan } from './define.js';
 
@@ -16,11 +22,11 @@ const F64 = 0x7c;
 const V128 = 0x7b;
 
 // Core opcodes.
-const BLOCK = 0x02, LOOP = 0x03, END = 0x0b, BR = 0x0c, BR_IF = 0x0d, SELECT = 0x1b;
-const LOCAL_GET = 0x20, LOCAL_SET = 0x21;
-const F32_LOAD = 0x2a, F32_STORE = 0x38, I32_CONST = 0x41, F32_CONST = 0x43;
+const BLOCK = 0x02, LOOP = 0x03, IF = 0x04, ELSE = 0x05, END = 0x0b, BR = 0x0c, BR_IF = 0x0d, SELECT = 0x1b;
+const LOCAL_GET = 0x20, LOCAL_SET = 0x21, LOCAL_TEE = 0x22;
+const I32_LOAD = 0x28, F32_LOAD = 0x2a, F32_STORE = 0x38, I32_CONST = 0x41, F32_CONST = 0x43;
 const I32_GE_U = 0x4f, I32_ADD = 0x6a, I32_AND = 0x71, I32_SHL = 0x74;
-const F64_ADD = 0xa0, F64_MUL = 0xa2, F64_PROMOTE = 0xbb, F32_MAX = 0x97, F32_ABS = 0x8b;
+const F64_ADD = 0xa0, F64_MUL = 0xa2, F64_PROMOTE = 0xbb, F32_MAX = 0x97, F32_ABS = 0x8b, F32_NEG = 0x8c;
 const SCALAR_OP: Record<number, number> = {
   [Op.Add]: 0x92, [Op.Sub]: 0x93, [Op.Mul]: 0x94, [Op.Div]: 0x95, [Op.Min]: 0x96, [Op.Max]: 0x97,
   [Op.Neg]: 0x8c, [Op.Abs]: 0x8b, [Op.Sqrt]: 0x91,
@@ -39,6 +45,10 @@ const VECTOR_OP: Record<number, number> = {
 
 export const CUSTOM_SECTION = 'wasm-optim:kernel';
 const CANONICAL_NAN = 0x7fc00000;
+
+// The pipeline record's f32 fields (assembly/pipeline.ts) as locals: byte offsets, -1 for -c (from c).
+const FIELDS = [REC_D * 4, REC_S * 4, REC_C * 4, -1, REC_S2 * 4, REC_K * 4, REC_M * 4, REC_OM * 4];
+const F_D = 0, F_S = 1, F_C = 2, F_NEG_C = 3, F_S2 = 4, F_K = 5, F_M = 6, F_OM = 7;
 
 /** A growable byte buffer with the LEB128 encodings the format uses. */
 class Bytes {
@@ -117,6 +127,10 @@ class FunctionBuilder {
     this.code.byte(LOCAL_SET).u32(i);
     return this;
   }
+  tee(i: number): this {
+    this.code.byte(LOCAL_TEE).u32(i);
+    return this;
+  }
   /** Bytes of the function: local declarations (runs of one type), then the code and `end`. */
   finish(): Uint8Array {
     const f = new Bytes();
@@ -136,7 +150,9 @@ class FunctionBuilder {
 export function emitModule(plan: Plan, shared = false): Uint8Array {
   const k = plan.arrays.length;
   const N = k, E = k + 1;
-  const params = [...plan.arrays.map(() => I32), I32, I32, ...plan.scalars.map(() => F32)];
+  const pipe = plan.reduce === null ? plan.pipeline : null;
+  const PL = k + 2 + plan.scalars.length; // the record's address, a pipeline kernel's last parameter
+  const params = [...plan.arrays.map(() => I32), I32, I32, ...plan.scalars.map(() => F32), ...(pipe ? [I32] : [])];
   const fb = new FunctionBuilder(params.length);
   const c = fb.code;
   const nodes = plan.nodes;
@@ -176,6 +192,44 @@ export function emitModule(plan: Plan, shared = false): Uint8Array {
   nodes.forEach((n, id) => {
     if (n.op !== Op.Const && n.op !== Op.Scalar) sca[id] = fb.local(n.op >= Op.Lt && n.op <= Op.Ne ? I32 : F32);
   });
+  // The pipeline: its flags, its fields as f32 (ps) and splatted (pv), the EMA's byte distance.
+  const pf = pipe ? fb.local(I32) : -1;
+  const delta = pipe ? fb.local(I32) : -1;
+  const avgAt = pipe ? fb.local(I32) : -1;
+  const ps = pipe ? FIELDS.map(() => fb.local(F32)) : [];
+  const pv = pipe ? FIELDS.map(() => fb.local(V128)) : [];
+  /** Runs `inner` when the record's flags have one of `bits`. */
+  const flagIf = (bits: number, inner: () => void) => {
+    fb.get(pf).code.byte(I32_CONST).s32(bits).byte(I32_AND).byte(IF).byte(0x40);
+    inner();
+    c.byte(END);
+  };
+  /** local = local <op> field (vector or scalar). */
+  const apply = (vector: boolean, l: number, op: number, field: number) => {
+    fb.get(l).get(vector ? pv[field] : ps[field]);
+    if (vector) c.simd(VECTOR_OP[op]);
+    else c.byte(SCALAR_OP[op]);
+    fb.set(l);
+  };
+  /** pipeG / pipeG1 of assembly/pipeline.ts on a loaded gradient. */
+  const pipeGradient = (vector: boolean, l: number) =>
+    flagIf(PIPE_DIV | PIPE_MUL | PIPE_CLAMP | PIPE_MUL2, () => {
+      flagIf(PIPE_DIV, () => apply(vector, l, Op.Div, F_D));
+      flagIf(PIPE_MUL, () => apply(vector, l, Op.Mul, F_S));
+      flagIf(PIPE_CLAMP, () => {
+        apply(vector, l, Op.Max, F_NEG_C);
+        apply(vector, l, Op.Min, F_C);
+      });
+      flagIf(PIPE_MUL2, () => apply(vector, l, Op.Mul, F_S2));
+    });
+  /** pipeW / pipeW1: w - w * k on the loaded weight. */
+  const pipeWeight = (vector: boolean, l: number) =>
+    flagIf(PIPE_DECAY, () => {
+      fb.get(l).get(l).get(vector ? pv[F_K] : ps[F_K]);
+      if (vector) c.simd(VECTOR_OP[Op.Mul]).simd(VECTOR_OP[Op.Sub]);
+      else c.byte(SCALAR_OP[Op.Mul]).byte(SCALAR_OP[Op.Sub]);
+      fb.set(l);
+    });
 
   const addr = (array: number) => fb.get(array).get(i).code.byte(I32_ADD);
   const pushV = (id: number) => fb.get(vec[id]);
@@ -187,7 +241,7 @@ export function emitModule(plan: Plan, shared = false): Uint8Array {
   };
 
   /** One element group (4 lanes) or one element: every computed node, in order. */
-  const body = (vector: boolean) => {
+  const body = (vector: boolean, piped = false) => {
     nodes.forEach((n: Node, id) => {
       if (n.op === Op.Const || n.op === Op.Scalar) return;
       const push = vector ? pushV : pushS;
@@ -244,6 +298,10 @@ export function emitModule(plan: Plan, shared = false): Uint8Array {
         }
       }
       fb.set(vector ? vec[id] : sca[id]);
+      if (piped && pipe && n.op === Op.Array) {
+        if (n.a === pipe.gradient) pipeGradient(vector, vector ? vec[id] : sca[id]);
+        else if (n.a === pipe.weight) pipeWeight(vector, vector ? vec[id] : sca[id]);
+      }
     });
   };
 
@@ -263,17 +321,54 @@ export function emitModule(plan: Plan, shared = false): Uint8Array {
   };
 
   if (plan.reduce === null) {
-    const stores = (vector: boolean) => {
+    const stores = (vector: boolean, piped: boolean) => {
       for (const o of plan.outputs) {
+        const value = vector ? vec[o.node] : sca[o.node];
         addr(o.array);
-        if (vector) fb.get(vec[o.node]).code.simd(V_STORE).u32(2).u32(0);
-        else fb.get(sca[o.node]).code.byte(F32_STORE).u32(2).u32(0);
+        if (vector) fb.get(value).code.simd(V_STORE).u32(2).u32(0);
+        else fb.get(value).code.byte(F32_STORE).u32(2).u32(0);
+        if (piped && pipe && o.array === pipe.weight) {
+          // pipeStoreW / pipeStoreW1: avg = m * avg + (1 - m) * w_new, avg at the weight's address + delta.
+          flagIf(PIPE_EMA, () => {
+            addr(o.array);
+            fb.get(delta).code.byte(I32_ADD);
+            fb.tee(avgAt).get(vector ? pv[F_M] : ps[F_M]).get(avgAt);
+            if (vector) c.simd(V_LOAD).u32(2).u32(0).simd(VECTOR_OP[Op.Mul]);
+            else c.byte(F32_LOAD).u32(2).u32(0).byte(SCALAR_OP[Op.Mul]);
+            fb.get(vector ? pv[F_OM] : ps[F_OM]).get(value);
+            if (vector) c.simd(VECTOR_OP[Op.Mul]).simd(VECTOR_OP[Op.Add]).simd(V_STORE).u32(2).u32(0);
+            else c.byte(SCALAR_OP[Op.Mul]).byte(SCALAR_OP[Op.Add]).byte(F32_STORE).u32(2).u32(0);
+          });
+        }
       }
     };
-    setEnd(E, false);
-    loop(16, () => (body(true), stores(true)));
-    setEnd(N, false);
-    loop(4, () => (body(false), stores(false)));
+    const loops = (piped: boolean) => {
+      setEnd(E, false);
+      loop(16, () => (body(true, piped), stores(true, piped)));
+      setEnd(N, false);
+      loop(4, () => (body(false, piped), stores(false, piped)));
+    };
+    if (pipe) {
+      // flags = pl ? load(pl) : 0; without flags, the loops of a kernel without the pipeline.
+      fb.get(PL).code.byte(IF).byte(0x40);
+      fb.get(PL).code.byte(I32_LOAD).u32(2).u32(REC_FLAGS * 4);
+      fb.set(pf).code.byte(END);
+      fb.get(pf).code.byte(IF).byte(0x40);
+      FIELDS.forEach((offset, j) => {
+        if (offset < 0) fb.get(ps[F_C]).code.byte(F32_NEG); // -c, as f32x4.neg(c) and -c give
+        else fb.get(PL).code.byte(F32_LOAD).u32(2).u32(offset);
+        fb.tee(ps[j]).code.simd(F32X4_SPLAT);
+        fb.set(pv[j]);
+      });
+      fb.get(PL).code.byte(I32_LOAD).u32(2).u32(REC_DELTA * 4);
+      fb.set(delta);
+      loops(true);
+      c.byte(ELSE);
+      loops(false);
+      c.byte(END);
+    } else {
+      loops(false);
+    }
   } else {
     emitReduction(plan, fb, { i, end, vec, sca, body, loop, setEnd, N, E, pushS: (id) => pushS(id) });
   }

@@ -6,7 +6,13 @@
 // intermediates stay in cache. Every chunk computes all its nodes before any output is copied
 // back (or written by the step computing it, when nothing later in the chunk reads that array), so
 // each element reads all its inputs before anything is written (fused semantics).
+// A pipeline kernel given the step pipeline's record takes the base class's separate passes: the
+// weight decayed in place first (decay), each gradient chunk transformed into a scratch buffer
+// that the steps read instead (divCopy, scaleCopy, clipByValue: the gradient itself, which may be
+// the caller's memory, is never written), and the EMA of the new weights last (ema): per element,
+// the same operations in the same order as the compiled loop.
 import { type Heap, type KernelFn } from '../arena.js';
+import { PIPE_CLAMP, PIPE_DECAY, PIPE_DIV, PIPE_EMA, PIPE_MUL, PIPE_MUL2, PipeViews, REC_C, REC_D, REC_DELTA, REC_FLAGS, REC_K, REC_M, REC_S, REC_S2 } from '../base/pipeline.js';
 import { Op } from './graph.js';
 import type { Plan } from './define.js';
 
@@ -135,6 +141,11 @@ export class FallbackRunner {
   private readonly fill: KernelFn;
   private readonly copy: KernelFn;
   private readonly reducer: KernelFn | null;
+  /** The steps reading the transformed gradient's buffer (`gbuf`) instead of the gradient (pipeline kernels). */
+  private readonly opsPiped: Int32Array;
+  private readonly gbuf: number;
+  private readonly pipe: { divCopy: KernelFn; scaleCopy: KernelFn; clipByValue: KernelFn; decay: KernelFn; ema: KernelFn } | null;
+  private readonly record = new PipeViews();
 
   constructor(
     private readonly plan: Plan,
@@ -153,9 +164,16 @@ export class FallbackRunner {
     this.fill = need('fill');
     this.copy = need('copy');
     this.reducer = plan.reduce ? need(REDUCER[plan.reduce]) : null;
+    const pl = plan.pipeline;
+    this.pipe = pl ? { divCopy: need('divCopy'), scaleCopy: need('scaleCopy'), clipByValue: need('clipByValue'), decay: need('decay'), ema: need('ema') } : null;
+    // A pipeline kernel's transformed gradient: one more buffer, read where the steps read the gradient.
+    const buffers = program.buffers + (pl ? 1 : 0);
+    this.gbuf = program.buffers;
+    const g = pl ? -1 - pl.gradient : 0;
+    this.opsPiped = pl ? this.ops.map((x, i) => (i % 4 !== 0 && x === g ? this.gbuf : x)) : this.ops;
     // Scratch: the buffers, then 32 bytes of reduction lanes.
-    this.base = heap.alloc(program.buffers * CHUNK * 4 + 32);
-    this.acc = this.base + program.buffers * CHUNK * 4;
+    this.base = heap.alloc(buffers * CHUNK * 4 + 32);
+    this.acc = this.base + buffers * CHUNK * 4;
     for (const f of program.constFills) this.fill(this.addr(f.buffer), CHUNK, f.value);
   }
 
@@ -163,10 +181,18 @@ export class FallbackRunner {
     return this.base + buffer * CHUNK * 4;
   }
 
-  /** Runs over `n` elements; `ptr` holds each array's byte offset, `scalar` the scalar values. */
-  run(ptr: readonly number[], n: number, scalar: readonly number[]): number {
+  /**
+   * Runs over `n` elements; `ptr` holds each array's byte offset, `scalar` the scalar values, `pl`
+   * the pipeline record's address (0: none; checked by the caller).
+   */
+  run(ptr: readonly number[], n: number, scalar: readonly number[], pl = 0): number {
     const p = this.program;
     const fill = this.fill;
+    let flags = 0;
+    if (pl !== 0) {
+      this.record.bind(this.heap); // pl is the heap's record (checked); views re-derived only after growth
+      flags = this.record.i32[REC_FLAGS];
+    }
     const filled = n < CHUNK ? n : CHUNK; // what the chunks read
     for (let s = 0; s < p.scalarFills.length; s++) {
       const f = p.scalarFills[s];
@@ -178,10 +204,15 @@ export class FallbackRunner {
       else fill(this.acc, 8, 0); // 4 f64 zeros (sums) or 4 f32 zeros (maxAbs)
     }
     let result = 0;
-    const ops = this.ops;
+    const transforms = (flags & (PIPE_DIV | PIPE_MUL | PIPE_CLAMP | PIPE_MUL2)) !== 0;
+    const ops = transforms ? this.opsPiped : this.ops;
+    const weight = this.plan.pipeline === null ? 0 : ptr[this.plan.pipeline.weight];
+    // Whole-array passes where they can be (fewer calls than one per chunk): elementwise, so the same bits.
+    if ((flags & PIPE_DECAY) !== 0) (this.pipe as { decay: KernelFn }).decay(weight, n, this.record.f32[REC_K]);
     for (let off = 0; off < n; off += CHUNK) {
       const len = n - off < CHUNK ? n - off : CHUNK;
       const shift = off * 4;
+      if (transforms) this.transform(flags, ptr, shift, len);
       for (let i = 0; i < this.fns.length; i++) {
         const o = i * 4;
         const out = this.operand(ops[o], ptr, shift);
@@ -200,8 +231,31 @@ export class FallbackRunner {
         }
       }
     }
+    if ((flags & PIPE_EMA) !== 0) (this.pipe as { ema: KernelFn }).ema(weight + this.record.i32[REC_DELTA], weight, n, this.record.f32[REC_M]);
     if (kind !== null && n === 0) result = this.reducer!(this.acc, this.acc, 0);
     return result;
+  }
+
+  /** A chunk of the gradient, unscaled and clipped as the record says, into gbuf (which the steps read). */
+  private transform(flags: number, ptr: readonly number[], shift: number, len: number): void {
+    const P = this.pipe as NonNullable<FallbackRunner['pipe']>;
+    const f = this.record.f32;
+    const gb = this.addr(this.gbuf);
+    let src = ptr[(this.plan.pipeline as { gradient: number }).gradient] + shift;
+    if ((flags & PIPE_DIV) !== 0) {
+      P.divCopy(gb, src, len, f[REC_D]);
+      src = gb;
+    }
+    if ((flags & PIPE_MUL) !== 0) {
+      P.scaleCopy(gb, src, len, f[REC_S]);
+      src = gb;
+    }
+    if ((flags & PIPE_CLAMP) !== 0) {
+      if (src !== gb) this.copy(gb, src, len);
+      P.clipByValue(gb, len, f[REC_C]);
+      src = gb;
+    }
+    if ((flags & PIPE_MUL2) !== 0) P.scaleCopy(gb, src, len, f[REC_S2]);
   }
 
   private operand(code: number, ptr: readonly number[], shift: number): number {

@@ -6,7 +6,11 @@
 //   that forbid compiling wasm at run time (workerd, Vercel Edge) but allow instantiating it;
 // - 'fallback': compiling was refused (or `compile: false`): multi-pass over optim.wasm's
 //   primitives (src/kernel/fallback.ts). All three give the same bits.
+// A kernel declared with `pipeline: { weight, gradient }` also takes the step pipeline's record
+// (assembly/pipeline.ts): run()'s third argument, `this.pipeline` in a fusing optimizer's updateStep.
 import { type Heap } from '../arena.js';
+import { PIPE_EMA, PipeViews, REC_DELTA, REC_FLAGS } from '../base/pipeline.js';
+import { describeValue } from '../validate.js';
 import { type Variable } from '../variable.js';
 import { Args, tagged } from './args.js';
 import { define, type ArrayMode, type Plan, type ReduceKind } from './define.js';
@@ -22,6 +26,7 @@ export type KernelMode = 'compiled' | 'precompiled' | 'fallback';
 
 type Names<S extends readonly string[]> = S[number];
 type InoutNames<A> = { [K in keyof A]: A[K] extends 'inout' ? K : never }[keyof A];
+type InNames<A> = { [K in keyof A]: A[K] extends 'in' ? K : never }[keyof A];
 
 /** The arrays a kernel's run() takes: a Variable or a Float32Array view of the same wasm memory each. */
 export type KernelArrays<A extends Record<string, ArrayMode>> = { readonly [K in keyof A]: Variable | Float32Array };
@@ -42,6 +47,12 @@ export interface KernelOptions<A extends Record<string, ArrayMode>, S extends re
   aliases?: readonly (readonly [keyof A & string, keyof A & string])[];
   /** false: never compile, always run the fallback (for testing it, or measuring it). Default true. */
   compile?: boolean;
+  /**
+   * Takes the step pipeline (docs/custom-optimizer.md): run()'s third argument, the record address
+   * `this.pipeline`, makes every load of `gradient` unscaled and clipped, the load of `weight`
+   * decayed, and its store update the weight's EMA average, as the separate passes would.
+   */
+  pipeline?: { weight: InoutNames<A> & string; gradient: InNames<A> & string };
 }
 
 /** Options of a reduction kernel: its body returns the per-element value to reduce. */
@@ -88,6 +99,7 @@ export class Kernel<A extends Record<string, ArrayMode> = Record<string, ArrayMo
   private bindings = new WeakMap<Heap, Binding>();
   private scratch: Binding[] = [];
   private last: Binding | null = null;
+  private readonly record = new PipeViews();
 
   /** @internal Use kernel(). */
   constructor(spec: unknown) {
@@ -96,7 +108,7 @@ export class Kernel<A extends Record<string, ArrayMode> = Record<string, ArrayMo
     this.name = plan.name;
     this.signature = plan.signature;
     this.args = new Args(plan);
-    this.callArgs = tagged(plan.arrays.length + 2 + plan.scalars.length);
+    this.callArgs = tagged(plan.arrays.length + 2 + plan.scalars.length + (plan.pipeline ? 1 : 0));
     this._mode = 'fallback';
     if (plan.compile) this.compile();
   }
@@ -106,9 +118,19 @@ export class Kernel<A extends Record<string, ArrayMode> = Record<string, ArrayMo
     return this._mode;
   }
 
-  /** Names of the arrays and scalars, in the order of the compiled function's parameters. */
-  get parameters(): { readonly arrays: readonly string[]; readonly modes: readonly ArrayMode[]; readonly scalars: readonly string[] } {
-    return { arrays: this.plan.arrays, modes: this.plan.modes, scalars: this.plan.scalars };
+  /**
+   * Names of the arrays and scalars, in the order of the compiled function's parameters (a
+   * pipeline kernel's function takes the record's address after the scalars), and the pipeline's
+   * arrays (null without one).
+   */
+  get parameters(): {
+    readonly arrays: readonly string[];
+    readonly modes: readonly ArrayMode[];
+    readonly scalars: readonly string[];
+    readonly pipeline: { readonly weight: string; readonly gradient: string } | null;
+  } {
+    const p = this.plan;
+    return { arrays: p.arrays, modes: p.modes, scalars: p.scalars, pipeline: p.pipeline && { weight: p.arrays[p.pipeline.weight], gradient: p.arrays[p.pipeline.gradient] } };
   }
 
   /** The kernel's WebAssembly module as bytes (a copy): compile it ahead of time, then fromModule(). */
@@ -141,21 +163,51 @@ export class Kernel<A extends Record<string, ArrayMode> = Record<string, ArrayMo
    * Runs the kernel over the arrays (each a Variable or a Float32Array view of the same wasm
    * memory, all one length) with these scalars (numbers, rounded to float32). Checks everything
    * first; writes the 'inout' arrays (an elementwise kernel) or returns the reduction.
+   * `pipeline`: for a kernel declared with `pipeline`, the record address a fusing optimizer's
+   * updateStep gets from `this.pipeline`; 0 or undefined: none.
    */
-  run(arrays: KernelArrays<A>, scalars?: KernelScalars<S>): R {
+  run(arrays: KernelArrays<A>, scalars?: KernelScalars<S>, pipeline?: number): R {
     const a = this.args;
     a.take(arrays, scalars);
     const heap = a.heap as Heap;
+    const pl = pipeline === undefined || pipeline === 0 ? 0 : this.checkPipeline(pipeline, heap);
     const b = this.last !== null && this.last.heap === heap ? this.last : this.bind(heap);
     const n = a.n;
-    if (b.fallback !== null) return b.fallback.run(a.ptr, n, a.scalar) as R;
+    if (b.fallback !== null) return b.fallback.run(a.ptr, n, a.scalar, pl) as R;
     const c = this.callArgs;
     const k = a.ptr.length;
     for (let j = 0; j < k; j++) c[j] = a.ptr[j];
     c[k] = n;
     c[k + 1] = b.simdEnabled === null || b.simdEnabled() !== 0 ? n & ~3 : 0;
     for (let s = 0; s < a.scalar.length; s++) c[k + 2 + s] = a.scalar[s];
+    if (this.plan.pipeline !== null) c[c.length - 1] = pl;
     return Reflect.apply(b.fn as (...args: number[]) => number, undefined, c) as R;
+  }
+
+  /**
+   * A non-zero pipeline argument: only the heap's own record (wasm memory has no bounds checks
+   * within it), for a kernel that declared `pipeline`, and an EMA average inside memory (so the
+   * loop cannot trap half-way). Returns the address.
+   */
+  private checkPipeline(pipeline: unknown, heap: Heap): number {
+    const p = this.plan;
+    if (typeof pipeline !== 'number') throw new TypeError(`kernel '${p.name}': run: pipeline must be a number (this.pipeline in updateStep), got ${describeValue(pipeline)}`);
+    if (p.pipeline === null) {
+      throw new TypeError(`kernel '${p.name}': run: pipeline: this kernel was defined without pipeline: { weight, gradient }, so it takes no pipeline record (pass 0 or nothing), got ${pipeline}`);
+    }
+    if (pipeline !== heap.pipeline) {
+      throw new RangeError(`kernel '${p.name}': run: pipeline must be 0 or this heap's pipeline record address (this.pipeline in updateStep), got ${pipeline}`);
+    }
+    const v = this.record;
+    v.bind(heap);
+    if ((v.i32[REC_FLAGS] & PIPE_EMA) !== 0) {
+      const delta = v.i32[REC_DELTA];
+      const avg = this.args.ptr[p.pipeline.weight] + delta;
+      if (avg < 0 || avg + this.args.n * 4 > heap.memory.buffer.byteLength) {
+        throw new RangeError(`kernel '${p.name}': run: the pipeline record's EMA average (the weight's address + ${delta} bytes) does not lie inside wasm memory (a record of another step?)`);
+      }
+    }
+    return pipeline;
   }
 
   /** Frees what the kernel holds in each heap (the fallback's scratch); the next run allocates it again. */
