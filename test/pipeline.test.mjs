@@ -145,6 +145,45 @@ for (const simd of [true, false]) {
   });
 }
 
+test('sumSquares: SIMD and scalar give the same bits, for any size; its relative error is below 1e-7', () => {
+  const K = lib.defaultHeap().kernels;
+  for (const n of [1, 3, 63, 64, 65, 127, 1000, 65536, 65537, 200003]) {
+    const a = Float32Array.from({ length: n }, (_, i) => Math.sin(i * 1.7) * (1 + (i % 13)) * 10 ** ((i % 7) - 3));
+    const v = new Variable(a, { name: `x${n}` });
+    setSimdEnabled(true);
+    const simd = K.sumSquares(v.ptr, n);
+    setSimdEnabled(false);
+    const scalar = K.sumSquares(v.ptr, n);
+    setSimdEnabled(true);
+    let exact = 0;
+    for (let i = 0; i < n; i++) exact += a[i] * a[i];
+    assert.is(simd, scalar, `n = ${n}`);
+    assert.ok(Math.abs(simd - exact) <= 1e-7 * exact, `n = ${n}: ${simd} vs ${exact}`);
+    v.dispose();
+  }
+});
+
+test('allFinite finds a NaN or an infinity anywhere (in a group of 16, in the tail), SIMD and scalar', () => {
+  const K = lib.defaultHeap().kernels;
+  for (const simd of [true, false]) {
+    setSimdEnabled(simd);
+    for (const n of [1, 15, 16, 17, 100, 1029]) {
+      const v = new Variable(new Float32Array(n).fill(2), { name: `f${n}` });
+      assert.is(K.allFinite(v.ptr, n), 1);
+      for (const at of [0, n >> 1, n - 1]) {
+        for (const bad of [NaN, Infinity, -Infinity]) {
+          v.value[at] = bad;
+          assert.is(K.allFinite(v.ptr, n), 0, `n ${n}, ${bad} at ${at}, SIMD ${simd}`);
+          v.value[at] = -3e38; // finite: still finite after x * 0
+          assert.is(K.allFinite(v.ptr, n), 1);
+        }
+      }
+      v.dispose();
+    }
+  }
+  setSimdEnabled(true);
+});
+
 test('LossScaleOptimizer: the unscaling folds into the inner kernel, bit for bit', () => {
   for (const inner of [{}, { weightDecay: 0.05, useEma: true }, { globalClipnorm: 1 }, { clipvalue: 0.2 }]) {
     for (const initialScale of [2 ** 15, 0.5, 1000]) { // 1000: not a power of two, the kernel divides
