@@ -53,6 +53,9 @@ export abstract class Optimizer {
     sparseNeedsDenseBuffer: (v) => this.sparseNeedsDenseBuffer(v),
     releaseDisposed: () => this.releaseDisposed(),
     restoreEntries: (e) => this.restoreEntries(e),
+    setPipeline: (at) => {
+      this.pipeline = at;
+    },
   });
 
   constructor(options: OptimizerOptions = {}) {
@@ -117,11 +120,10 @@ export abstract class Optimizer {
   /**
    * In updateStep of a class that declares `fusesPipeline`: the address of this variable's
    * pipeline record, to pass as the kernel's last argument (`pl`); 0 when the base class did the
-   * pipeline already (or there is none).
+   * pipeline already (or there is none). Written by the base class only. A field, not a getter:
+   * a getter is one more call in updateStep, and a call V8 does not inline returns its number boxed.
    */
-  protected get pipeline(): number {
-    return this.core.pipe;
-  }
+  protected pipeline = 0;
 
   /** Once per real update, after clipping and weight decay, before the first `updateStep` (Nadam's momentum product). */
   beforeUpdateSteps(learningRate: number): void {

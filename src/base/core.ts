@@ -37,6 +37,8 @@ export interface Overridable {
   sparseNeedsDenseBuffer(variable: Variable): boolean;
   releaseDisposed(): void;
   restoreEntries(entries: StateEntries): void;
+  /** Sets Optimizer.pipeline: the record's address for the fused updateStep that follows, or 0. */
+  setPipeline(at: number): void;
 }
 
 export class Core {
@@ -91,8 +93,6 @@ export class Core {
   generation = 0;
   /** Whether updateStep takes the fused pipeline (./pipeline.ts), decided once per class. */
   fuses = false;
-  /** The pipeline record's address while a fused updateStep runs, else 0 (Optimizer.pipeline). */
-  pipe = 0;
   /** [0]: the next step's gradient divisor (a LossScaleOptimizer's scale), else 1 (a typed array: see ./pipeline.ts). */
   readonly divisor = new Float64Array([1]);
   readonly pipeViews = new PipeViews();

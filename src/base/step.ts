@@ -187,7 +187,12 @@ function update(c: Core, n: number): number {
   const N = h.gradientAccumulationSteps;
   const inv = h.lossScaleFactor ? 1 / h.lossScaleFactor : 1;
   const div = c.divisor[0];
-  const divRecip = exactReciprocal(div);
+  // 1 / div when it is a float32 (div a power of two, as a dynamic loss scale is unless its
+  // initial scale was not): g * (1 / div) and g / div are then the same real number, so they round
+  // to the same float32, and the kernel multiplies instead of dividing. Computed here, not in a
+  // helper: a helper's double result is boxed whenever V8 does not inline the call.
+  const r = 1 / div;
+  const divRecip = div !== 1 && Number.isFinite(r) && r !== 0 && Math.fround(r) === r ? r : 0;
   if (h.useEma) for (let i = 0; i < c.all.length; i++) c.all[i].fused = false;
   // Unscaling folds into the kernel unless a norm must be taken of the unscaled gradient.
   const fold = !N && !((inv !== 1 || div !== 1) && (h.clipnorm !== null || h.globalClipnorm !== null));
@@ -233,16 +238,17 @@ function update(c: Core, n: number): number {
         P.i32[REC_DELTA] = (rec.avg as Variable).ptr - rec.variable.ptr;
       }
       P.i32[REC_FLAGS] = flags;
+      // A field whose flag is off holds its identity (1, +inf): the record always means the same.
       f[REC_D] = div;
-      f[REC_S] = divRecip !== 0 ? divRecip : inv;
-      f[REC_C] = h.clipvalue ?? 0;
-      f[REC_S2] = s2;
+      f[REC_S] = (flags & PIPE_MUL) === 0 ? 1 : divRecip !== 0 ? divRecip : inv;
+      f[REC_C] = h.clipvalue ?? Infinity;
+      f[REC_S2] = (flags & PIPE_MUL2) === 0 ? 1 : s2;
       f[REC_K] = k;
-      c.pipe = at;
+      c.overridable.setPipeline(at);
       try {
         h.updateStep(gradientView(rec), rec.variable, lr);
       } finally {
-        c.pipe = 0;
+        c.overridable.setPipeline(0);
         P.bind(rec.variable.heap); // the step may have grown the memory
         P.i32[REC_FLAGS] = 0; // an address kept past this update does nothing
       }
@@ -251,17 +257,6 @@ function update(c: Core, n: number): number {
   h.afterUpdateSteps(lr);
   if (N) for (const rec of c.all) if (rec.acc && !rec.acc.disposed) rec.acc.heap.kernels.fill(rec.acc.ptr, rec.acc.size, 0);
   return finishStep(c);
-}
-
-/**
- * 1 / d when it is a float32 (d is a power of two, as a dynamic loss scale is unless its initial
- * scale was not): then g * (1 / d) and g / d are the same real number, so they round to the same
- * float32, and the kernel multiplies instead of dividing (a division per element is the costlier
- * operation). 0 otherwise.
- */
-function exactReciprocal(d: number): number {
-  const r = 1 / d;
-  return d !== 1 && Number.isFinite(r) && r !== 0 && Math.fround(r) === r ? r : 0;
 }
 
 /** EMA of the weights (every call, micro-steps included, as in Keras; a fused update did its own), then the counter. */
