@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as lib from '../build/index.js';
 import { defaultHeap, kernel, LossScaleOptimizer, ready, setSimdEnabled, Variable } from '../build/index.js';
-import { ADABELIEF, ADAM, f, kernelAdaBelief, kernelAdam, kernelOn, PIPE, plainOf, rng, SHAPES, trajectory } from './helpers/fused-kernels.mjs';
+import { ADABELIEF, ADAM, BASE as PIPELINE_BASE, f, kernelAdaBelief, kernelAdam, kernelOn, PIPE, plainOf, rng, sameBits, SHAPES, trajectory } from './helpers/fused-kernels.mjs';
 import { importTs, repoFile } from './helpers/load-ts.mjs';
 
 await ready();
@@ -19,25 +19,10 @@ await ready();
 // Two more where the clamp bites (there, the loss scale of 8 keeps every gradient inside the clip
 // value) and a norm is taken of an unscaled gradient under decay.
 const BASE = [
-  ...(0, eval)(`(${readFileSync(repoFile('test', 'pipeline.test.mjs'), 'utf8').match(/const BASE = (\[[\s\S]*?\n\]);/)[1]})`),
+  ...PIPELINE_BASE,
   { clipvalue: 0.3, weightDecay: 0.05, useEma: true },
   { clipnorm: 0.5, lossScaleFactor: 2, weightDecay: 0.01 },
 ];
-
-function sameBits(a, b, what) {
-  assert.equal(a.names, b.names, `${what}: the same state variables`);
-  assert.is(a.out.length, b.out.length, `${what}: as many arrays`);
-  for (let i = 0; i < a.out.length; i++) {
-    const x = new Uint32Array(a.out[i].buffer, a.out[i].byteOffset, a.out[i].length);
-    const y = new Uint32Array(b.out[i].buffer, b.out[i].byteOffset, b.out[i].length);
-    assert.is(x.length, y.length, `${what}: array ${i} length`);
-    for (let j = 0; j < x.length; j++) {
-      if (x[j] !== y[j] && !(Number.isNaN(a.out[i][j]) && Number.isNaN(b.out[i][j]))) {
-        assert.unreachable(`${what}: array ${i} (${[...SHAPES.map((_, k) => `v${k}`), ...a.names][i] ?? 'counters'}) element ${j}: ${a.out[i][j]} vs ${b.out[i][j]}`);
-      }
-    }
-  }
-}
 
 const MODES = ['compiled', 'fallback', 'precompiled'];
 const KINDS = { AdaBelief: [ADABELIEF, kernelAdaBelief], Adam: [ADAM, kernelAdam] };
@@ -55,7 +40,7 @@ test('the example AdaBelief declares the pipeline and fuses it; its kernel is th
     assert.is(ex.adabeliefKernel.mode, mode);
     for (const base of BASE) {
       const options = { learningRate: 0.01, epsilon: 1e-8, ...base };
-      sameBits(trajectory(() => new ex.AdaBelief(options), !!base.skipNonFinite), trajectory(() => new (plainOf(ex.AdaBelief))(options), !!base.skipNonFinite), `example AdaBelief (${mode}) ${JSON.stringify(base)}`);
+      sameBits(trajectory(() => new ex.AdaBelief(options), { nan: !!base.skipNonFinite }), trajectory(() => new (plainOf(ex.AdaBelief))(options), { nan: !!base.skipNonFinite }), `example AdaBelief (${mode}) ${JSON.stringify(base)}`);
     }
   }
 });
@@ -71,7 +56,7 @@ for (const simd of [true, false]) {
           for (const base of BASE) {
             const options = { learningRate: 0.01, ...base };
             const what = `${kind} (${mode}) ${JSON.stringify(base)}`;
-            sameBits(trajectory(() => new C(options), !!base.skipNonFinite), trajectory(() => new P(options), !!base.skipNonFinite), what);
+            sameBits(trajectory(() => new C(options), { nan: !!base.skipNonFinite }), trajectory(() => new P(options), { nan: !!base.skipNonFinite }), what);
           }
         }
       }
@@ -108,7 +93,7 @@ test('a kernel() Adam with the pipeline equals the built-in Adam (which fuses) b
         sameBits(trajectory(() => new C(adamw)), trajectory(() => new lib.AdamW(adamw)), `kernel() Adam (${mode}) vs AdamW ${JSON.stringify(adamw)}, SIMD ${simd}`);
         for (const base of BASE) {
           const options = { learningRate: 0.01, ...base };
-          sameBits(trajectory(() => new C(options), !!base.skipNonFinite), trajectory(() => new lib.Adam(options), !!base.skipNonFinite), `kernel() Adam (${mode}) vs Adam ${JSON.stringify(base)}, SIMD ${simd}`);
+          sameBits(trajectory(() => new C(options), { nan: !!base.skipNonFinite }), trajectory(() => new lib.Adam(options), { nan: !!base.skipNonFinite }), `kernel() Adam (${mode}) vs Adam ${JSON.stringify(base)}, SIMD ${simd}`);
         }
       }
     } finally {

@@ -7,6 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as lib from '../build/index.js';
 import { getRegisteredClass, LossScaleOptimizer, Optimizer, OptimizerWrapper, ready, setSimdEnabled, Variable } from '../build/index.js';
+import { BASE, plainOf, sameBits, trajectory } from './helpers/fused-kernels.mjs';
 
 await ready();
 
@@ -35,74 +36,10 @@ const OWN = {
   Prodigy: [{}, { weightDecay: 0.02, safeguardWarmup: true }],
 };
 
-/** The base options the pipeline folds, alone and combined (learning rates make every term count). */
-const BASE = [
-  {},
-  { weightDecay: 0.05 },
-  { weightDecay: 0.05, globalClipnorm: 1 },
-  { weightDecay: 0.05, globalClipnorm: 1, useEma: true },
-  { clipnorm: 0.5, useEma: true, emaOverwriteFrequency: 3 },
-  { clipvalue: 0.05, lossScaleFactor: 8, weightDecay: 0.01 }, // unscaled gradients reach 0.19: clamped
-  { globalClipnorm: 1, lossScaleFactor: 4 }, // the norm needs the unscaled gradient: unscaled first
-  { gradientAccumulationSteps: 2, clipnorm: 1, weightDecay: 0.1, useEma: true },
-  { skipNonFinite: true, weightDecay: 0.01, useEma: true },
-];
-
-// [9, 4] and [260, 20] get sparse gradients; [300, 17] and [260, 20] are large enough for 8-bit slots.
+// Variable 2 gets no gradient in one step; [9, 4] and [260, 20] get sparse gradients; [300, 17]
+// and [260, 20] are large enough for 8-bit slots.
 const SHAPES = [[1003], [7, 13], [5], [9, 4], [300, 17], [260, 20]];
-
-function rng(seed) {
-  let s = seed;
-  return () => ((s = (s * 16807) % 2147483647) / 2147483647 - 0.5);
-}
-
-/** The same class with its own updateStep (it calls the class's): the base does every pass. */
-const plainOf = (C) => class extends C {
-  updateStep(g, v, lr) {
-    super.updateStep(g, v, lr);
-  }
-};
-
-/** Runs `steps` steps and returns every number the optimizer and its variables hold. */
-function trajectory(make, nan = false, steps = 5, big = false) {
-  const rnd = rng(7);
-  const vars = SHAPES.map((shape, i) => new Variable(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, rnd), { shape, name: `v${i}` }));
-  const opt = make();
-  for (let s = 0; s < steps; s++) {
-    const pairs = vars.map((v, i) => {
-      if (i === 2 && s === 1) return [null, v]; // a variable without a gradient this step
-      if (i === 3) return [{ indices: [s % 9, 2, s % 9], values: Float32Array.from({ length: 12 }, () => rnd() * 3) }, v];
-      if (i === 5) return [{ indices: [s * 7, 200, s * 7, 3], values: Float32Array.from({ length: 80 }, () => rnd() * 3) }, v];
-      const g = Float32Array.from({ length: v.size }, () => rnd() * 3);
-      if (nan && s === 3 && i === 0) g[5] = NaN; // a step skipped under skipNonFinite
-      if (big && s === 0 && i === 1) g[7] = 3e38; // finite, but not once divided by a scale below 1
-      return [g, v];
-    });
-    opt.applyGradients(pairs);
-  }
-  const state = opt.getState();
-  const out = [...vars.map((v) => v.value.slice())];
-  for (const name of Object.keys(state.variables).sort()) out.push(Float32Array.from(state.variables[name].values));
-  out.push(new Float32Array([state.iterations, opt.nonFiniteSkips]));
-  opt.dispose();
-  for (const v of vars) v.dispose();
-  return out;
-}
-
-function sameBits(a, b, what) {
-  assert.is(a.length, b.length, `${what}: as many arrays`);
-  for (let i = 0; i < a.length; i++) {
-    const x = new Uint32Array(a[i].buffer, a[i].byteOffset, a[i].length);
-    const y = new Uint32Array(b[i].buffer, b[i].byteOffset, b[i].length);
-    assert.is(x.length, y.length, `${what}: array ${i} length`);
-    for (let j = 0; j < x.length; j++) {
-      // A NaN's payload is not specified: any NaN equals any NaN.
-      if (x[j] !== y[j] && !(Number.isNaN(a[i][j]) && Number.isNaN(b[i][j]))) {
-        assert.unreachable(`${what}: array ${i} element ${j}: fused ${a[i][j]} vs separate passes ${b[i][j]}`);
-      }
-    }
-  }
-}
+const run = (make, options = {}) => trajectory(make, { shapes: SHAPES, ...options });
 
 test("the int8 rows really run on 8-bit slots (the shapes are large enough)", () => {
   const v = new Variable(new Float32Array(5100), { shape: [300, 17], name: 'big' });
@@ -135,7 +72,7 @@ for (const simd of [true, false]) {
             const options = { learningRate: 0.01, ...own, ...base };
             const what = `${C.className} ${JSON.stringify(options)}`;
             const P = plainOf(C);
-            sameBits(trajectory(() => new C(options), !!base.skipNonFinite), trajectory(() => new P(options), !!base.skipNonFinite), what);
+            sameBits(run(() => new C(options), { nan: !!base.skipNonFinite }), run(() => new P(options), { nan: !!base.skipNonFinite }), what);
           }
         }
       }
@@ -190,11 +127,11 @@ test('LossScaleOptimizer: the unscaling folds into the inner kernel, bit for bit
       const what = `LossScaleOptimizer(AdamW ${JSON.stringify(inner)}), initialScale ${initialScale}`;
       const P = plainOf(lib.AdamW);
       for (const big of [false, true]) {
-        const fused = trajectory(() => new LossScaleOptimizer(new lib.AdamW({ learningRate: 0.01, ...inner }), { initialScale, dynamicGrowthSteps: 2 }), false, 5, big);
-        const plain = trajectory(() => new LossScaleOptimizer(new P({ learningRate: 0.01, ...inner }), { initialScale, dynamicGrowthSteps: 2 }), false, 5, big);
+        const fused = run(() => new LossScaleOptimizer(new lib.AdamW({ learningRate: 0.01, ...inner }), { initialScale, dynamicGrowthSteps: 2 }), { big });
+        const plain = run(() => new LossScaleOptimizer(new P({ learningRate: 0.01, ...inner }), { initialScale, dynamicGrowthSteps: 2 }), { big });
         sameBits(fused, plain, `${what}${big ? ', a gradient of 3e38' : ''}`);
         // The last array holds [iterations, nonFiniteSkips]: 3e38 / 0.5 overflows, 3e38 / 2**15 does not.
-        assert.equal(Array.from(fused.at(-1)), big && initialScale < 1 ? [4, 1] : [5, 0], what);
+        assert.equal(Array.from(fused.out.at(-1)), big && initialScale < 1 ? [4, 1] : [5, 0], what);
       }
     }
   }

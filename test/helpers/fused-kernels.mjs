@@ -1,7 +1,10 @@
-// Shared by test/kernel-pipeline.test.mjs and its threaded child (test/threads/fused-kernel.mjs):
+// Shared by test/pipeline.test.mjs, test/kernel-pipeline.test.mjs and its threaded child
+// (test/threads/fused-kernel.mjs): the base configurations, a training run that returns every number
+// the optimizer and its variables hold, its bit-for-bit comparison, and
 // two kernel() optimizers that fuse the step pipeline (AdaBelief as examples/custom-optimizers/
 // adabelief.ts, Adam as assembly/adam.ts), the same class taking the separate passes, and a
 // training run that returns every number the optimizer and its variables hold.
+import * as assert from 'uvu/assert';
 import { kernel, Optimizer, Variable } from '../../build/index.js';
 
 // The first is longer than the fallback's chunk (2,048) with a tail that is not a multiple of 4; the last gets sparse gradients.
@@ -122,17 +125,40 @@ export function rng(seed) {
   return () => ((s = (s * 16807) % 2147483647) / 2147483647 - 0.5);
 }
 
-/** Runs `steps` steps (dense, null and sparse gradients) and returns every number the optimizer and its variables hold. */
-export function trajectory(make, nan = false, steps = 5) {
+/**
+ * The base options the pipeline folds, alone and combined (learning rates make every term count):
+ * every fused-against-separate comparison runs each of them.
+ */
+export const BASE = [
+  {},
+  { weightDecay: 0.05 },
+  { weightDecay: 0.05, globalClipnorm: 1 },
+  { weightDecay: 0.05, globalClipnorm: 1, useEma: true },
+  { clipnorm: 0.5, useEma: true, emaOverwriteFrequency: 3 },
+  { clipvalue: 0.05, lossScaleFactor: 8, weightDecay: 0.01 }, // unscaled gradients reach 0.19: clamped
+  { globalClipnorm: 1, lossScaleFactor: 4 }, // the norm needs the unscaled gradient: unscaled first
+  { gradientAccumulationSteps: 2, clipnorm: 1, weightDecay: 0.1, useEma: true },
+  { skipNonFinite: true, weightDecay: 0.01, useEma: true },
+];
+
+/**
+ * Runs `steps` steps and returns every number the optimizer and its variables hold. Variable 2 has
+ * no gradient in step 1; variables 3 and 5 (if `shapes` has six) get sparse gradients with a
+ * duplicate index; `nan`: a NaN in step 3 (skipNonFinite); `big`: a 3e38 in step 0 (finite, but not
+ * once divided by a loss scale below 1).
+ */
+export function trajectory(make, { nan = false, big = false, shapes = SHAPES, steps = 5 } = {}) {
   const rnd = rng(7);
-  const vars = SHAPES.map((shape, i) => new Variable(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, rnd), { shape, name: `v${i}` }));
+  const vars = shapes.map((shape, i) => new Variable(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, rnd), { shape, name: `v${i}` }));
   const opt = make();
   for (let s = 0; s < steps; s++) {
     const pairs = vars.map((v, i) => {
       if (i === 2 && s === 1) return [null, v];
       if (i === 3) return [{ indices: [s % 9, 2, s % 9], values: Float32Array.from({ length: 12 }, () => rnd() * 3) }, v];
+      if (i === 5) return [{ indices: [s * 7, 200, s * 7, 3], values: Float32Array.from({ length: 80 }, () => rnd() * 3) }, v];
       const g = Float32Array.from({ length: v.size }, () => rnd() * 3);
-      if (nan && s === 3 && i === 0) g[5] = NaN; // a step skipped under skipNonFinite
+      if (nan && s === 3 && i === 0) g[5] = NaN;
+      if (big && s === 0 && i === 1) g[7] = 3e38;
       return [g, v];
     });
     opt.applyGradients(pairs);
@@ -144,5 +170,21 @@ export function trajectory(make, nan = false, steps = 5) {
   opt.dispose();
   for (const v of vars) v.dispose();
   return { out, names: Object.keys(state.variables).sort() };
+}
+
+/** Every array of two trajectories equal bit for bit (any NaN equals any NaN: its payload is not specified). */
+export function sameBits(a, b, what) {
+  assert.equal(a.names, b.names, `${what}: the same state variables`);
+  assert.is(a.out.length, b.out.length, `${what}: as many arrays`);
+  for (let i = 0; i < a.out.length; i++) {
+    const x = new Uint32Array(a.out[i].buffer, a.out[i].byteOffset, a.out[i].length);
+    const y = new Uint32Array(b.out[i].buffer, b.out[i].byteOffset, b.out[i].length);
+    assert.is(x.length, y.length, `${what}: array ${i} length`);
+    for (let j = 0; j < x.length; j++) {
+      if (x[j] !== y[j] && !(Number.isNaN(a.out[i][j]) && Number.isNaN(b.out[i][j]))) {
+        assert.unreachable(`${what}: array ${i} (${a.names[i - (a.out.length - 1 - a.names.length)] ?? `variable ${i}`}) element ${j}: fused ${a.out[i][j]} vs separate passes ${b.out[i][j]}`);
+      }
+    }
+  }
 }
 
