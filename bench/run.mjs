@@ -5,7 +5,7 @@
 //   --quick            sizes 1e3..1e6, fewer samples, tf cpu capped at 1e5 (1e6 for Adam), allocation
 //                      probes for Adam only, fewer model.fit epochs: under 2 minutes
 //   --only=Adam,SGD    only these optimizers (export names) in the dense section
-//   --sections=dense,sparse,alloc,fit,muon,kernel,int8   run only these sections (also: threads)
+//   --sections=dense,sparse,alloc,fit,muon,kernel,int8,pipeline   run only these sections (also: threads)
 //   --no-write         print only
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -24,7 +24,7 @@ const flag = (name) => argv.includes(`--${name}`);
 const option = (name) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const quick = flag('quick');
 const only = option('only')?.split(',');
-const sections = new Set((option('sections') ?? 'dense,sparse,alloc,fit,muon,kernel,int8').split(','));
+const sections = new Set((option('sections') ?? 'dense,sparse,alloc,fit,muon,kernel,int8,pipeline').split(','));
 const write = !flag('no-write');
 
 const config = quick
@@ -224,6 +224,23 @@ if (sections.has('int8')) {
   }
   console.log(int8Table(results.int8).join('\n'));
   console.log(`\n(int8 section done at ${elapsed()})\n`);
+}
+
+// ------------------------------------------------------------------ the fine-tuning recipe in one pass
+if (sections.has('pipeline')) {
+  const { pipelineTable } = await import('./lib/pipeline.mjs');
+  const { spawnSync } = await import('node:child_process');
+  // A fresh process (see bench/lib/pipeline.mjs): the earlier sections' memory slows this one unevenly.
+  const options = { samples: quick ? 5 : 11, minMs: config.minMs, sizes: quick ? [[1e6, 8]] : [[1e6, 8], [1e7, 1]] };
+  const child = spawnSync(process.execPath, ['--expose-gc', new URL('./lib/pipeline.mjs', import.meta.url).pathname, JSON.stringify(options)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  try {
+    if (child.status !== 0) throw new Error(child.stderr || `exit ${child.status}`);
+    results.pipeline = JSON.parse(child.stdout.trim().split('\n').pop());
+  } catch (err) {
+    results.pipeline = { error: firstLine(err) };
+  }
+  console.log(pipelineTable(results.pipeline).join('\n'));
+  console.log(`\n(pipeline section done at ${elapsed()})\n`);
 }
 
 // ------------------------------------------------------------------ model.fit end to end

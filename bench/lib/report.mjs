@@ -2,6 +2,7 @@
 // and BENCHMARKS.md. Everything here reads results.json's structure and nothing else (the sections
 // kept in their own modules format their own tables).
 import { int8Table } from './int8.mjs';
+import { pipelineTable } from './pipeline.mjs';
 import { kernelTable } from './kernel.mjs';
 import { muonTable } from './muon.mjs';
 
@@ -285,6 +286,13 @@ function sectionTargets(results) {
     if (a7) out.push({ target: 'int8 Adam faster than float32 Adam at 1e7', measured: `${fmtX(a7.ratio)} float32's time`, met: a7.ratio < 1 });
     if (a6) out.push({ target: 'int8 Adam: <= 2.1 bytes of optimizer state per parameter at 1e6', measured: `${a6.int8BytesPerParam.toFixed(3)} B`, met: a6.int8BytesPerParam <= 2.1 });
   }
+  const p = results.pipeline;
+  if (p && !p.error) {
+    for (const r of p.rows) {
+      if (r.config === 'Adam') continue;
+      out.push({ target: `${r.config} within ${r.goal.toFixed(2)}x of Adam at ${r.variables} x ${fmtN(r.n)}`, measured: fmtX(r.ratio), met: r.met });
+    }
+  }
   return out;
 }
 
@@ -524,6 +532,18 @@ export function markdown(results) {
   if (results.kernel) lines.push('## kernel(): custom updates compiled at run time', '', ...kernelTable(results.kernel).slice(2), '');
   if (results.muon) lines.push("## Muon: Newton-Schulz against tfjs' matMul", '', ...muonTable(results.muon), '');
   if (results.int8) lines.push('## 8-bit optimizer state', '', ...int8Table(results.int8), '');
+  if (results.pipeline) {
+    lines.push(
+      '## The fine-tuning recipe in one pass',
+      '',
+      ...pipelineTable(results.pipeline),
+      '',
+      'Every configuration raced side by side with plain Adam, gradients in wasm memory. Goal: Adam\'s time scaled by the bytes',
+      'the configuration cannot avoid moving per element (Adam 7 floats; a global reduction re-reads g: 8; the EMA reads and',
+      'writes the average: +2), with 10% slack (docs/pipeline.md).',
+      '',
+    );
+  }
   if (results.fit) {
     lines.push('## model.fit end to end', '', ...fitTable(results.fit), '');
     if (results.fit.status === 'ok') {
@@ -545,7 +565,7 @@ export function markdown(results) {
     'npm run bench -- --quick # 1e3..1e6, fewer samples (under 2 minutes); writes bench/results-quick.json only',
     '```',
     '',
-    'Options: `--only=Adam,SGD` (dense section), `--sections=dense,sparse,alloc,fit,muon,kernel,int8`, `--no-write`.',
+    'Options: `--only=Adam,SGD` (dense section), `--sections=dense,sparse,alloc,fit,muon,kernel,int8,pipeline`, `--no-write`.',
     '',
   );
   return lines.join('\n');
