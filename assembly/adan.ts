@@ -3,8 +3,42 @@
 //   u = (m/bc1 + omb2*(v/bc2)) / (sqrt(n/bc3 + epsRoot) + eps);  [u = u + wd*w];  w = w - lr*u;  gPrev = g
 // omb* = 1 - b* and bc* = 1 - b*^t come from TS. One pass; `decay` and `first` select a specialised loop.
 // `pl`: the step pipeline (assembly/pipeline.ts); the stored previous gradient is the one the update saw.
+// The per-vector math is a set of @inline functions (adanMX4, adanVX4, adanNX4, adanWX4) shared
+// with the 8-bit kernel (adan_int8.ts): written once, the same bits on both paths.
 import { pipeFlags, pipeG, pipeG1, pipeStoreW, pipeStoreW1, pipeW, pipeW1 } from './pipeline';
 import { simdEnd } from './simd';
+
+/** The new m: omb1*g + b1*m. */
+// @ts-ignore: decorator
+@inline
+export function adanMX4(gi: v128, m: v128, vb1: v128, vomb1: v128): v128 {
+  return f32x4.add(f32x4.mul(vomb1, gi), f32x4.mul(vb1, m));
+}
+
+/** The new v: omb2*d + b2*v. */
+// @ts-ignore: decorator
+@inline
+export function adanVX4(d: v128, v: v128, vb2: v128, vomb2: v128): v128 {
+  return f32x4.add(f32x4.mul(vomb2, d), f32x4.mul(vb2, v));
+}
+
+/** The new n: omb3*(q*q) + b3*n with q = g + omb2*d. */
+// @ts-ignore: decorator
+@inline
+export function adanNX4(gi: v128, d: v128, nn: v128, vomb2: v128, vb3: v128, vomb3: v128): v128 {
+  const q = f32x4.add(gi, f32x4.mul(vomb2, d));
+  return f32x4.add(f32x4.mul(vomb3, f32x4.mul(q, q)), f32x4.mul(vb3, nn));
+}
+
+/** The new weight from the new m, v, n and the weight w (after the pipeline's decay). */
+// @ts-ignore: decorator
+@inline
+export function adanWX4(w: v128, mi: v128, vi: v128, ni: v128, vomb2: v128, vbc1: v128, vbc2: v128, vbc3: v128, ve: v128, ver: v128, vwd: v128, vlr: v128, decay: bool): v128 {
+  let u = f32x4.add(f32x4.div(mi, vbc1), f32x4.mul(vomb2, f32x4.div(vi, vbc2)));
+  u = f32x4.div(u, f32x4.add(f32x4.sqrt(f32x4.add(f32x4.div(ni, vbc3), ver)), ve));
+  if (decay) u = f32x4.add(u, f32x4.mul(vwd, w));
+  return f32x4.sub(w, f32x4.mul(vlr, u));
+}
 
 // @ts-ignore: decorator
 @inline
@@ -34,19 +68,14 @@ function body(
     const o = <usize>i << 2;
     const gi = pipeG(v128.load(g + o), f, pl);
     const d = first ? zero : f32x4.sub(gi, v128.load(gp + o));
-    const mi = f32x4.add(f32x4.mul(vomb1, gi), f32x4.mul(vb1, v128.load(m + o)));
-    const vi = f32x4.add(f32x4.mul(vomb2, d), f32x4.mul(vb2, v128.load(v + o)));
-    const q = f32x4.add(gi, f32x4.mul(vomb2, d));
-    const ni = f32x4.add(f32x4.mul(vomb3, f32x4.mul(q, q)), f32x4.mul(vb3, v128.load(nn + o)));
+    const mi = adanMX4(gi, v128.load(m + o), vb1, vomb1);
+    const vi = adanVX4(d, v128.load(v + o), vb2, vomb2);
+    const ni = adanNX4(gi, d, v128.load(nn + o), vomb2, vb3, vomb3);
     v128.store(m + o, mi);
     v128.store(v + o, vi);
     v128.store(nn + o, ni);
     v128.store(gp + o, gi);
-    let u = f32x4.add(f32x4.div(mi, vbc1), f32x4.mul(vomb2, f32x4.div(vi, vbc2)));
-    u = f32x4.div(u, f32x4.add(f32x4.sqrt(f32x4.add(f32x4.div(ni, vbc3), ver)), ve));
-    const w = pipeW(v128.load(p + o), f, pl);
-    if (decay) u = f32x4.add(u, f32x4.mul(vwd, w));
-    pipeStoreW(p + o, f32x4.sub(w, f32x4.mul(vlr, u)), f, pl);
+    pipeStoreW(p + o, adanWX4(pipeW(v128.load(p + o), f, pl), mi, vi, ni, vomb2, vbc1, vbc2, vbc3, ve, ver, vwd, vlr, decay), f, pl);
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
@@ -67,7 +96,6 @@ function body(
     pipeStoreW1(p + o, w - lr * u, f, pl);
   }
 }
-
 export function adan(
   p: usize, g: usize, m: usize, v: usize, nn: usize, gp: usize, n: i32,
   b1: f32, omb1: f32, b2: f32, omb2: f32, b3: f32, omb3: f32, bc1: f32, bc2: f32, bc3: f32,

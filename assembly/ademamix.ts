@@ -7,6 +7,38 @@
 import { pipeFlags, pipeG, pipeG1, pipeStoreW, pipeStoreW1, pipeW, pipeW1 } from './pipeline';
 import { simdEnd } from './simd';
 
+// The per-vector update, shared with the 8-bit kernel (ademamix_int8.ts), which decodes m1, m2 and
+// nu into registers and calls these: one definition of the math, the same bits on both paths.
+/** An EMA of the gradient, optax's order: omb*g + b*m (m1 with b1, m2 with b3). */
+// @ts-ignore: decorator
+@inline
+export function ademamixEmaX4(gi: v128, mi: v128, vb: v128, vomb: v128): v128 {
+  return f32x4.add(f32x4.mul(vomb, gi), f32x4.mul(vb, mi));
+}
+
+/** The second moment: omb2*(g*g) + b2*nu. */
+// @ts-ignore: decorator
+@inline
+export function ademamixNuX4(gi: v128, vi: v128, vb2: v128, vomb2: v128): v128 {
+  return f32x4.add(f32x4.mul(vomb2, f32x4.mul(gi, gi)), f32x4.mul(vb2, vi));
+}
+
+/** The update (m1/bc1 + alpha*m2) / (sqrt(nu/bc2 + epsRoot) + eps), with the new moments. */
+// @ts-ignore: decorator
+@inline
+export function ademamixUX4(a: v128, b: v128, v: v128, valpha: v128, vbc1: v128, vbc2: v128, ver: v128, ve: v128): v128 {
+  const u = f32x4.add(f32x4.div(a, vbc1), f32x4.mul(valpha, b));
+  return f32x4.div(u, f32x4.add(f32x4.sqrt(f32x4.add(f32x4.div(v, vbc2), ver)), ve));
+}
+
+/** The new weight w - lr*u, or w - lr*(u + wd*w) with optax's decay. */
+// @ts-ignore: decorator
+@inline
+export function ademamixWX4(w: v128, u: v128, vwd: v128, vlr: v128, decay: bool): v128 {
+  if (decay) u = f32x4.add(u, f32x4.mul(vwd, w));
+  return f32x4.sub(w, f32x4.mul(vlr, u));
+}
+
 // @ts-ignore: decorator
 @inline
 function body(
@@ -33,17 +65,14 @@ function body(
   for (; i < e; i += 4) {
     const o = <usize>i << 2;
     const gi = pipeG(v128.load(g + o), f, pl);
-    const a = f32x4.add(f32x4.mul(vomb1, gi), f32x4.mul(vb1, v128.load(m1 + o)));
-    const b = f32x4.add(f32x4.mul(vomb3, gi), f32x4.mul(vb3, v128.load(m2 + o)));
-    const v = f32x4.add(f32x4.mul(vomb2, f32x4.mul(gi, gi)), f32x4.mul(vb2, v128.load(nu + o)));
+    const a = ademamixEmaX4(gi, v128.load(m1 + o), vb1, vomb1);
+    const b = ademamixEmaX4(gi, v128.load(m2 + o), vb3, vomb3);
+    const v = ademamixNuX4(gi, v128.load(nu + o), vb2, vomb2);
     v128.store(m1 + o, a);
     v128.store(m2 + o, b);
     v128.store(nu + o, v);
-    let u = f32x4.add(f32x4.div(a, vbc1), f32x4.mul(valpha, b));
-    u = f32x4.div(u, f32x4.add(f32x4.sqrt(f32x4.add(f32x4.div(v, vbc2), ver)), ve));
-    const w = pipeW(v128.load(p + o), f, pl);
-    if (decay) u = f32x4.add(u, f32x4.mul(vwd, w));
-    pipeStoreW(p + o, f32x4.sub(w, f32x4.mul(vlr, u)), f, pl);
+    const u = ademamixUX4(a, b, v, valpha, vbc1, vbc2, ver, ve);
+    pipeStoreW(p + o, ademamixWX4(pipeW(v128.load(p + o), f, pl), u, vwd, vlr, decay), f, pl);
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;

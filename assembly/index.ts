@@ -28,6 +28,8 @@ export * from './sgd_int8';
 export * from './lion_int8';
 export * from './rmsprop_int8';
 export * from './adagrad_int8';
+export * from './ademamix_int8';
+export * from './adan_int8';
 // muon kernels
 export * from './matmul';
 export * from './muon';

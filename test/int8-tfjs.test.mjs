@@ -41,6 +41,8 @@ const makers = [
   ['adam', () => optim.adam({ learningRate: 0.01, stateDtype: 'int8' })],
   ['rmsprop + momentum', () => optim.rmsprop({ learningRate: 0.001, momentum: 0.9, stateDtype: 'int8' })],
   ['lion', () => optim.lion({ learningRate: 0.001, stateDtype: 'int8' })],
+  ['ademamix', () => optim.ademamix({ learningRate: 0.001, stateDtype: 'int8' })],
+  ['adan', () => optim.adan({ learningRate: 0.001, stateDtype: 'int8' })],
 ];
 
 for (const backend of ['cpu', 'wasm']) {

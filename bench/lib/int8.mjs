@@ -1,7 +1,7 @@
 // The `int8` section: Adam with stateDtype 'int8' against float32 Adam at 1e6 (state in cache on
 // most machines: the goal is within 1.3x) and 1e7 (DRAM-bound: the goal is faster, as it moves 16
 // bytes per parameter per step instead of 28), the gradient read in place from wasm memory; also
-// SGD momentum, Lion, RMSprop and Adagrad at 1e6, and the bytes of optimizer state per parameter
+// SGD momentum, Lion, RMSprop, Adagrad, AdEMAMix and Adan at 1e6, and the bytes of optimizer state per parameter
 // (arena live bytes). Medians of alternating samples (measure.mjs).
 import * as wo from '../../build/index.js';
 import { randomFloats } from './contenders.mjs';
@@ -13,6 +13,8 @@ const PAIRS = [
   ['Lion', (dtype) => new wo.Lion({ stateDtype: dtype })],
   ['RMSprop', (dtype) => new wo.RMSprop({ stateDtype: dtype })],
   ['Adagrad', (dtype) => new wo.Adagrad({ stateDtype: dtype })],
+  ['AdEMAMix', (dtype) => new wo.AdEMAMix({ stateDtype: dtype })],
+  ['Adan', (dtype) => new wo.Adan({ stateDtype: dtype })],
 ];
 
 /** A contender: `make(dtype)` stepping a variable of n elements with a wasm-resident gradient. */

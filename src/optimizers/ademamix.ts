@@ -7,6 +7,8 @@ import { type Variable } from '../variable.js';
 import { OptaxDecayOptimizer } from './optax-decay.js';
 import { atUpdateCount } from './optax-count.js';
 import { powerF32 } from './bias-correction.js';
+import { readStateDtype, roundingSeed, type StateDtype } from '../int8-code.js';
+import { QuantizedSlot } from '../quantized-slot.js';
 
 export interface AdEMAMixOptions extends Omit<OptimizerOptions, 'weightDecay'> {
   /** optax's b1: decay of the fast EMA. Default 0.9, in [0, 1). */
@@ -29,6 +31,11 @@ export interface AdEMAMixOptions extends Omit<OptimizerOptions, 'weightDecay'> {
    * the learning rate scales it. `excludeFromWeightDecay` plays optax's mask.
    */
   weightDecay?: LearningRate | null;
+  /**
+   * 'int8' stores m1, m2 and nu blockwise in 8 bits for variables of at least 4,096 elements
+   * (docs/int8-state.md); default 'float32'.
+   */
+  stateDtype?: StateDtype;
 }
 
 /**
@@ -40,12 +47,14 @@ export interface AdEMAMixOptions extends Omit<OptimizerOptions, 'weightDecay'> {
  */
 export class AdEMAMix extends OptaxDecayOptimizer {
   static override readonly className: string = 'AdEMAMix';
-  static override readonly optionNames: readonly string[] = ['beta1', 'beta2', 'beta3', 'alpha', 'epsilon', 'epsRoot'];
+  static override readonly optionNames: readonly string[] = ['beta1', 'beta2', 'beta3', 'alpha', 'epsilon', 'epsRoot', 'stateDtype'];
   static override readonly fusesPipeline: boolean = true;
   readonly beta1: number;
   readonly beta2: number;
   readonly epsilon: number;
   readonly epsRoot: number;
+  /** How m1, m2 and nu are stored: 'float32' or 'int8' (docs/int8-state.md). */
+  readonly stateDtype: StateDtype;
   private readonly b3: ScheduledOption;
   private readonly mix: ScheduledOption;
   /** beta3 and alpha as given (their options hold the update-count wrappers under accumulation). */
@@ -67,6 +76,7 @@ export class AdEMAMix extends OptaxDecayOptimizer {
     this.mixSource = alpha as Scheduled;
     this.epsilon = checkNumber(`${name}: epsilon`, options.epsilon ?? 1e-8, { min: 0, float32: true });
     this.epsRoot = checkNumber(`${name}: epsRoot`, options.epsRoot ?? 0, { min: 0, float32: true });
+    this.stateDtype = readStateDtype(name, options.stateDtype);
   }
 
   /** Default 0.9999. A schedule's value is the one the next update uses. */
@@ -90,10 +100,12 @@ export class AdEMAMix extends OptaxDecayOptimizer {
   }
 
   override build(variables: readonly Variable[]): void {
+    // m1 and m2 are signed EMAs of g, nu an EMA of g^2 (unsigned).
+    const dtype = this.stateDtype;
     for (const v of variables) {
-      this.addVariableFromReference(v, 'm1');
-      this.addVariableFromReference(v, 'm2');
-      this.addVariableFromReference(v, 'nu');
+      this.addSlot(v, 'm1', { dtype, kind: 'signed' });
+      this.addSlot(v, 'm2', { dtype, kind: 'signed' });
+      this.addSlot(v, 'nu', { dtype, kind: 'unsigned' });
     }
   }
 
@@ -102,13 +114,26 @@ export class AdEMAMix extends OptaxDecayOptimizer {
     const f = Math.fround;
     // optax: 1 - b in Python floats (a constant) or float32 (a schedule's value, rounded already).
     const b3 = this.b3.value;
-    variable.heap.kernels.ademamix(
-      variable.ptr, gradient.byteOffset, this.getSlot(variable, 'm1').ptr, this.getSlot(variable, 'm2').ptr,
-      this.getSlot(variable, 'nu').ptr, variable.size,
-      this.beta1, 1 - this.beta1, this.beta2, 1 - this.beta2, b3, 1 - b3, this.mix.value,
-      f(1 - powerF32(this.beta1, t)), f(1 - powerF32(this.beta2, t)),
-      this.epsilon, this.epsRoot, this.stepWeightDecay(), lr, this.appliesDecay(variable) ? 1 : 0, this.pipeline,
-    );
+    const bc1 = f(1 - powerF32(this.beta1, t));
+    const bc2 = f(1 - powerF32(this.beta2, t));
+    const decay = this.appliesDecay(variable) ? 1 : 0;
+    const K = variable.heap.kernels;
+    const m1 = this.getSlot(variable, 'm1');
+    const m2 = this.getSlot(variable, 'm2').ptr;
+    const nu = this.getSlot(variable, 'nu').ptr;
+    if (m1 instanceof QuantizedSlot) {
+      K.ademamixInt8(
+        variable.ptr, gradient.byteOffset, m1.ptr, m2, nu, variable.size, m1.rowSize,
+        this.beta1, 1 - this.beta1, this.beta2, 1 - this.beta2, b3, 1 - b3, this.mix.value, bc1, bc2,
+        this.epsilon, this.epsRoot, this.stepWeightDecay(), lr, decay, roundingSeed(t), this.pipeline,
+      );
+    } else {
+      K.ademamix(
+        variable.ptr, gradient.byteOffset, m1.ptr, m2, nu, variable.size,
+        this.beta1, 1 - this.beta1, this.beta2, 1 - this.beta2, b3, 1 - b3, this.mix.value, bc1, bc2,
+        this.epsilon, this.epsRoot, this.stepWeightDecay(), lr, decay, this.pipeline,
+      );
+    }
   }
 
   override getConfig(): Config {
@@ -120,6 +145,7 @@ export class AdEMAMix extends OptaxDecayOptimizer {
       alpha: serializeScheduled(this.mixSource, 'alpha'),
       epsilon: this.epsilon,
       epsRoot: this.epsRoot,
+      stateDtype: this.stateDtype,
     };
   }
 }
