@@ -37,6 +37,9 @@ export function pipeG(gi: v128, f: i32, pl: usize): v128 {
 // @ts-ignore: decorator
 @inline
 function pipeGSlow(gi: v128, f: i32, pl: usize): v128 {
+  // A clip factor alone (global clipping, the usual fine-tuning case) without the chain of tests:
+  // measured 0.04 -> 0.01 of Adam's step.
+  if ((f & PIPE_G) == PIPE_MUL2) return f32x4.mul(gi, v128.load32_splat(pl + 16));
   if (f & PIPE_DIV) gi = f32x4.div(gi, v128.load32_splat(pl + 4));
   if (f & PIPE_MUL) gi = f32x4.mul(gi, v128.load32_splat(pl + 8));
   if (f & PIPE_CLAMP) {

