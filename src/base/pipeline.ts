@@ -29,14 +29,20 @@ export const REC_DELTA = 8;
 export class PipeViews {
   i32 = new Int32Array(0);
   f32 = new Float32Array(0);
+  // What the views were made for, kept as plain fields: a typed array's `buffer` and `byteOffset`
+  // are getters, and a getter call V8 leaves out of line now and then allocated in the step.
+  private buf: ArrayBufferLike | null = null;
+  private at = -1;
 
   /** Points the views at `heap`'s record; returns its address. */
   bind(heap: Heap): number {
     const at = heap.pipeline as number;
     const buf = heap.memory.buffer;
-    if (this.i32.buffer !== buf || this.i32.byteOffset !== at) {
+    if (this.buf !== buf || this.at !== at) {
       this.i32 = new Int32Array(buf, at, 9);
       this.f32 = new Float32Array(buf, at, 9);
+      this.buf = buf;
+      this.at = at;
     }
     return at;
   }
