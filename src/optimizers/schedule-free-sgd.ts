@@ -39,8 +39,12 @@ export class ScheduleFreeSGD extends ScheduleFreeOptimizer {
   private readonly decay: number | null;
   private maxLr: Variable | null = null;
   private weightSum: Variable | null = null;
-  /** This update's SGD rate and averaging weight ck, set by beforeUpdateSteps (an array: number fields would box). */
-  private readonly scalars = new Float64Array(2);
+  /**
+   * This update's SGD rate, ck, 1 - ck, 1 - beta1 (float32) and the decay, set by beforeUpdateSteps: an array, so
+   * that updateStep passes only loads to the kernel (a number computed there is boxed whenever V8 leaves the call
+   * out of line).
+   */
+  private readonly scalars = new Float64Array(5);
 
   constructor(options: ScheduleFreeSGDOptions = {}) {
     const { weightDecay, ...rest } = { ...checkOptions('ScheduleFreeSGD', options) };
@@ -96,19 +100,23 @@ export class ScheduleFreeSGD extends ScheduleFreeOptimizer {
     // optax: NaN when either is NaN (then so is q), else nan_to_num(weight / total): 0/0 at a zero
     // rate gives 0. Self-comparisons, not Number.isNaN with a NaN arm: that form boxed a number per step.
     this.scalars[1] = q !== q && weight === weight && total === total ? 0 : q;
+    this.scalars[2] = Math.fround(1 - this.scalars[1]);
+    // optax's `1.0 - b1` is a Python float, rounded to float32 where it meets the arrays.
+    this.scalars[3] = Math.fround(1 - this.beta1);
+    this.scalars[4] = this.decay ?? 0;
     maxLr[0] = m;
     sum[0] = total;
   }
 
   override updateStep(gradient: Float32Array, variable: Variable): void {
     const decays = this.decay !== null && this.decaysVariable(variable);
-    const ck = this.scalars[1];
-    // optax's `1.0 - b1` is a Python float, rounded to float32 where it meets the arrays.
+    const S = this.scalars;
     variable.heap.kernels.scheduleFreeSGD(
       variable.ptr, gradient.byteOffset, this.getSlot(variable, 'z').ptr, variable.size,
-      this.scalars[0], decays ? 1 : 0, decays ? (this.decay as number) : 0, this.beta1, Math.fround(1 - this.beta1), ck, Math.fround(1 - ck), this.pipeline,
+      S[0], decays ? 1 : 0, decays ? S[4] : 0, this.beta1, S[3], S[1], S[2], this.pipeline,
     );
   }
+
 
 
   override getConfig(): Config {
