@@ -11,6 +11,7 @@ import * as lib from '../build/index.js';
 import * as R from './reference/quantize.mjs';
 import { ademamix } from './reference/ademamix.mjs';
 import { rng } from './helpers/random.mjs';
+import { noisyQuadratic } from './helpers/noisy-quadratic.mjs';
 import { repoFile } from './helpers/load-ts.mjs';
 import { baseCombos } from './helpers/conformance.mjs';
 
@@ -318,44 +319,22 @@ test('training: 8-bit AdEMAMix on a noisy quadratic (the paper\'s warmups) stays
   // The slow EMA m2 is rounded stochastically: its rounding noise (3 mantissa bits) raises the noise
   // floor somewhat (measured 1.11x here); rounded to nearest it sticks to its code, which measured
   // up to 3x worse on a drifting target (docs/int8-state.md).
-  const n = 4096;
-  const r = rng(100);
-  const c = Float32Array.from({ length: n }, () => Math.exp(r.normal()));
-  const target = r.f32(n);
-  const noise = r.f32(1 << 16);
-  const loss = (w) => {
-    let l = 0;
-    for (let i = 0; i < n; i++) l += c[i] * (w[i] - target[i]) ** 2;
-    return l / n;
-  };
+  const P = noisyQuadratic(100);
   const train = (dtype) => {
-    const w = Variable.zeros([n], { name: 'w' });
-    const opt = new AdEMAMix({ learningRate: 0.003, stateDtype: dtype, alpha: new LinearSchedule({ initialValue: 0, endValue: 5, transitionSteps: 2000 }), beta3: beta3Warmup(0.9, 0.999, 2000) });
-    const g = new Float32Array(n);
-    let off = 0;
     let tail = 0;
     let count = 0;
-    for (let t = 0; t < 6000; t++) {
-      const wv = w.value;
-      for (let i = 0; i < n; i++) g[i] = c[i] * (wv[i] - target[i]) + 0.3 * noise[(off + i) & 0xffff];
-      off += 7919;
-      opt.applyGradients([[g, w]]);
-      if (t >= 2000 && t % 25 === 0) {
-        const l = loss(w.value);
-        assert.ok(Number.isFinite(l), `${dtype}: loss at step ${t + 1} is ${l}`);
-        tail += l;
-        count++;
-      }
-    }
-    opt.dispose();
-    w.dispose();
+    const make = () => new AdEMAMix({ learningRate: 0.003, stateDtype: dtype, alpha: new LinearSchedule({ initialValue: 0, endValue: 5, transitionSteps: 2000 }), beta3: beta3Warmup(0.9, 0.999, 2000) });
+    P.train(dtype, make, 6000, (t) => t >= 2000 && t % 25 === 0, (t, l) => {
+      tail += l;
+      count++;
+    });
     return tail / count;
   };
   const f = train('float32');
   const q = train('int8');
-  console.log(`  mean loss over steps 2,000-6,000: float32 ${f.toExponential(3)}, int8 ${q.toExponential(3)} (${(q / f).toFixed(3)}x; start ${loss(new Float32Array(n)).toExponential(3)})`);
+  console.log(`  mean loss over steps 2,000-6,000: float32 ${f.toExponential(3)}, int8 ${q.toExponential(3)} (${(q / f).toFixed(3)}x; start ${P.initial.toExponential(3)})`);
   assert.ok(q < 1.25 * f, `int8 ${q} vs float32 ${f}`);
-  assert.ok(q < 0.01 * loss(new Float32Array(n)), 'int8 training converged');
+  assert.ok(q < 0.01 * P.initial, 'int8 training converged');
 });
 
 // A fresh process with a 1 MiB young generation (test/helpers/alloc-probe.mjs's method): zero

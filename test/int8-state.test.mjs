@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import * as lib from '../build/index.js';
 import * as R from './reference/quantize.mjs';
 import { rng } from './helpers/random.mjs';
+import { noisyQuadratic } from './helpers/noisy-quadratic.mjs';
 import { repoFile } from './helpers/load-ts.mjs';
 import { baseCombos } from './helpers/conformance.mjs';
 import * as V1 from './fixtures/make-state-v1.mjs';
@@ -572,42 +573,19 @@ test('memory: Adam int8 keeps at most 2.1 bytes of state per parameter at 1e6 (a
 });
 
 test('20,000 steps of Adam int8 on a small noisy problem: no NaN, no divergence, the float32 loss within 10%', () => {
-  const n = 4096;
-  const r = rng(25);
-  const c = Float32Array.from({ length: n }, () => Math.exp(r.normal()));
-  const target = r.f32(n);
-  const noise = r.f32(1 << 16);
-  const loss = (w) => {
-    let l = 0;
-    for (let i = 0; i < n; i++) l += c[i] * (w[i] - target[i]) ** 2;
-    return l / n;
-  };
+  const P = noisyQuadratic(25);
   const run = (dtype) => {
-    const w = Variable.zeros([n], { name: 'w' });
-    const opt = new Adam({ learningRate: 0.003, stateDtype: dtype });
-    const g = new Float32Array(n);
-    let off = 0;
     let worst = 0;
-    for (let t = 0; t < 20000; t++) {
-      const wv = w.value;
-      for (let i = 0; i < n; i++) g[i] = c[i] * (wv[i] - target[i]) + 0.3 * noise[(off + i) & 0xffff];
-      off += 7919;
-      opt.applyGradients([[g, w]]);
-      if (t % 1000 === 999) {
-        const l = loss(w.value);
-        assert.ok(Number.isFinite(l), `${dtype}: loss at step ${t + 1} is ${l}`);
-        if (t > 5000) worst = Math.max(worst, l);
-      }
-    }
-    const final = loss(w.value);
-    opt.dispose();
+    const final = P.train(dtype, () => new Adam({ learningRate: 0.003, stateDtype: dtype }), 20000, (t) => t % 1000 === 999, (t, l) => {
+      if (t > 5000) worst = Math.max(worst, l);
+    });
     return { final, worst };
   };
   const f = run('float32');
   const q = run('int8');
   assert.ok(q.final < 1.1 * f.final, `final loss int8 ${q.final} vs float32 ${f.final}`);
   assert.ok(q.worst < 2 * f.final + 1e-3, `int8 loss rose to ${q.worst} after step 5000`);
-  assert.ok(q.final < 0.01 * loss(new Float32Array(n)), 'int8 training converged');
+  assert.ok(q.final < 0.01 * P.initial, 'int8 training converged');
 });
 
 test('a steady-state int8 step allocates nothing (fresh process, 1 MiB young generation)', () => {
