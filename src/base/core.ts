@@ -1,6 +1,6 @@
 // The base optimizer's private state, kept out of the class a subclass author reads, and the
 // learning-rate bookkeeping. The machinery (step.ts, registration.ts, save-restore.ts) works on a
-// Core; the Optimizer owns one and delegates. Internal: not exported from the package.
+// Core; BaseOptimizer owns one and delegates. Internal: not exported from the package.
 import { type Heap } from '../arena.js';
 import { AliasIndex, Journal, StepInput, type VarRecord } from '../gradients.js';
 import { checkScheduled, Hyperparameter, type ScheduledOption } from '../hyperparameter.js';
@@ -101,7 +101,14 @@ export class Core {
   /** Made once: a sparse step hands it to SparseInput.read, which a deep call chain may not inline. */
   private whereText: string | null = null;
 
-  constructor(readonly host: Host, readonly overridable: Overridable) {}
+  /** The optimizer (set once by bind, in Optimizer's constructor). */
+  host!: Host;
+  overridable!: Overridable;
+
+  bind(host: Host, overridable: Overridable): void {
+    this.host = host;
+    this.overridable = overridable;
+  }
 
   where(): string {
     return (this.whereText ??= `${this.host.getClassName()}.applyGradients`);

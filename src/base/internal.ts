@@ -3,27 +3,28 @@
 import { type Heap } from '../arena.js';
 import { Optimizer } from '../optimizer.js';
 import { type PlateauState, type StateEntries } from '../state-input.js';
+import { coreOf } from './base-optimizer.js';
 import { setPlateauState } from './core.js';
 
 export { addStepHook, setStagedListener, takeStepHooks } from './step.js';
 
 /** Binds an optimizer that registers no variable of its own (a MultiOptimizer) to `heap`. */
 export function bindHeap(opt: Optimizer, heap: Heap): void {
-  opt['core'].heap ??= heap;
+  coreOf(opt).heap ??= heap;
 }
 
 /** Sets `opt`'s raw call counter (a MultiOptimizer restoring an inner optimizer's). */
 export function setRawIterations(opt: Optimizer, iterations: number): void {
-  opt['core'].rawIterations = iterations;
+  coreOf(opt).rawIterations = iterations;
 }
 
 /** The counter behind `nonFiniteSkips` (a MultiOptimizer keeps its inner optimizers' in step). */
 export function skipCount(opt: Optimizer): number {
-  return opt['core'].skips;
+  return coreOf(opt).skips;
 }
 
 export function setSkipCount(opt: Optimizer, n: number): void {
-  opt['core'].skips = n;
+  coreOf(opt).skips = n;
 }
 
 /**
@@ -32,7 +33,7 @@ export function setSkipCount(opt: Optimizer, n: number): void {
  * Only for dense gradients, with no gradient accumulation (see LossScaleOptimizer.step).
  */
 export function setGradientDivisor(opt: Optimizer, d: number): void {
-  opt['core'].divisor[0] = d;
+  coreOf(opt).divisor[0] = d;
 }
 
 /** `opt.restoreEntries(entries)` for wrappers and the tfjs entry. */
@@ -54,9 +55,9 @@ function innerOf(opt: Optimizer): Optimizer | null {
 
 /** A ReduceLROnPlateau's state in `opt` (the learning-rate owner), or null. */
 export function plateauOf(opt: Optimizer): PlateauState | null {
-  return opt['core'].plateau;
+  return coreOf(opt).plateau;
 }
 
 export function setPlateau(opt: Optimizer, state: PlateauState | null): void {
-  setPlateauState(opt['core'], state);
+  setPlateauState(coreOf(opt), state);
 }
