@@ -230,6 +230,11 @@ function update(c: Core, n: number): number {
       let flags = fold ? (div !== 1 ? (divRecip !== 0 ? PIPE_MUL : PIPE_DIV) : inv !== 1 ? PIPE_MUL : 0) : 0;
       if (h.clipvalue !== null) flags |= PIPE_CLAMP;
       if (s2 !== 1) flags |= PIPE_MUL2;
+      const mul = (flags & PIPE_MUL) === 0 ? 1 : divRecip !== 0 ? divRecip : inv;
+      // One multiplier alone (a loss scale's exact reciprocal, lossScaleFactor) is the same single
+      // product as a clip factor alone: it travels as MUL2, the kernel's path without the chain.
+      const alone = flags === PIPE_MUL;
+      if (alone) flags = PIPE_MUL2;
       if (c.wd !== null && rec.decays) flags |= PIPE_DECAY;
       if (h.useEma) {
         flags |= PIPE_EMA;
@@ -240,9 +245,9 @@ function update(c: Core, n: number): number {
       P.i32[REC_FLAGS] = flags;
       // A field whose flag is off holds its identity (1, +inf): the record always means the same.
       f[REC_D] = div;
-      f[REC_S] = (flags & PIPE_MUL) === 0 ? 1 : divRecip !== 0 ? divRecip : inv;
+      f[REC_S] = (flags & PIPE_MUL) === 0 ? 1 : mul;
       f[REC_C] = h.clipvalue ?? Infinity;
-      f[REC_S2] = (flags & PIPE_MUL2) === 0 ? 1 : s2;
+      f[REC_S2] = alone ? mul : (flags & PIPE_MUL2) === 0 ? 1 : s2;
       f[REC_K] = k;
       c.overridable.setPipeline(at);
       try {

@@ -5,6 +5,7 @@ import { type Config, registerClass } from '../registry.js';
 import { checkBoolean, checkNumber } from '../validate.js';
 import { type Variable } from '../variable.js';
 import { readStateDtype, roundingSeed, type StateDtype } from '../int8-code.js';
+import { adamStepSize, IO_ALPHA, IO_BETA1, IO_BETA2, IO_LR, IO_T, stepSizeIo } from './bias-correction.js';
 import { QuantizedSlot } from '../quantized-slot.js';
 
 export interface AdamOptions extends OptimizerOptions {
@@ -55,6 +56,20 @@ export class Adam extends Optimizer {
     this.stateDtype = readStateDtype(name, options.stateDtype);
   }
 
+  /** adamStepSize's inputs and result (./bias-correction.ts). */
+  private readonly io = stepSizeIo();
+
+  /** The bias-corrected step size of step t (adamStepSize; LazyAdam's sparse step shares it). */
+  protected stepAlpha(lr: number, t: number): Float64Array {
+    const io = this.io;
+    io[IO_LR] = lr;
+    io[IO_BETA1] = this.b1.value;
+    io[IO_BETA2] = this.beta2;
+    io[IO_T] = t;
+    adamStepSize(io);
+    return io;
+  }
+
   override build(variables: readonly Variable[]): void {
     for (const v of variables) {
       const dtype = this.slotDtype(v);
@@ -67,10 +82,7 @@ export class Adam extends Optimizer {
 
   override updateStep(gradient: Float32Array, variable: Variable, lr: number): void {
     const t = this.iterations + 1;
-    // adamStepSize (./bias-correction.ts), written out: on this hot path V8 does not inline the call
-    // (its inlining budget is spent) and a call returns a boxed number, one allocation per step.
-    const f = Math.fround;
-    const alpha = f(f(lr * f(Math.sqrt(f(1 - f(Math.pow(f(this.beta2), t)))))) / f(1 - f(Math.pow(f(this.b1.value), t))));
+    const alpha = this.stepAlpha(lr, t)[IO_ALPHA];
     const K = variable.heap.kernels;
     const ms = this.getSlot(variable, 'm');
     const m = ms.ptr;

@@ -8,7 +8,26 @@ export function powerF32(beta: number, t: number): number {
   return fround(pow(fround(beta), t));
 }
 
-/** Adam's step size with both bias corrections folded in: lr * sqrt(1 - b2^t) / (1 - b1^t), in float32. */
-export function adamStepSize(lr: number, beta1: number, beta2: number, t: number): number {
-  return fround(fround(lr * fround(sqrt(fround(1 - fround(pow(fround(beta2), t)))))) / fround(1 - fround(pow(fround(beta1), t))));
+/** Where adamStepSize reads its inputs and writes its result (a StepSizeIo). */
+export const IO_LR = 0;
+export const IO_BETA1 = 1;
+export const IO_BETA2 = 2;
+export const IO_T = 3;
+export const IO_ALPHA = 4;
+
+/** A caller's own array for adamStepSize, made once. */
+export function stepSizeIo(): Float64Array {
+  return new Float64Array(5);
+}
+
+/**
+ * Adam's step size with both bias corrections folded in, lr * sqrt(1 - b2^t) / (1 - b1^t), in
+ * float32: reads io[IO_LR], io[IO_BETA1], io[IO_BETA2], io[IO_T] and writes io[IO_ALPHA]. The
+ * numbers travel in an array because a call V8 does not inline (in a long updateStep its inlining
+ * budget runs out) boxes each double argument and its result, an allocation per step; an array
+ * passes as is, and its elements are stored unboxed.
+ */
+export function adamStepSize(io: Float64Array): void {
+  const t = io[IO_T];
+  io[IO_ALPHA] = fround(fround(io[IO_LR] * fround(sqrt(fround(1 - fround(pow(fround(io[IO_BETA2]), t)))))) / fround(1 - fround(pow(fround(io[IO_BETA1]), t))));
 }

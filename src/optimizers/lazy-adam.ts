@@ -3,6 +3,7 @@ import { registerClass } from '../registry.js';
 import { type Variable } from '../variable.js';
 import { Adam, type AdamOptions } from './adam.js';
 import { INT8_MIN_ROW, roundingSeed, type StateDtype } from '../int8-code.js';
+import { IO_ALPHA } from './bias-correction.js';
 import { QuantizedSlot } from '../quantized-slot.js';
 
 /**
@@ -42,10 +43,7 @@ export class LazyAdam extends Adam {
 
   override updateStepSparse(gradient: UniqueSparseGradient, variable: Variable, lr: number): void {
     const t = this.iterations + 1;
-    // adamStepSize (./bias-correction.ts), written out: on this hot path V8 does not inline the call
-    // (its inlining budget is spent) and a call returns a boxed number, one allocation per step.
-    const f = Math.fround;
-    const alpha = f(f(lr * f(Math.sqrt(f(1 - f(Math.pow(f(this.beta2), t)))))) / f(1 - f(Math.pow(f(this.b1.value), t))));
+    const alpha = this.stepAlpha(lr, t)[IO_ALPHA];
     const rows = gradient.indices;
     const m = this.getSlot(variable, 'm');
     if (m instanceof QuantizedSlot) {

@@ -6,7 +6,7 @@ import { type LearningRateSchedule } from '../schedules/schedule.js';
 import { type Config, registerClass } from '../registry.js';
 import { checkBoolean, checkNumber, checkOptions, describeValue, optionalNumber } from '../validate.js';
 import { type Variable } from '../variable.js';
-import { adamStepSize } from './bias-correction.js';
+import { adamStepSize, IO_ALPHA, IO_BETA1, IO_BETA2, IO_LR, IO_T, stepSizeIo } from './bias-correction.js';
 
 export interface MuonOptions extends OptimizerOptions {
   /** First-moment decay of the AdamW path. Default 0.9, in [0, 1). */
@@ -184,6 +184,9 @@ export class Muon extends Optimizer {
     }
   }
 
+  /** adamStepSize's inputs and result (./bias-correction.ts). */
+  private readonly io = stepSizeIo();
+
   override updateStep(gradient: Float32Array, variable: Variable, lr: number): void {
     const route = this.routes.get(variable) as Route;
     const K = variable.heap.kernels;
@@ -195,7 +198,13 @@ export class Muon extends Optimizer {
       // Adam.updateStep's arithmetic (so this path equals AdamW bit for bit), at lr * adamLrRatio.
       const t = this.iterations + 1;
       const alr = Math.fround(lr * Math.fround(this.adamLrRatio));
-      const alpha = adamStepSize(alr, this.adamBeta1, this.adamBeta2, t);
+      const io = this.io;
+      io[IO_LR] = alr;
+      io[IO_BETA1] = this.adamBeta1;
+      io[IO_BETA2] = this.adamBeta2;
+      io[IO_T] = t;
+      adamStepSize(io);
+      const alpha = io[IO_ALPHA];
       K.adam(variable.ptr, gradient.byteOffset, m, this.getSlot(variable, 'velocity').ptr, variable.size, 1 - this.adamBeta1, 1 - this.adamBeta2, alpha, this.epsilon, this.pipeline);
       return;
     }

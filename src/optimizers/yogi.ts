@@ -4,7 +4,7 @@ import { type LearningRateSchedule } from '../schedules/schedule.js';
 import { type Config, registerClass } from '../registry.js';
 import { checkNumber } from '../validate.js';
 import { type Variable } from '../variable.js';
-import { adamStepSize } from './bias-correction.js';
+import { adamStepSize, IO_ALPHA, IO_BETA1, IO_BETA2, IO_LR, IO_T, stepSizeIo } from './bias-correction.js';
 
 /** How the sign of g^2 - v is taken: hard `sign` (the paper) or the smooth tanh(10 x). */
 export type YogiActivation = 'sign' | 'tanh';
@@ -77,12 +77,21 @@ export class Yogi extends Optimizer {
     }
   }
 
+  /** adamStepSize's inputs and result (./bias-correction.ts). */
+  private readonly io = stepSizeIo();
+
   override updateStep(gradient: Float32Array, variable: Variable, lr: number): void {
     const t = this.iterations + 1;
     // TFA's float32 ops (its betas are float32 tensors), one fround per op.
     const b1 = Math.fround(this.b1.value);
     const b2 = Math.fround(this.beta2);
-    const alpha = adamStepSize(lr, b1, b2, t);
+    const io = this.io;
+    io[IO_LR] = lr;
+    io[IO_BETA1] = b1;
+    io[IO_BETA2] = b2;
+    io[IO_T] = t;
+    adamStepSize(io);
+    const alpha = io[IO_ALPHA];
     const m = this.b1.scheduled || this.b1.value > 0 ? this.getSlot(variable, 'm').ptr : 0;
     variable.heap.kernels.yogi(
       variable.ptr, gradient.byteOffset, m, this.getSlot(variable, 'v').ptr, variable.size,
