@@ -418,4 +418,30 @@ test('using the library before ready() resolves gives a clear error', () => {
   assert.match(out.stdout, /not ready: call `await ready\(\)` once/);
 });
 
+test('the base class keeps its public names: the contract on Optimizer, the user API inherited from BaseOptimizer', () => {
+  // Public names are a contract: splitting the class (src/optimizer.ts, src/base/base-optimizer.ts) renamed nothing.
+  // (updateStep is abstract: each subclass defines it.)
+  const contract = ['build', 'updateStepSparse', 'sparseNeedsDenseBuffer', 'beforeUpdateSteps', 'afterUpdateSteps',
+    'getConfig', 'addVariableFromReference', 'addSlot', 'addVariable', 'registrationMark', 'rollbackRegistration', 'scheduledOption',
+    'optionSchedule', 'optionValue', 'decaysVariable', 'restoredFromState'];
+  const api = ['releaseDisposed', 'restoreEntries', 'checkAlive', 'checkIdle', 'getClassName', 'excludeFromWeightDecay', 'prepare',
+    'applyGradients', 'validateGradients', 'getSlot', 'finalizeVariableValues', 'getState', 'setState', 'saveState', 'loadState', 'dispose'];
+  const getters = ['iterations', 'nonFiniteSkips', 'learningRate', 'learningRateSchedule', 'weightDecay', 'weightDecaySchedule', 'variables', 'pendingState', 'disposed'];
+  const own = Object.getOwnPropertyNames(Optimizer.prototype);
+  const base = Object.getPrototypeOf(Optimizer.prototype);
+  for (const name of contract) assert.ok(own.includes(name), `Optimizer.prototype.${name}`);
+  for (const name of [...api, ...getters]) assert.ok(Object.getOwnPropertyDescriptor(base, name), `BaseOptimizer.prototype.${name}`);
+  for (const name of getters) assert.type(Object.getOwnPropertyDescriptor(base, name).get, 'function', `${name} is a getter`);
+  assert.type(Object.getOwnPropertyDescriptor(base, 'learningRate').set, 'function', 'learningRate has a setter');
+  for (const name of ['fromConfig', 'fromCheckpoint']) assert.type(Optimizer[name], 'function', `Optimizer.${name}`);
+  assert.equal([Optimizer.className, Optimizer.fusesPipeline, Optimizer.optionNames], ['Optimizer', false, []]);
+  // Every instance still has all of it, and the fields the options set.
+  const opt = new Adam({ clipnorm: 1 });
+  for (const name of ['updateStep', ...contract, ...api]) assert.type(opt[name], 'function', name);
+  assert.is(opt.clipnorm, 1);
+  assert.is(opt.pipeline, 0);
+  assert.ok(opt instanceof Optimizer);
+  opt.dispose();
+});
+
 test.run();

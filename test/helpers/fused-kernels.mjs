@@ -137,6 +137,7 @@ export const BASE = [
   { clipnorm: 0.5, useEma: true, emaOverwriteFrequency: 3 },
   { clipvalue: 0.05, lossScaleFactor: 8, weightDecay: 0.01 }, // unscaled gradients reach 0.19: clamped
   { globalClipnorm: 1, lossScaleFactor: 4 }, // the norm needs the unscaled gradient: unscaled first
+  { lossScaleFactor: 0.3, weightDecay: 0.01, useEma: true }, // a multiplier alone (1 / 0.3): the kernel's single-multiply path
   { gradientAccumulationSteps: 2, clipnorm: 1, weightDecay: 0.1, useEma: true },
   { skipNonFinite: true, weightDecay: 0.01, useEma: true },
 ];
