@@ -4,13 +4,13 @@
 // base option, checkpoints, memory per parameter, a long run, and no allocation per step.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import * as lib from '../build/index.js';
 import * as R from './reference/quantize.mjs';
 import { adan } from './reference/adan.mjs';
 import { rng } from './helpers/random.mjs';
 import { noisyQuadratic } from './helpers/noisy-quadratic.mjs';
 import { baseCombos } from './helpers/conformance.mjs';
+import { assertNoCollections, resumableRun, stateBytesPerParam } from './helpers/int8-checks.mjs';
 
 const { ready, Variable, Optimizer, Adan, QuantizedSlot, Arena, Lookahead, LossScaleOptimizer, setSimdEnabled } = lib;
 await ready();
@@ -127,37 +127,10 @@ test('Adan int8 matches its float64 model step by step: weights within tolerance
 
 test('every base-option combination with int8 state: SIMD = scalar, and save/restore/continue = the uninterrupted run; weight decay and wrappers too', () => {
   const n = 4096 + 105; // a last block of 105 elements: six groups of 16 and a tail of 9
-  const grads = Array.from({ length: 7 }, (_, t) => (t === 2 ? null : rng(200 + t).f32(n, 0.02)));
-  const small = Array.from({ length: 7 }, (_, t) => rng(300 + t).f32(10, 0.02));
   const run = (make, simd, resumeAt) => {
-    setSimdEnabled(simd);
-    try {
-      let w = new Variable(rng(201).f32(n), { name: 'w' });
-      let b = new Variable(rng(202).f32(10), { name: 'b' });
-      let opt = make();
-      grads.forEach((g, t) => {
-        if (t === resumeAt) {
-          const bytes = opt.saveState();
-          const w2 = new Variable(w.value, { name: 'w' });
-          const b2 = new Variable(b.value, { name: 'b' });
-          opt.dispose();
-          w.dispose();
-          b.dispose();
-          [w, b] = [w2, b2];
-          opt = Optimizer.fromCheckpoint(bytes, [w, b]);
-        }
-        opt.applyGradients([[g, w], [small[t], b]]);
-      });
-      const state = Object.entries(opt.getState().variables);
-      const out = { w: [...w.value, ...b.value], s: JSON.stringify(state.map(([k, e]) => [k, e.quantized ? [...e.quantized.codes, ...e.quantized.absmax] : [...e.values]])) };
-      assert.ok(state.filter(([, e]) => e.quantized).length >= 4, 'the four slots of w are 8-bit');
-      opt.dispose();
-      w.dispose();
-      b.dispose();
-      return out;
-    } finally {
-      setSimdEnabled(true);
-    }
+    const out = resumableRun(make, { n, simd, resumeAt });
+    assert.ok(out.quantized >= 4, 'the four slots of w are 8-bit');
+    return out;
   };
   const makers = baseCombos().map((o) => [JSON.stringify(o), () => new Adan({ ...o, learningRate: 0.01, stateDtype: 'int8' })]);
   makers.push(
@@ -229,20 +202,7 @@ test('checkpoints hold the exact 8-bit state: save, restore, continue = the unin
 });
 
 test('memory: Adan int8 keeps at most 4.1 bytes of state per parameter at 1e6 (float32: 16; arena live bytes)', () => {
-  const memory = new WebAssembly.Memory({ initial: 256 });
-  const heap = new Arena(memory, lib.instantiateKernels(lib.kernelModule(), memory));
-  const n = 1_000_000;
-  const w = Variable.zeros([n], { name: 'w' }, heap);
-  const g = Variable.zeros([n], { name: 'g' }, heap);
-  const perParam = {};
-  for (const dtype of ['float32', 'int8']) {
-    const before = heap.liveBytes;
-    const opt = new Adan({ stateDtype: dtype });
-    opt.applyGradients([[g.value, w]]); // in wasm memory: no staging copy
-    perParam[dtype] = (heap.liveBytes - before) / n;
-    opt.dispose();
-    assert.is(heap.liveBytes, before, `${dtype}: dispose frees everything`);
-  }
+  const perParam = stateBytesPerParam(Adan);
   assert.ok(perParam.int8 <= 4.1, `int8: ${perParam.int8} bytes per parameter`);
   assert.ok(Math.abs(perParam.float32 - 16) < 0.01, `float32: ${perParam.float32}`);
   console.log(`  Adan state bytes per parameter at 1e6: float32 ${perParam.float32.toFixed(4)}, int8 ${perParam.int8.toFixed(4)}`);
@@ -313,18 +273,7 @@ console.log(JSON.stringify(out));
 `;
 
 test('a steady-state Adan step allocates nothing, int8 and float32 (fresh process, 1 MiB young generation)', () => {
-  // V8's tiering is timing-dependent: each configuration's best of up to five processes; a step
-  // that allocates shows collections in every one.
-  const best = new Map();
-  let last = '';
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const out = spawnSync(process.execPath, ['--expose-gc', '--max-semi-space-size=1', '--input-type=module', '-e', PROBE], { encoding: 'utf8' });
-    last = out.stdout + out.stderr;
-    for (const r of JSON.parse(out.stdout)) best.set(r.label, Math.min(best.get(r.label) ?? Infinity, r.collections));
-    if ([...best.values()].every((c) => c === 0)) break;
-  }
-  assert.is(best.size, 4, last);
-  for (const [label, c] of best) assert.is(c, 0, `${label}: ${c} collections in 20,000 steps (${last})`);
+  assertNoCollections(['--input-type=module', '-e', PROBE], 4);
 });
 
 test.run();

@@ -5,7 +5,6 @@
 // training run against float32, and no allocation per step.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import * as lib from '../build/index.js';
 import * as R from './reference/quantize.mjs';
@@ -14,6 +13,7 @@ import { rng } from './helpers/random.mjs';
 import { noisyQuadratic } from './helpers/noisy-quadratic.mjs';
 import { repoFile } from './helpers/load-ts.mjs';
 import { baseCombos } from './helpers/conformance.mjs';
+import { assertNoCollections, stateBytesPerParam } from './helpers/int8-checks.mjs';
 
 const { ready, Variable, Optimizer, AdEMAMix, QuantizedSlot, Arena, LinearSchedule, setSimdEnabled, deserialize } = lib;
 await ready();
@@ -283,20 +283,8 @@ test('a failed step leaves the 8-bit state, the weights and the arena untouched'
 });
 
 test('memory: about 3 x 1.016 bytes of state per parameter at 1e6 (float32: 12), measured from the arena', () => {
-  const memory = new WebAssembly.Memory({ initial: 256 });
-  const heap = new Arena(memory, lib.instantiateKernels(lib.kernelModule(), memory));
+  const perParam = stateBytesPerParam(AdEMAMix);
   const n = 1_000_000;
-  const w = Variable.zeros([n], { name: 'w' }, heap);
-  const g = Variable.zeros([n], { name: 'g' }, heap);
-  const perParam = {};
-  for (const dtype of ['float32', 'int8']) {
-    const before = heap.liveBytes;
-    const opt = new AdEMAMix({ stateDtype: dtype });
-    opt.applyGradients([[g.value, w]]); // in wasm memory: no staging copy
-    perParam[dtype] = (heap.liveBytes - before) / n;
-    opt.dispose();
-    assert.is(heap.liveBytes, before, `${dtype}: dispose frees everything`);
-  }
   // 3 slots x (1 byte + 4 bytes per 256) + 3 x 1 KB of scratch.
   const expected = 3 * (1 + 4 / 256) + (3 * 1024) / n;
   assert.ok(Math.abs(perParam.int8 - expected) < 1e-3, `int8: ${perParam.int8} bytes per parameter, expected ${expected}`);
@@ -371,16 +359,7 @@ console.log(JSON.stringify(out));
 `;
 
 test('a steady-state int8 step allocates nothing (fresh process, 1 MiB young generation; float32 as the control)', () => {
-  const best = new Map();
-  let last = '';
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const out = spawnSync(process.execPath, ['--expose-gc', '--max-semi-space-size=1', '--input-type=module', '-e', PROBE], { encoding: 'utf8' });
-    last = out.stdout + out.stderr;
-    for (const r of JSON.parse(out.stdout)) best.set(r.label, Math.min(best.get(r.label) ?? Infinity, r.collections));
-    if ([...best.values()].every((c) => c === 0)) break;
-  }
-  assert.is(best.size, 4, last);
-  for (const [label, c] of best) assert.is(c, 0, `${label}: ${c} collections in 20,000 steps (${last})`);
+  assertNoCollections(['--input-type=module', '-e', PROBE], 4);
 });
 
 test.run();

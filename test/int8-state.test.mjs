@@ -4,7 +4,6 @@
 // parameter, a long run, atomic failed steps, sparse rows, and no allocation per step.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as lib from '../build/index.js';
 import * as R from './reference/quantize.mjs';
@@ -12,6 +11,7 @@ import { rng } from './helpers/random.mjs';
 import { noisyQuadratic } from './helpers/noisy-quadratic.mjs';
 import { repoFile } from './helpers/load-ts.mjs';
 import { baseCombos } from './helpers/conformance.mjs';
+import { assertNoCollections, resumableRun, stateBytesPerParam } from './helpers/int8-checks.mjs';
 import * as V1 from './fixtures/make-state-v1.mjs';
 import { sgd } from './reference/sgd.mjs';
 import { lion } from './reference/lion.mjs';
@@ -363,37 +363,7 @@ test('checkpoints hold the exact 8-bit state: save, restore, continue = the unin
 });
 
 test('every base-option combination with int8 state: SIMD = scalar, and save/restore/continue = the uninterrupted run; wrappers too', () => {
-  const n = 4096 + 100;
-  const grads = Array.from({ length: 7 }, (_, t) => (t === 2 ? null : rng(200 + t).f32(n, 0.02)));
-  const small = Array.from({ length: 7 }, (_, t) => rng(300 + t).f32(10, 0.02));
-  const run = (make, simd, resumeAt) => {
-    setSimdEnabled(simd);
-    try {
-      let w = new Variable(rng(201).f32(n), { name: 'w' });
-      let b = new Variable(rng(202).f32(10), { name: 'b' });
-      let opt = make();
-      grads.forEach((g, t) => {
-        if (t === resumeAt) {
-          const bytes = opt.saveState();
-          const w2 = new Variable(w.value, { name: 'w' });
-          const b2 = new Variable(b.value, { name: 'b' });
-          opt.dispose();
-          w.dispose();
-          b.dispose();
-          [w, b] = [w2, b2];
-          opt = Optimizer.fromCheckpoint(bytes, [w, b]);
-        }
-        opt.applyGradients([[g, w], [small[t], b]]);
-      });
-      const out = { w: [...w.value, ...b.value], s: JSON.stringify(Object.entries(opt.getState().variables).map(([k, e]) => [k, e.quantized ? [...e.quantized.codes, ...e.quantized.absmax] : [...e.values]])) };
-      opt.dispose();
-      w.dispose();
-      b.dispose();
-      return out;
-    } finally {
-      setSimdEnabled(true);
-    }
-  };
+  const run = (make, simd, resumeAt) => resumableRun(make, { n: 4096 + 100, simd, resumeAt });
   const makers = baseCombos().map((o) => [JSON.stringify(o), () => new Adam({ ...o, learningRate: 0.01, stateDtype: 'int8' })]);
   makers.push(
     ['Lookahead(Adam int8)', () => new Lookahead(new Adam({ learningRate: 0.01, stateDtype: 'int8' }), { syncPeriod: 3 })],
@@ -553,20 +523,7 @@ test('a failed step leaves the 8-bit state, the weights and the arena untouched'
 });
 
 test('memory: Adam int8 keeps at most 2.1 bytes of state per parameter at 1e6 (arena live bytes)', () => {
-  const memory = new WebAssembly.Memory({ initial: 256 });
-  const heap = new Arena(memory, lib.instantiateKernels(lib.kernelModule(), memory));
-  const n = 1_000_000;
-  const w = Variable.zeros([n], { name: 'w' }, heap);
-  const g = Variable.zeros([n], { name: 'g' }, heap);
-  const perParam = {};
-  for (const dtype of ['float32', 'int8']) {
-    const before = heap.liveBytes;
-    const opt = new Adam({ stateDtype: dtype });
-    opt.applyGradients([[g.value, w]]); // in wasm memory: no staging copy
-    perParam[dtype] = (heap.liveBytes - before) / n;
-    opt.dispose();
-    assert.is(heap.liveBytes, before, `${dtype}: dispose frees everything`);
-  }
+  const perParam = stateBytesPerParam(Adam);
   assert.ok(perParam.int8 <= 2.1, `int8: ${perParam.int8} bytes per parameter`);
   assert.ok(Math.abs(perParam.float32 - 8) < 0.01, `float32: ${perParam.float32}`);
   console.log(`  state bytes per parameter at 1e6: float32 ${perParam.float32.toFixed(4)}, int8 ${perParam.int8.toFixed(4)}`);
@@ -589,18 +546,7 @@ test('20,000 steps of Adam int8 on a small noisy problem: no NaN, no divergence,
 });
 
 test('a steady-state int8 step allocates nothing (fresh process, 1 MiB young generation)', () => {
-  // V8's tiering is timing-dependent (see alloc-probe.mjs): each configuration's best of up to five
-  // processes; a step that allocates shows collections in every one.
-  const best = new Map();
-  let last = '';
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const out = spawnSync(process.execPath, ['--expose-gc', '--max-semi-space-size=1', repoFile('test', 'helpers', 'int8-alloc-probe.mjs')], { encoding: 'utf8' });
-    last = out.stdout + out.stderr;
-    for (const r of JSON.parse(out.stdout)) best.set(r.label, Math.min(best.get(r.label) ?? Infinity, r.collections));
-    if ([...best.values()].every((c) => c === 0)) break;
-  }
-  assert.is(best.size, 7, last);
-  for (const [label, c] of best) assert.is(c, 0, `${label}: ${c} collections in 20,000 steps (${last})`);
+  assertNoCollections([repoFile('test', 'helpers', 'int8-alloc-probe.mjs')], 7);
 });
 
 test('stateDtype is validated; centered RMSprop keeps float32 state', () => {

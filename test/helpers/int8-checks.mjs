@@ -1,0 +1,92 @@
+// Checks the 8-bit state tests (int8-state, int8-adan, int8-ademamix) share: a trajectory that may
+// be saved and resumed half-way, the state bytes per parameter measured from an arena, and the
+// fresh-process allocation probe.
+import { spawnSync } from 'node:child_process';
+import * as assert from 'uvu/assert';
+import * as lib from '../../build/index.js';
+import { rng } from './random.mjs';
+
+const { Variable, Optimizer, Arena, setSimdEnabled } = lib;
+
+/**
+ * Seven steps of `make()` on an n-element vector (8-bit slots; no gradient at step 2) and a
+ * 10-element bias (float32 slots); with `resumeAt`, saved there (saveState) and restored into a
+ * fresh optimizer and fresh variables. Returns the weights and every state entry's exact values.
+ */
+export function resumableRun(make, { n, simd = true, resumeAt = -1 }) {
+  const grads = Array.from({ length: 7 }, (_, t) => (t === 2 ? null : rng(200 + t).f32(n, 0.02)));
+  const small = Array.from({ length: 7 }, (_, t) => rng(300 + t).f32(10, 0.02));
+  setSimdEnabled(simd);
+  try {
+    let w = new Variable(rng(201).f32(n), { name: 'w' });
+    let b = new Variable(rng(202).f32(10), { name: 'b' });
+    let opt = make();
+    grads.forEach((g, t) => {
+      if (t === resumeAt) {
+        const bytes = opt.saveState();
+        const w2 = new Variable(w.value, { name: 'w' });
+        const b2 = new Variable(b.value, { name: 'b' });
+        opt.dispose();
+        w.dispose();
+        b.dispose();
+        [w, b] = [w2, b2];
+        opt = Optimizer.fromCheckpoint(bytes, [w, b]);
+      }
+      opt.applyGradients([[g, w], [small[t], b]]);
+    });
+    const state = Object.entries(opt.getState().variables);
+    const out = {
+      w: [...w.value, ...b.value],
+      s: JSON.stringify(state.map(([k, e]) => [k, e.quantized ? [...e.quantized.codes, ...e.quantized.absmax] : [...e.values]])),
+      quantized: state.filter(([, e]) => e.quantized).length,
+    };
+    opt.dispose();
+    w.dispose();
+    b.dispose();
+    return out;
+  } finally {
+    setSimdEnabled(true);
+  }
+}
+
+/**
+ * Bytes of optimizer state per parameter of a 1e6-element variable, float32 and int8, from a fresh
+ * arena's live bytes (the gradient lies in wasm memory: no staging copy); checks that dispose frees it.
+ */
+export function stateBytesPerParam(Class) {
+  const memory = new WebAssembly.Memory({ initial: 256 });
+  const heap = new Arena(memory, lib.instantiateKernels(lib.kernelModule(), memory));
+  const n = 1_000_000;
+  const w = Variable.zeros([n], { name: 'w' }, heap);
+  const g = Variable.zeros([n], { name: 'g' }, heap);
+  const perParam = {};
+  for (const dtype of ['float32', 'int8']) {
+    const before = heap.liveBytes;
+    const opt = new Class({ stateDtype: dtype });
+    opt.applyGradients([[g.value, w]]);
+    perParam[dtype] = (heap.liveBytes - before) / n;
+    opt.dispose();
+    assert.is(heap.liveBytes, before, `${dtype}: dispose frees everything`);
+  }
+  return perParam;
+}
+
+/**
+ * Runs an allocation probe (node arguments after the flags: a script file, or `--input-type=module
+ * -e <source>`) that prints [{ label, collections }] in fresh processes with a 1 MiB young
+ * generation, and asserts `labels` configurations with no collection. V8's tiering is
+ * timing-dependent (see alloc-probe.mjs): each configuration's best of up to five processes counts;
+ * a step that allocates shows collections in every one.
+ */
+export function assertNoCollections(args, labels) {
+  const best = new Map();
+  let last = '';
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const out = spawnSync(process.execPath, ['--expose-gc', '--max-semi-space-size=1', ...args], { encoding: 'utf8' });
+    last = out.stdout + out.stderr;
+    for (const r of JSON.parse(out.stdout)) best.set(r.label, Math.min(best.get(r.label) ?? Infinity, r.collections));
+    if ([...best.values()].every((c) => c === 0)) break;
+  }
+  assert.is(best.size, labels, last);
+  for (const [label, c] of best) assert.is(c, 0, `${label}: ${c} collections in 20,000 steps (${last})`);
+}
