@@ -11,7 +11,7 @@ import { rng } from './helpers/random.mjs';
 import { noisyQuadratic } from './helpers/noisy-quadratic.mjs';
 import { repoFile } from './helpers/load-ts.mjs';
 import { baseCombos } from './helpers/conformance.mjs';
-import { assertNoCollections, resumableRun, stateBytesPerParam } from './helpers/int8-checks.mjs';
+import { assertNoCollections, assertResumes, resumableRun, stateBytesPerParam } from './helpers/int8-checks.mjs';
 import * as V1 from './fixtures/make-state-v1.mjs';
 import { sgd } from './reference/sgd.mjs';
 import { lion } from './reference/lion.mjs';
@@ -314,51 +314,15 @@ test('LazyAdam int8: a sparse step changes only the touched rows (moments and we
   opt2.dispose();
 });
 
-/** N steps, save, restore into a fresh optimizer (and fresh variables), M steps = N + M steps. */
-function resumes(make, sparse, how) {
-  const rows = 50;
-  const cols = 100;
-  const init = rng(15).f32(rows * cols);
-  const grads = Array.from({ length: 10 }, (_, t) => {
-    const r = rng(100 + t);
-    return sparse && t % 3 === 1 ? { indices: Int32Array.from([1, 7, 30]), values: r.f32(3 * cols, 0.01) } : r.f32(rows * cols, 0.01);
-  });
-  const straight = new Variable(init, { name: 'w', shape: [rows, cols] });
-  const a = make();
-  for (const g of grads) a.applyGradients([[g, straight]]);
-  const w1 = new Variable(init, { name: 'w', shape: [rows, cols] });
-  const b = make();
-  for (const g of grads.slice(0, 4)) b.applyGradients([[g, w1]]);
-  const w2 = new Variable(w1.value, { name: 'w', shape: [rows, cols] });
-  let c;
-  if (how === 'bytes') c = Optimizer.fromCheckpoint(b.saveState(), [w2]);
-  else if (how === 'deferred') {
-    c = make();
-    c.loadState(b.saveState());
-  } else {
-    c = make();
-    c.setState(b.getState(), [w2]);
-  }
-  for (const g of grads.slice(4)) c.applyGradients([[g, w2]]);
-  assert.equal(w2.value, straight.value, `weights (${how})`);
-  const sa = a.getState().variables;
-  const sc = c.getState().variables;
-  for (const k of Object.keys(sa)) {
-    assert.equal(sc[k].quantized.codes, sa[k].quantized.codes, `${k} codes (${how})`);
-    assert.equal(sc[k].quantized.absmax, sa[k].quantized.absmax, `${k} absmax (${how})`);
-  }
-  for (const o of [a, b, c]) o.dispose();
-}
-
 test('checkpoints hold the exact 8-bit state: save, restore, continue = the uninterrupted run (bytes, deferred, getState/setState)', () => {
   for (const how of ['bytes', 'deferred', 'state']) {
-    resumes(() => new Adam({ learningRate: 0.01, stateDtype: 'int8' }), false, how);
-    resumes(() => new SGD({ momentum: 0.9, stateDtype: 'int8' }), true, how);
-    resumes(() => new Lion({ stateDtype: 'int8' }), false, how);
-    resumes(() => new RMSprop({ momentum: 0.9, stateDtype: 'int8' }), false, how);
-    resumes(() => new Adagrad({ stateDtype: 'int8' }), true, how);
-    resumes(() => new AdamW({ learningRate: 0.01, amsgrad: true, stateDtype: 'int8' }), false, how);
-    resumes(() => new LazyAdam({ learningRate: 0.01, stateDtype: 'int8' }), true, how);
+    assertResumes(() => new Adam({ learningRate: 0.01, stateDtype: 'int8' }), how, { sparse: false });
+    assertResumes(() => new SGD({ momentum: 0.9, stateDtype: 'int8' }), how, { sparse: true });
+    assertResumes(() => new Lion({ stateDtype: 'int8' }), how, { sparse: false });
+    assertResumes(() => new RMSprop({ momentum: 0.9, stateDtype: 'int8' }), how, { sparse: false });
+    assertResumes(() => new Adagrad({ stateDtype: 'int8' }), how, { sparse: true });
+    assertResumes(() => new AdamW({ learningRate: 0.01, amsgrad: true, stateDtype: 'int8' }), how, { sparse: false });
+    assertResumes(() => new LazyAdam({ learningRate: 0.01, stateDtype: 'int8' }), how, { sparse: true });
   }
 });
 
